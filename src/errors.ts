@@ -1,0 +1,91 @@
+/** The `type` field of an error body: what kind of problem the client has. */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'idempotency_error'
+  | 'rate_limit_error'
+  | 'api_error';
+
+interface ErrorSpec {
+  status: number;
+  type: ErrorType;
+  message: string;
+}
+
+/**
+ * Every error code the API can return. The code is stable and machine-readable; the message
+ * is the default human text and may be replaced by a more specific one at the throw site.
+ */
+export const errorCatalogue = {
+  invalid_json: { status: 400, type: 'invalid_request_error', message: 'The request body is not valid JSON.' },
+  invalid_request: { status: 400, type: 'invalid_request_error', message: 'The request is invalid.' },
+  parameter_missing: { status: 400, type: 'invalid_request_error', message: 'A required parameter is missing.' },
+  parameter_invalid: { status: 400, type: 'invalid_request_error', message: 'A parameter has an invalid value.' },
+  parameter_unknown: { status: 400, type: 'invalid_request_error', message: 'The request contains an unknown parameter.' },
+  body_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error', message: 'Send the body as application/json.' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'This method is not allowed on this path.' },
+  route_not_found: { status: 404, type: 'not_found_error', message: 'No such route.' },
+  resource_missing: { status: 404, type: 'not_found_error', message: 'No such object.' },
+  missing_api_key: { status: 401, type: 'authentication_error', message: 'No API key provided. Send it as "Authorization: Bearer sk_...".' },
+  invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key.' },
+  api_key_revoked: { status: 401, type: 'authentication_error', message: 'This API key has been revoked.' },
+  https_required: { status: 403, type: 'permission_error', message: 'KAIRO only accepts HTTPS requests. Send this request over HTTPS.' },
+  idempotency_key_reused: { status: 422, type: 'idempotency_error', message: 'This Idempotency-Key was already used with a different request.' },
+  idempotency_key_in_use: { status: 409, type: 'idempotency_error', message: 'A request with this Idempotency-Key is still being processed. Retry later.' },
+  idempotency_key_invalid: { status: 400, type: 'idempotency_error', message: 'The Idempotency-Key header must be 1 to 255 printable ASCII characters.' },
+  rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.' },
+  concurrency_limited: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.' },
+  internal_error: { status: 500, type: 'api_error', message: 'An internal error occurred. Retry later; the request ID identifies it.' },
+  service_unavailable: { status: 503, type: 'api_error', message: 'The service is shutting down or temporarily unavailable.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** The one error type the API raises for client-visible failures. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly param: string | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, options: { message?: string; param?: string; headers?: Record<string, string> } = {}) {
+    const spec = errorCatalogue[code];
+    super(options.message ?? spec.message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = spec.status;
+    this.type = spec.type;
+    this.param = options.param;
+    this.headers = options.headers;
+  }
+}
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: { type: ErrorType; code: ErrorCode; message: string; param?: string; request_id: string };
+}
+
+export function errorBody(error: ApiError, requestId: string): ErrorBody {
+  return {
+    error: {
+      type: error.type,
+      code: error.code,
+      message: error.message,
+      ...(error.param === undefined ? {} : { param: error.param }),
+      request_id: requestId,
+    },
+  };
+}
+
+/** An error a job handler raises to say "do not retry": the job fails at once. */
+export class UnrecoverableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnrecoverableError';
+  }
+}

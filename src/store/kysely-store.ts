@@ -1,0 +1,65 @@
+import { Migrator, sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type { Repos, Store, Transaction } from './port.js';
+import { kyselyRepos, type DialectTraits } from './kysely-repos.js';
+import { migrationProvider } from './migrations/index.js';
+
+/** Applies every pending migration; throws with the failing migration's name. */
+export async function migrate(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    const cause = error instanceof Error ? error.message : String(error);
+    throw new Error(`Migration ${failed?.migrationName ?? ''} failed: ${cause}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** A Store over a Kysely instance; adapters pass overrides for their hot paths. */
+export class KyselyStore implements Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly workspaces: Repos['workspaces'];
+  readonly apiKeys: Repos['apiKeys'];
+  readonly idempotency: Repos['idempotency'];
+  readonly heartbeats: Repos['heartbeats'];
+  readonly jobs: Repos['jobs'];
+  readonly outbox: Repos['outbox'];
+  readonly meta: Repos['meta'];
+
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly traits: DialectTraits,
+    overrides: Partial<Repos> = {},
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {
+    this.dialect = traits.name;
+    const repos = { ...kyselyRepos(db, traits), ...overrides };
+    this.workspaces = repos.workspaces;
+    this.apiKeys = repos.apiKeys;
+    this.idempotency = repos.idempotency;
+    this.heartbeats = repos.heartbeats;
+    this.jobs = repos.jobs;
+    this.outbox = repos.outbox;
+    this.meta = repos.meta;
+  }
+
+  async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const hooks: Array<() => void | Promise<void>> = [];
+    const result = await this.db.transaction().execute(async (trx) => {
+      const tx: Transaction = { ...kyselyRepos(trx, this.traits), afterCommit: (hook) => void hooks.push(hook) };
+      return work(tx);
+    });
+    for (const hook of hooks) await hook();
+    return result;
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+    await this.db.destroy();
+  }
+}

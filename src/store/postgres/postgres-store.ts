@@ -1,0 +1,46 @@
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Database } from '../schema.js';
+import type { Store } from '../port.js';
+import { KyselyStore, migrate } from '../kysely-store.js';
+
+const INT8_OID = 20;
+
+/** Connects to PostgreSQL, optionally inside its own schema, and applies migrations. */
+export async function openPostgresStore(options: { url: string; schema?: string | undefined; poolSize?: number }): Promise<Store> {
+  const schema = options.schema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid schema name "${schema}"`);
+  if (schema) {
+    const admin = new pg.Client({ connectionString: options.url });
+    await admin.connect();
+    try {
+      await admin.query(`create schema if not exists "${schema}"`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    ...(schema ? { options: `-c search_path="${schema}"` } : {}),
+    // Timestamps are bigint milliseconds: read them as numbers, not strings.
+    types: {
+      getTypeParser: ((oid: number, format?: any) =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as any,
+    },
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  await migrate(db);
+  return new KyselyStore(db, { name: 'postgres', skipLocked: true });
+}
+
+/** Drops a schema and everything in it (tests use one fresh schema per run). */
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await admin.end();
+  }
+}

@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Database } from '../schema.js';
+import type { KeyWithWorkspace, Store } from '../port.js';
+import { KyselyApiKeyRepo, toApiKey, toWorkspace } from '../kysely-repos.js';
+import { KyselyStore, migrate } from '../kysely-store.js';
+
+function openConnection(file: string, readonly: boolean): SqliteDatabase.Database {
+  const db = new SqliteDatabase(file, { readonly });
+  if (!readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  }
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/**
+ * The authentication lookup runs on every request, so it uses a prepared statement on a
+ * separate read-only connection: no query building, and never blocked behind (or able to see
+ * the uncommitted writes of) a transaction on the writer connection.
+ */
+class SqliteApiKeyRepo extends KyselyApiKeyRepo {
+  private readonly lookup: SqliteDatabase.Statement;
+
+  constructor(db: Kysely<Database>, reader: SqliteDatabase.Database) {
+    super(db);
+    this.lookup = reader.prepare(
+      `select k.id, k.workspace_id, k.livemode, k.name, k.secret_hash, k.last4, k.created_at, k.revoked_at,
+              k.last_used_at, w.name as ws_name, w.plan as ws_plan, w.created_at as ws_created_at
+         from api_keys k join workspaces w on w.id = k.workspace_id
+        where k.secret_hash = ?`,
+    );
+  }
+
+  override async findBySecretHash(secretHash: string): Promise<KeyWithWorkspace | undefined> {
+    const row = this.lookup.get(secretHash) as any;
+    if (!row) return undefined;
+    return {
+      key: toApiKey(row),
+      workspace: toWorkspace({ id: row.workspace_id, name: row.ws_name, plan: row.ws_plan, created_at: row.ws_created_at }),
+    };
+  }
+}
+
+/** Opens (creating if needed) the SQLite database under `dataDir` and applies migrations. */
+export async function openSqliteStore(options: { dataDir: string; fileName?: string }): Promise<Store> {
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const file = path.join(options.dataDir, options.fileName ?? 'kairo.sqlite');
+  const writer = openConnection(file, false);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: writer }) });
+  await migrate(db);
+  const reader = openConnection(file, true);
+  return new KyselyStore(
+    db,
+    { name: 'sqlite', skipLocked: false },
+    { apiKeys: new SqliteApiKeyRepo(db, reader) },
+    async () => void reader.close(),
+  );
+}
