@@ -1,0 +1,107 @@
+import { Command, Option } from 'commander';
+import { loadConfig, ConfigError } from '../config.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/port.js';
+import { createWorkspace } from '../platform/workspaces.js';
+import { createApiKey } from '../platform/api-keys.js';
+import { planNames } from '../platform/plans.js';
+import { isId } from '../ids.js';
+import { toFlags, withStorageOptions } from './options.js';
+
+async function withStore<T>(options: Record<string, unknown>, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(loadConfig(toFlags(options)));
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function print(rows: Array<Record<string, string>>): void {
+  if (rows.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  const columns = Object.keys(rows[0]!);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write(`${line(columns)}\n${rows.map((r) => line(columns.map((c) => r[c] ?? ''))).join('\n')}\n`);
+}
+
+/** Operator commands that work on the database directly: workspaces, keys, migrations. */
+export function registerAdminCommands(program: Command): void {
+  const workspaces = program.command('workspaces').description('manage workspaces');
+
+  withStorageOptions(
+    workspaces
+      .command('create')
+      .description('create a workspace')
+      .requiredOption('--name <name>', 'workspace name')
+      .addOption(new Option('--plan <plan>', 'plan').choices(planNames).default('free')),
+  ).action(async (options) =>
+    withStore(options, async (store) => {
+      const workspace = await createWorkspace(store, { name: options.name, plan: options.plan });
+      process.stdout.write(`${workspace.id}\n`);
+    }),
+  );
+
+  withStorageOptions(workspaces.command('list').description('list workspaces')).action(async (options) =>
+    withStore(options, async (store) => {
+      const page = await store.workspaces.list({ limit: 100 });
+      print(page.data.map((w) => ({ id: w.id, name: w.name, plan: w.plan, created_at: new Date(w.createdAt).toISOString() })));
+    }),
+  );
+
+  const keys = program.command('keys').description('manage API keys');
+
+  withStorageOptions(
+    keys
+      .command('create')
+      .description('create an API key and print its secret (shown once)')
+      .requiredOption('--workspace <id>', 'workspace id (ws_…)')
+      .addOption(new Option('--mode <mode>', 'live or test').choices(['live', 'test']).default('live'))
+      .option('--name <name>', 'a name to recognise the key by'),
+  ).action(async (options) =>
+    withStore(options, async (store) => {
+      if (!isId('ws', options.workspace) || !(await store.workspaces.get(options.workspace))) {
+        throw new ConfigError(`No such workspace: ${options.workspace}`);
+      }
+      const created = await createApiKey(store, { workspaceId: options.workspace, livemode: options.mode === 'live', name: options.name });
+      process.stderr.write(`Created ${created.key.id}. The secret is shown this once only:\n`);
+      process.stdout.write(`${created.secret}\n`);
+    }),
+  );
+
+  withStorageOptions(keys.command('list').description('list API keys').option('--workspace <id>', 'only this workspace')).action(
+    async (options) =>
+      withStore(options, async (store) => {
+        const all = await store.apiKeys.listAll({ limit: 100 });
+        const rows = all.data
+          .filter((k) => !options.workspace || k.workspaceId === options.workspace)
+          .map((k) => ({
+            id: k.id,
+            workspace: k.workspaceId,
+            mode: k.livemode ? 'live' : 'test',
+            name: k.name ?? '',
+            secret: `sk_${k.livemode ? 'live' : 'test'}_…${k.last4}`,
+            status: k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`,
+          }));
+        print(rows);
+      }),
+  );
+
+  withStorageOptions(keys.command('revoke').description('revoke an API key at once').argument('<id>', 'key id (key_…)')).action(
+    async (id: string, options) =>
+      withStore(options, async (store) => {
+        const key = isId('key', id) ? await store.apiKeys.revoke(id, Date.now()) : undefined;
+        if (!key) throw new ConfigError(`No such API key: ${id}`);
+        process.stdout.write(`Revoked ${key.id}\n`);
+      }),
+  );
+
+  withStorageOptions(program.command('migrate').description('apply pending database migrations')).action(async (options) =>
+    withStore(options, async (store) => {
+      process.stdout.write(`Database schema is up to date (${store.dialect}).\n`);
+    }),
+  );
+}

@@ -1,0 +1,96 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Config } from '../config.js';
+import type { Store } from '../store/port.js';
+import type { Queue } from '../queue/port.js';
+import type { ConcurrencyLimiter, RateLimiter } from '../limits/port.js';
+import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import { Authenticator } from '../platform/authenticate.js';
+import { registerErrorHandling } from './error-handler.js';
+import { registerAuth } from './plugins/auth.js';
+import { registerHttpsPolicy } from './plugins/https-policy.js';
+import { registerIdempotency } from './plugins/idempotency.js';
+import { registerOpenApi } from './openapi.js';
+import { platformRoutes } from './routes/platform.js';
+
+/** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  queue: Queue;
+  rateLimiter: RateLimiter;
+  concurrency: ConcurrencyLimiter;
+  version: string;
+  startedAt: number;
+  /** Extra Fastify server options (the TLS listener passes `https`). */
+  serverOptions?: Partial<FastifyServerOptions> & Record<string, unknown>;
+}
+
+function ajvFor(coerce: boolean): Ajv {
+  const ajv = new Ajv({
+    // Bodies are taken as sent: no coercion, no silent removal of unknown fields.
+    coerceTypes: coerce ? 'array' : false,
+    removeAdditional: false,
+    useDefaults: true,
+    allErrors: false,
+    strict: false,
+  });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  return ajv;
+}
+
+/** Builds the Fastify app (without listening). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.secret'], censor: '[redacted]' },
+    },
+    logController: new LogController({ disableRequestLogging: !config.logRequests }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: () => newId('req'),
+    requestIdHeader: false,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ...deps.serverOptions,
+  });
+
+  const bodyAjv = ajvFor(false);
+  const queryAjv = ajvFor(true);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema as object) as any,
+  );
+
+  let closing = false;
+  app.addHook('onClose', async () => {
+    closing = true;
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+    if (closing) {
+      reply.header('Connection', 'close');
+      throw new ApiError('service_unavailable');
+    }
+  });
+  // A POST with no body is an empty object, as with Stripe.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
+  });
+
+  registerErrorHandling(app);
+  registerHttpsPolicy(app, { trustProxy: config.trustProxy });
+  registerAuth(app, { authenticator: new Authenticator(deps.store), rateLimiter: deps.rateLimiter });
+  registerIdempotency(app, { store: deps.store });
+  await registerOpenApi(app, deps.version);
+  await app.register(async (scope) => platformRoutes(scope, deps));
+  return app;
+}

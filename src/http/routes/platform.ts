@@ -1,0 +1,165 @@
+import { Type } from 'typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ApiKey } from '../../store/port.js';
+import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from '../../platform/api-keys.js';
+import { getStatus } from '../../platform/status.js';
+import { plans } from '../../platform/plans.js';
+import { isId } from '../../ids.js';
+import { ApiError } from '../../errors.js';
+import { authOf } from '../plugins/auth.js';
+import { IdParams, ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
+import type { AppDeps } from '../app.js';
+
+const Check = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('failing')]),
+  latency_ms: Type.Number(),
+  error: Type.Optional(Type.String()),
+});
+
+const StatusResponse = Type.Object({
+  object: Type.Literal('status'),
+  status: Type.Union([Type.Literal('operational'), Type.Literal('degraded')]),
+  version: Type.String(),
+  checks: Type.Object({ database: Check, queue: Check }),
+  uptime: Type.Object({
+    window_days: Type.Integer(),
+    percent: Type.Number({ description: 'Share of minutes with a heartbeat in the window, in percent.' }),
+    minutes_up: Type.Integer(),
+    minutes_total: Type.Integer(),
+    since: Timestamp,
+  }),
+  started_at: Timestamp,
+});
+
+const Limit = Type.Union([Type.Integer(), Type.Null()], { description: 'null means unlimited.' });
+
+const WorkspaceResponse = Type.Object({
+  object: Type.Literal('workspace'),
+  id: Type.String(),
+  name: Type.String(),
+  plan: Type.Union([Type.Literal('free'), Type.Literal('pro'), Type.Literal('enterprise')]),
+  livemode: Type.Boolean({ description: 'The mode of the key that made this request.' }),
+  limits: Type.Object({ requests_per_minute: Limit, burst: Limit, concurrent_runs: Limit }),
+  usage: Type.Object({
+    rate_limit_remaining: Limit,
+    rate_limit_reset_seconds: Type.Integer(),
+    concurrent_runs: Type.Integer(),
+  }),
+  created_at: Timestamp,
+});
+
+const ApiKeyObject = Type.Object({
+  object: Type.Literal('api_key'),
+  id: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  livemode: Type.Boolean(),
+  last4: Type.String({ description: 'The last four characters of the secret.' }),
+  secret: Type.Optional(Type.String({ description: 'The full secret. Returned only in the response that creates the key.' })),
+  created_at: Timestamp,
+  last_used_at: Type.Union([Timestamp, Type.Null()]),
+  revoked_at: Type.Union([Timestamp, Type.Null()]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('revoked')]),
+});
+
+function apiKeyView(key: ApiKey, secret?: string) {
+  return {
+    object: 'api_key' as const,
+    id: key.id,
+    name: key.name,
+    livemode: key.livemode,
+    last4: key.last4,
+    ...(secret ? { secret } : {}),
+    created_at: toTimestamp(key.createdAt),
+    last_used_at: toNullableTimestamp(key.lastUsedAt),
+    revoked_at: toNullableTimestamp(key.revokedAt),
+    status: key.revokedAt === null ? ('active' as const) : ('revoked' as const),
+  };
+}
+
+/** Platform routes: status, the caller's workspace, and API keys. */
+export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get('/v1/status', {
+    config: { public: true },
+    schema: {
+      tags: ['Platform'],
+      summary: 'Service health and 30-day uptime',
+      description: 'Public: needs no API key. Uptime counts the minutes in which a KAIRO process recorded a heartbeat.',
+      response: { 200: StatusResponse },
+    },
+  }, async () => ({ object: 'status' as const, ...(await getStatus(deps)) }));
+
+  app.get('/v1/workspace', {
+    schema: { tags: ['Platform'], summary: 'The workspace of the calling key: plan, limits and usage now', response: { 200: WorkspaceResponse } },
+  }, async (request) => {
+    const auth = authOf(request);
+    const limits = plans[auth.workspace.plan];
+    let remaining: number | null = null;
+    let reset = 0;
+    if (limits.burst !== null && limits.requestsPerMinute !== null) {
+      const state = await deps.rateLimiter.peek(auth.workspace.id, { capacity: limits.burst, refillPerMinute: limits.requestsPerMinute });
+      remaining = state.remaining;
+      reset = state.resetSeconds;
+    }
+    return {
+      object: 'workspace' as const,
+      id: auth.workspace.id,
+      name: auth.workspace.name,
+      plan: auth.workspace.plan,
+      livemode: auth.livemode,
+      limits: { requests_per_minute: limits.requestsPerMinute, burst: limits.burst, concurrent_runs: limits.concurrentRuns },
+      usage: {
+        rate_limit_remaining: remaining,
+        rate_limit_reset_seconds: reset,
+        concurrent_runs: await deps.concurrency.count(auth.workspace.id),
+      },
+      created_at: toTimestamp(auth.workspace.createdAt),
+    };
+  });
+
+  app.post('/v1/api_keys', {
+    schema: {
+      tags: ['API keys'],
+      summary: 'Create an API key',
+      description: 'The new key has the mode of the calling key. Its secret is in this response only.',
+      body: StrictObject({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+      response: { 201: ApiKeyObject },
+    },
+  }, async (request, reply) => {
+    const auth = authOf(request);
+    const created = await createApiKey(deps.store, { workspaceId: auth.workspace.id, livemode: auth.livemode, name: request.body.name });
+    return reply.code(201).send(apiKeyView(created.key, created.secret));
+  });
+
+  app.get('/v1/api_keys', {
+    schema: { tags: ['API keys'], summary: 'List API keys of this workspace and mode', querystring: PaginationQuery, response: { 200: ListOf(ApiKeyObject) } },
+  }, async (request) => {
+    const auth = authOf(request);
+    const page = await listApiKeys(deps.store, auth.scope, { limit: request.query.limit ?? 20, after: request.query.after, before: request.query.before });
+    return toList(page.data.map((key) => apiKeyView(key)), page.hasMore);
+  });
+
+  app.get('/v1/api_keys/:id', {
+    schema: { tags: ['API keys'], summary: 'Get an API key', params: IdParams('API key id (key_…)'), response: { 200: ApiKeyObject } },
+  }, async (request) => {
+    const auth = authOf(request);
+    if (!isId('key', request.params.id)) throw new ApiError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
+    return apiKeyView(await getApiKey(deps.store, auth.scope, request.params.id));
+  });
+
+  app.delete('/v1/api_keys/:id', {
+    schema: {
+      tags: ['API keys'],
+      summary: 'Revoke an API key',
+      description: 'Requests with the key are refused from this moment. Revoking a revoked key returns it unchanged.',
+      params: IdParams('API key id (key_…)'),
+      response: { 200: ApiKeyObject },
+    },
+  }, async (request) => {
+    const auth = authOf(request);
+    if (!isId('key', request.params.id)) throw new ApiError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
+    return apiKeyView(await revokeApiKey(deps.store, auth.scope, request.params.id));
+  });
+}

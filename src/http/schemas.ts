@@ -1,0 +1,57 @@
+import { Type, type TSchema, type TProperties } from 'typebox';
+
+/** A request body or query object that rejects unknown fields. */
+export function StrictObject<P extends TProperties>(properties: P, options: { description?: string } = {}) {
+  return Type.Object(properties, { additionalProperties: false, ...options });
+}
+
+/** RFC 3339 UTC timestamp string. */
+export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 timestamp, UTC.' });
+
+export const toTimestamp = (ms: number): string => new Date(ms).toISOString();
+export const toNullableTimestamp = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** The standard error body (DESIGN.md §3). */
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      type: Type.String({ description: 'Kind of error, e.g. invalid_request_error.' }),
+      code: Type.String({ description: 'Stable machine-readable code.' }),
+      message: Type.String(),
+      param: Type.Optional(Type.String({ description: 'The request field the error is about.' })),
+      request_id: Type.String(),
+    }),
+  },
+  { $id: 'ErrorResponse', description: 'Every error response has this shape.' },
+);
+
+/** Query parameters of every list endpoint. */
+export const PaginationQuery = StrictObject({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size, 1–100.' })),
+  after: Type.Optional(Type.String({ maxLength: 64, description: 'Return objects older than this id.' })),
+  before: Type.Optional(Type.String({ maxLength: 64, description: 'Return objects newer than this id.' })),
+});
+
+/** The list envelope: newest first, with cursors to walk either way. */
+export function ListOf<T extends TSchema>(item: T) {
+  return Type.Object({
+    object: Type.Literal('list'),
+    data: Type.Array(item),
+    has_more: Type.Boolean(),
+    first_id: Type.Union([Type.String(), Type.Null()]),
+    last_id: Type.Union([Type.String(), Type.Null()]),
+  });
+}
+
+export function toList<T extends { id: string }>(data: T[], hasMore: boolean) {
+  return {
+    object: 'list' as const,
+    data,
+    has_more: hasMore,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+  };
+}
+
+export const IdParams = (description: string) =>
+  StrictObject({ id: Type.String({ minLength: 1, maxLength: 128, description }) });

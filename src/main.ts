@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import type { FastifyBaseLogger } from 'fastify';
+import { ConfigError, type Config } from './config.js';
+import type { Store } from './store/port.js';
+import type { Queue } from './queue/port.js';
+import { openStore } from './store/open-store.js';
+import { openQueue } from './queue/open-queue.js';
+import { openLimits } from './limits/open-limits.js';
+import { buildApp } from './http/app.js';
+import { checkTransportPolicy, listen } from './http/listen.js';
+import { bootstrapIfEmpty, type Bootstrap } from './platform/workspaces.js';
+import { startHeartbeats } from './platform/status.js';
+import { registerMaintenanceJobs, scheduleMaintenance } from './platform/maintenance.js';
+import { version } from './version.js';
+
+/** A running KAIRO server (API, and in embedded mode the job worker too). */
+export interface Kairo {
+  url: string;
+  port: number;
+  store: Store;
+  queue: Queue;
+  logger: FastifyBaseLogger;
+  /** The default workspace and keys when this start created them (first start on an empty database). */
+  bootstrap: Bootstrap | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Composition root: config → store → queue → limits → app → listener. With role `all` (the
+ * default) this process also runs queued jobs; with role `api` separate `kairo worker`
+ * processes do.
+ */
+export async function startKairo(config: Config): Promise<Kairo> {
+  checkTransportPolicy(config);
+  const startedAt = Date.now();
+  const store = await openStore(config);
+  const queue = openQueue({ store, redisUrl: config.redisUrl });
+  const limits = openLimits({ redisUrl: config.redisUrl });
+  const bootstrap = await bootstrapIfEmpty(store);
+
+  const app = await buildApp({
+    config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, version, startedAt,
+    serverOptions: config.tlsCert && config.tlsKey ? { https: { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } } : {},
+  });
+  const listener = await listen(app, config);
+  const logger = app.log;
+  const stopHeartbeats = startHeartbeats(store, (error) => logger.warn({ err: error }, 'heartbeat not recorded'));
+  registerMaintenanceJobs(queue, store);
+  const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
+  if (config.role === 'all') await queue.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: listener.url,
+    port: listener.port,
+    store,
+    queue,
+    logger,
+    bootstrap,
+    close() {
+      closing ??= (async () => {
+        await listener.close();
+        stopMaintenance();
+        stopHeartbeats();
+        await queue.stop(config.shutdownTimeoutMs);
+        await queue.close();
+        await limits.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** A worker process (cluster mode): runs queued jobs, serves no HTTP. */
+export async function startWorker(config: Config, log: (message: string) => void): Promise<{ close(): Promise<void> }> {
+  const store = await openStore(config);
+  const queue = openQueue({ store, redisUrl: config.redisUrl });
+  const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
+  registerMaintenanceJobs(queue, store);
+  await queue.start();
+  return {
+    async close() {
+      stopHeartbeats();
+      await queue.stop(config.shutdownTimeoutMs);
+      await queue.close();
+      await store.close();
+    },
+  };
+}
+
+function readFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new ConfigError(`Cannot read TLS file ${file}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,32 @@
+import type { Queue } from '../queue/port.js';
+import type { Store } from '../store/port.js';
+
+/** How long idempotent responses are replayed (DESIGN.md §3). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+
+export const PURGE_IDEMPOTENCY_JOB = 'platform.purge_idempotency';
+
+/** Registers the platform's housekeeping job handlers on a queue (call before queue.start()). */
+export function registerMaintenanceJobs(queue: Queue, store: Store): void {
+  queue.register<{ before: number }>(PURGE_IDEMPOTENCY_JOB, async (job) => ({
+    purged: await store.idempotency.purge(job.payload.before),
+  }));
+}
+
+/**
+ * Enqueues the hourly purge of expired idempotency records. The job id names the hour, so with
+ * several processes sharing a database or Redis the purge still runs once an hour.
+ */
+export function scheduleMaintenance(queue: Queue, onError: (error: unknown) => void, now: () => number = Date.now): () => void {
+  const enqueue = () => {
+    const hour = Math.floor(now() / HOUR_MS);
+    queue
+      .enqueue(PURGE_IDEMPOTENCY_JOB, { before: hour * HOUR_MS - IDEMPOTENCY_TTL_MS }, { jobId: `purge_idempotency_${hour}`, maxAttempts: 3 })
+      .catch(onError);
+  };
+  enqueue();
+  const timer = setInterval(enqueue, HOUR_MS / 4);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import { loadConfig, type ConfigFlags } from '../../src/config.js';
+import { startKairo, type Kairo } from '../../src/main.js';
+import { createWorkspace } from '../../src/platform/workspaces.js';
+import { createApiKey } from '../../src/platform/api-keys.js';
+import type { PlanName } from '../../src/store/port.js';
+import { dropPostgresSchema } from '../../src/store/postgres/postgres-store.js';
+import { postgresUrl, redisUrl, tempDir, uniqueName } from './services.js';
+
+/** A workspace made for a test, with one key of each mode. */
+export interface TestWorkspace {
+  id: string;
+  liveKey: string;
+  testKey: string;
+}
+
+export interface TestServer {
+  url: string;
+  kairo: Kairo;
+  /** Creates a workspace on the given plan with a live and a test key. */
+  workspace(plan?: PlanName): Promise<TestWorkspace>;
+  close(): Promise<void>;
+}
+
+/** The server configurations HTTP suites run against. */
+export type Backend = 'sqlite' | 'postgres+redis';
+export const backends: Backend[] = ['sqlite', 'postgres+redis'];
+
+/** Starts a real KAIRO server on a free loopback port with a fresh database. */
+export async function startTestServer(backend: Backend = 'sqlite', flags: ConfigFlags = {}): Promise<TestServer> {
+  const dataDir = tempDir();
+  const schema = backend === 'sqlite' ? undefined : uniqueName('kairo_http');
+  const config = loadConfig(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      logLevel: 'silent',
+      ...(schema ? { databaseUrl: postgresUrl, databaseSchema: schema, redisUrl } : {}),
+      ...flags,
+    },
+    {},
+  );
+  const kairo = await startKairo(config);
+  return {
+    url: kairo.url,
+    kairo,
+    async workspace(plan: PlanName = 'free') {
+      const ws = await createWorkspace(kairo.store, { name: uniqueName('ws'), plan });
+      const live = await createApiKey(kairo.store, { workspaceId: ws.id, livemode: true });
+      const test = await createApiKey(kairo.store, { workspaceId: ws.id, livemode: false });
+      return { id: ws.id, liveKey: live.secret, testKey: test.secret };
+    },
+    async close() {
+      await kairo.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (schema) await dropPostgresSchema(postgresUrl, schema);
+    },
+  };
+}
+
+/** A parsed response. */
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+/** Sends one request over real HTTP. `body` objects are sent as JSON; strings as they are. */
+export async function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(baseUrl + path, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
