@@ -1,12 +1,17 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Migrator, sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Repos, Store, Transaction } from './port.js';
 import { kyselyRepos, type DialectTraits } from './kysely-repos.js';
 import { migrationProvider } from './migrations/index.js';
 
-/** Applies every pending migration; throws with the failing migration's name. */
-export async function migrate(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+/**
+ * Applies every pending migration; throws with the failing migration's name. PostgreSQL passes
+ * the schema that holds its tables: Kysely looks for its migration tables in every schema of
+ * the database unless told which one, and would find another schema's.
+ */
+export async function migrate(db: Kysely<Database>, options: { migrationTableSchema?: string } = {}): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider, ...options });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
@@ -44,12 +49,27 @@ export class KyselyStore implements Store {
     this.meta = repos.meta;
   }
 
+  /** The transaction the current async call chain runs in, so nested calls can join it. */
+  private readonly current = new AsyncLocalStorage<{ tx: Transaction; open: boolean }>();
+
   async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    // Nested calls join the outer transaction (a second one would deadlock on SQLite's single
+    // connection, and on PostgreSQL would not see the outer one's writes).
+    const outer = this.current.getStore();
+    if (outer?.open) return work(outer.tx);
+
     const hooks: Array<() => void | Promise<void>> = [];
-    const result = await this.db.transaction().execute(async (trx) => {
-      const tx: Transaction = { ...kyselyRepos(trx, this.traits), afterCommit: (hook) => void hooks.push(hook) };
-      return work(tx);
-    });
+    const frame = { tx: undefined as unknown as Transaction, open: true };
+    let result: T;
+    try {
+      result = await this.db.transaction().execute(async (trx) => {
+        frame.tx = { ...kyselyRepos(trx, this.traits), afterCommit: (hook) => void hooks.push(hook) };
+        return this.current.run(frame, () => work(frame.tx));
+      });
+    } finally {
+      // Work that outlives the transaction (a detached promise) starts a new one instead.
+      frame.open = false;
+    }
     for (const hook of hooks) await hook();
     return result;
   }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Store } from '../port.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
@@ -30,7 +30,14 @@ export async function openPostgresStore(options: { url: string; schema?: string 
     },
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  await migrate(db);
+  try {
+    const migrationTableSchema =
+      schema ?? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name ?? 'public';
+    await migrate(db, { migrationTableSchema });
+  } catch (error) {
+    await db.destroy(); // an open pool would keep the process alive
+    throw error;
+  }
   return new KyselyStore(db, { name: 'postgres', skipLocked: true });
 }
 

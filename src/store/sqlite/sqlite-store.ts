@@ -52,7 +52,12 @@ export async function openSqliteStore(options: { dataDir: string; fileName?: str
   const file = path.join(options.dataDir, options.fileName ?? 'kairo.sqlite');
   const writer = openConnection(file, false);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: writer }) });
-  await migrate(db);
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   const reader = openConnection(file, true);
   return new KyselyStore(
     db,
