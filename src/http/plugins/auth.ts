@@ -21,14 +21,15 @@ export function authOf(request: FastifyRequest): AuthContext {
 }
 
 /**
- * Authenticates every non-public route, then takes one token from the workspace's bucket and
+ * Authenticates every non-public `/v1` route, then takes one token from the workspace's bucket and
  * sets the rate-limit headers, so that they are on every authenticated response, errors included.
  */
 export function registerAuth(app: FastifyInstance, deps: { authenticator: Authenticator; rateLimiter: RateLimiter }): void {
   app.decorateRequest('auth', null);
 
   app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.public || request.routeOptions.url === undefined) return;
+    const route = request.routeOptions.url;
+    if (route === undefined || !route.startsWith('/v1/') || request.routeOptions.config.public) return;
     const auth = await deps.authenticator.authenticate(request.headers.authorization);
     request.auth = auth;
 
@@ -38,7 +39,13 @@ export function registerAuth(app: FastifyInstance, deps: { authenticator: Authen
       return;
     }
     let decision = deps.rateLimiter.consume(auth.workspace.id, { capacity: limits.burst, refillPerMinute: limits.requestsPerMinute });
-    if (decision instanceof Promise) decision = await decision;
+    if (decision instanceof Promise) {
+      // A limiter that cannot be reached (Redis down) refuses rather than letting traffic through unmetered.
+      decision = await decision.catch((error: unknown) => {
+        request.log.error({ err: error }, 'rate limiter unavailable');
+        throw new ApiError('service_unavailable', { message: 'Rate limiting is temporarily unavailable. Retry shortly.' });
+      });
+    }
     reply
       .header('X-RateLimit-Limit', String(decision.limit))
       .header('X-RateLimit-Remaining', String(decision.remaining))
