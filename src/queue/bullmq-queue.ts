@@ -1,0 +1,249 @@
+import { Queue as BullQueue, UnrecoverableError as BullUnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { UnrecoverableError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { OutboxEntry, Store } from '../store/port.js';
+import type { JobHandler, JobInfo, JobOptions, JobStatus, Queue } from './port.js';
+import { parseStoredJson, validateJobOptions } from './job-options.js';
+
+/** Options of the BullMQ adapter. */
+export interface BullmqQueueOptions {
+  /** Holds the outbox that makes `enqueue(…, { tx })` happen only after the transaction commits. */
+  store: Store;
+  redisUrl: string;
+  /** The BullMQ queue name (default 'default'). */
+  queueName?: string;
+  /** Prefix of every Redis key of the queue (default 'kairo'). */
+  prefix?: string;
+  /** How often a started worker looks for outbox rows left behind by a crash (default 5000 ms). */
+  relayIntervalMs?: number;
+  /** Outbox rows older than this are taken as left behind; younger ones are still being pushed by their owner (default 5000 ms). */
+  relayAfterMs?: number;
+  /** How long finished jobs stay in Redis, answering getJob and deduplicating their ids (default 7 days). */
+  keepFinishedMs?: number;
+  /** Called with errors that have no caller to go to (Redis errors, a failed post-commit push). */
+  onError?: (error: unknown) => void;
+}
+
+/** What an outbox row's `options` column holds. */
+interface OutboxJobOptions {
+  jobId: string;
+  delayMs: number;
+  maxAttempts: number;
+  backoffMs: number;
+}
+
+const stateMap: Record<string, JobStatus | undefined> = {
+  waiting: 'waiting',
+  'waiting-children': 'waiting',
+  prioritized: 'waiting',
+  delayed: 'delayed',
+  active: 'active',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+/**
+ * The job queue on Redis through BullMQ, for cluster mode. One BullMQ Worker per queue
+ * dispatches jobs to handlers by kind (the BullMQ job name). Enqueueing inside a database
+ * transaction goes through an outbox row, pushed to Redis after commit and relayed later if
+ * the process died in between; the BullMQ job id makes a double push harmless.
+ */
+export class BullmqQueue implements Queue {
+  readonly backend = 'bullmq' as const;
+
+  private readonly store: Store;
+  private readonly redisUrl: string;
+  private readonly queueName: string;
+  private readonly prefix: string;
+  private readonly relayIntervalMs: number;
+  private readonly relayAfterMs: number;
+  private readonly keepFinishedSeconds: number;
+  private readonly onError: (error: unknown) => void;
+  private readonly handlers = new Map<string, JobHandler<any>>();
+  private readonly connection: Redis;
+  private readonly bull: BullQueue;
+
+  private workerConnection: Redis | undefined;
+  private worker: Worker | undefined;
+  private relayTimer: NodeJS.Timeout | undefined;
+  private relaying: Promise<void> | undefined;
+
+  constructor(options: BullmqQueueOptions) {
+    this.store = options.store;
+    this.redisUrl = options.redisUrl;
+    this.queueName = options.queueName ?? 'default';
+    this.prefix = options.prefix ?? 'kairo';
+    this.relayIntervalMs = options.relayIntervalMs ?? 5000;
+    this.relayAfterMs = options.relayAfterMs ?? 5000;
+    this.keepFinishedSeconds = Math.ceil((options.keepFinishedMs ?? 7 * 24 * 3600 * 1000) / 1000);
+    this.onError = options.onError ?? (() => {});
+    this.connection = new Redis(this.redisUrl);
+    this.bull = new BullQueue(this.queueName, { connection: this.connection, prefix: this.prefix });
+    this.bull.on('error', (error) => this.onError(error));
+  }
+
+  async enqueue(kind: string, payload: unknown, options: JobOptions = {}): Promise<string> {
+    const { delayMs, maxAttempts, backoffMs } = validateJobOptions(options);
+    if (!options.tx) {
+      const jobId = options.jobId ?? newId('job');
+      await this.push(kind, payload ?? null, { jobId, delayMs, maxAttempts, backoffMs }, Date.now());
+      return jobId;
+    }
+    // The outbox row id doubles as the job id, so a relay after a crash pushes the same job.
+    const id = newId('job');
+    const jobOptions: OutboxJobOptions = { jobId: options.jobId ?? id, delayMs, maxAttempts, backoffMs };
+    const entry: OutboxEntry = {
+      id,
+      queue: this.queueName,
+      kind,
+      payload: JSON.stringify(payload ?? null),
+      options: JSON.stringify(jobOptions),
+      createdAt: Date.now(),
+    };
+    await options.tx.outbox.insert(entry);
+    // The transaction has committed by the time this runs: a failed push must not look like a
+    // failed transaction to the caller. The relay picks the row up later.
+    options.tx.afterCommit(() => this.relay(entry).catch((error) => this.onError(error)));
+    return jobOptions.jobId;
+  }
+
+  register<P>(kind: string, handler: JobHandler<P>): void {
+    this.handlers.set(kind, handler);
+  }
+
+  async start(options: { concurrency?: number } = {}): Promise<void> {
+    if (this.worker) throw new Error('The queue is already started');
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
+    this.workerConnection = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+    const worker = new Worker(this.queueName, (job, _token, signal) => this.dispatch(job, signal), {
+      connection: this.workerConnection,
+      prefix: this.prefix,
+      concurrency,
+    });
+    this.worker = worker;
+    worker.on('error', (error) => this.onError(error));
+    // BullMQ does not abort a job whose lock it could not renew; the port promises it does.
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) worker.cancelJob(jobId, `Job ${jobId} lost its lock`);
+    });
+    await worker.waitUntilReady();
+    await this.relayLeftovers();
+    this.relayTimer = setInterval(() => void this.relayLeftovers(), this.relayIntervalMs);
+  }
+
+  async stop(timeoutMs = 30_000): Promise<void> {
+    clearInterval(this.relayTimer);
+    this.relayTimer = undefined;
+    await this.relaying;
+    const worker = this.worker;
+    if (!worker) return;
+    const closing = worker.close();
+    const finished = await Promise.race([closing.then(() => true), delay(timeoutMs).then(() => false)]);
+    if (!finished) {
+      worker.cancelAllJobs('The queue is stopping');
+      await Promise.race([closing, delay(Math.min(timeoutMs, 1000))]);
+    }
+    this.worker = undefined;
+    await this.workerConnection?.quit().catch(() => this.workerConnection?.disconnect());
+    this.workerConnection = undefined;
+  }
+
+  async getJob(id: string): Promise<JobInfo | undefined> {
+    // State first: a job read after it is as new or newer, so a finished state comes with the
+    // finished job's attempts and result (read the other way round, a job finishing in between
+    // shows up as failed with the attempts of before it started).
+    const state = stateMap[await this.bull.getJobState(id)];
+    if (!state) return undefined;
+    const job = await this.bull.getJob(id);
+    if (!job) return undefined;
+    return {
+      id,
+      kind: job.name,
+      state,
+      attempts: job.attemptsStarted ?? job.attemptsMade,
+      lastError: job.failedReason || null,
+      result: state === 'completed' ? (job.returnvalue ?? null) : null,
+    };
+  }
+
+  async ping(): Promise<void> {
+    const timeout = delay(5000).then(() => {
+      throw new Error('Redis did not answer PING within 5 s');
+    });
+    await Promise.race([this.connection.ping(), timeout]);
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.bull.close();
+    await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+
+  private async push(kind: string, payload: unknown, options: OutboxJobOptions, enqueuedAt: number): Promise<void> {
+    const ageSeconds = this.keepFinishedSeconds;
+    await this.bull.add(kind, payload, {
+      jobId: options.jobId,
+      // Measured from the enqueue, so a relayed job runs when it was meant to, not later.
+      delay: Math.max(0, enqueuedAt + options.delayMs - Date.now()),
+      attempts: options.maxAttempts,
+      backoff: { type: 'exponential', delay: options.backoffMs },
+      removeOnComplete: { age: ageSeconds },
+      removeOnFail: { age: ageSeconds },
+    });
+  }
+
+  private async relay(entry: OutboxEntry): Promise<void> {
+    const options = parseStoredJson(entry.options) as OutboxJobOptions;
+    await this.push(entry.kind, parseStoredJson(entry.payload), options, entry.createdAt);
+    await this.store.outbox.delete(entry.id);
+  }
+
+  /** Pushes outbox rows whose post-commit push never happened (the process died in between). */
+  private relayLeftovers(): Promise<void> {
+    if (this.relaying) return this.relaying;
+    this.relaying = (async () => {
+      try {
+        const batch = 100;
+        for (;;) {
+          const entries = await this.store.outbox.list(Date.now() - this.relayAfterMs, batch);
+          const ours = entries.filter((entry) => entry.queue === this.queueName);
+          for (const entry of ours) await this.relay(entry);
+          if (entries.length < batch || ours.length === 0) break;
+        }
+      } catch (error) {
+        this.onError(error);
+      } finally {
+        this.relaying = undefined;
+      }
+    })();
+    return this.relaying;
+  }
+
+  private async dispatch(job: Job, signal: AbortSignal | undefined): Promise<unknown> {
+    const handler = this.handlers.get(job.name);
+    if (!handler) {
+      throw new BullUnrecoverableError(`No handler is registered for job kind "${job.name}" on queue "${this.queueName}"`);
+    }
+    try {
+      const result = await handler({
+        id: job.id!,
+        kind: job.name,
+        payload: job.data,
+        attempt: job.attemptsStarted,
+        maxAttempts: job.opts.attempts ?? 1,
+        signal: signal ?? new AbortController().signal,
+      });
+      return result ?? null;
+    } catch (error) {
+      if (error instanceof UnrecoverableError) throw new BullUnrecoverableError(error.message);
+      throw error;
+    }
+  }
+}
+
+/** A timer that does not keep the process alive on its own. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
