@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { ConfigError, type Config } from './config.js';
 import type { Store } from './store/port.js';
 import type { Queue } from './queue/port.js';
@@ -7,7 +7,7 @@ import { openStore } from './store/open-store.js';
 import { openQueue } from './queue/open-queue.js';
 import { openLimits } from './limits/open-limits.js';
 import { buildApp } from './http/app.js';
-import { checkTransportPolicy, listen } from './http/listen.js';
+import { checkTransportPolicy, listen, type Listener } from './http/listen.js';
 import { bootstrapIfEmpty, type Bootstrap } from './platform/workspaces.js';
 import { startHeartbeats } from './platform/status.js';
 import { registerMaintenanceJobs, scheduleMaintenance } from './platform/maintenance.js';
@@ -33,16 +33,32 @@ export interface Kairo {
 export async function startKairo(config: Config): Promise<Kairo> {
   checkTransportPolicy(config);
   const startedAt = Date.now();
+  // Read before anything is opened, so a bad TLS file fails the start without side effects.
+  const https = config.tlsCert && config.tlsKey ? { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } : undefined;
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl });
   const limits = openLimits({ redisUrl: config.redisUrl });
-  const bootstrap = await bootstrapIfEmpty(store);
 
-  const app = await buildApp({
-    config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, version, startedAt,
-    serverOptions: config.tlsCert && config.tlsKey ? { https: { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } } : {},
-  });
-  const listener = await listen(app, config);
+  let app: FastifyInstance | undefined;
+  let listening: Listener | undefined;
+  let bootstrap: Bootstrap | undefined;
+  try {
+    app = await buildApp({
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, version, startedAt,
+      serverOptions: https ? { https } : {},
+    });
+    listening = await listen(app, config);
+    // Only once listening: a start that fails (port taken, bad certificate) must not create
+    // keys that are then never shown.
+    bootstrap = await bootstrapIfEmpty(store);
+  } catch (error) {
+    await (listening ?? app)?.close().catch(() => {});
+    await queue.close().catch(() => {});
+    await limits.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
+  }
+  const listener = listening;
   const logger = app.log;
   const stopHeartbeats = startHeartbeats(store, (error) => logger.warn({ err: error }, 'heartbeat not recorded'));
   registerMaintenanceJobs(queue, store);

@@ -73,9 +73,20 @@ export async function listen(app: FastifyInstance, config: Config): Promise<List
   await app.ready();
   const tlsServer = app.server as http.Server;
   const refuser = plainHttpRefuser();
+  // Every open connection, and those that have not sent their first byte yet: no server owns
+  // the latter (nor a TLS connection still in its handshake), so close() must end them.
+  const sockets = new Set<net.Socket>();
+  const undispatched = new Set<net.Socket>();
   const dispatcher = net.createServer({ pauseOnConnect: true }, (socket) => {
     socket.on('error', () => socket.destroy());
+    sockets.add(socket);
+    undispatched.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      undispatched.delete(socket);
+    });
     socket.once('data', (chunk: Buffer) => {
+      undispatched.delete(socket);
       socket.pause();
       socket.unshift(chunk);
       (chunk[0] === TLS_HANDSHAKE ? tlsServer : refuser).emit('connection', socket);
@@ -88,12 +99,18 @@ export async function listen(app: FastifyInstance, config: Config): Promise<List
     dispatcher.listen({ host: config.host, port: config.port }, () => resolve());
   });
   const address = dispatcher.address() as net.AddressInfo;
+  // Neither server listens itself, so Node never set up their connection tracking (which
+  // closeIdleConnections/closeAllConnections and the headers/request timeouts rely on): it is
+  // set up on 'listening'.
+  tlsServer.emit('listening');
+  refuser.emit('listening');
 
   return {
     url: `https://${hostForUrl(config.host)}:${address.port}`,
     port: address.port,
     async close() {
       const drained = new Promise<void>((resolve) => dispatcher.close(() => resolve()));
+      for (const socket of undispatched) socket.destroy();
       // Fastify was never asked to listen, so close its connections the way it would.
       const sweep = setInterval(() => {
         tlsServer.closeIdleConnections();
@@ -102,10 +119,12 @@ export async function listen(app: FastifyInstance, config: Config): Promise<List
       const force = setTimeout(() => {
         tlsServer.closeAllConnections();
         refuser.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
       }, timeoutMs);
       force.unref();
       await app.close();
       await drained;
+      refuser.close(() => {});
       clearInterval(sweep);
       clearTimeout(force);
     },
