@@ -8,7 +8,7 @@ import type { ConcurrencyLimiter, RateLimiter } from '../limits/port.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { Authenticator } from '../platform/authenticate.js';
-import { registerErrorHandling } from './error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './error-handler.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerHttpsPolicy } from './plugins/https-policy.js';
 import { registerIdempotency } from './plugins/idempotency.js';
@@ -57,6 +57,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors raised before routing (bad URL encoding, over-long path parameter, over-size headers)
+    // are answered in the standard error shape too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     ...deps.serverOptions,
   });
 
@@ -86,6 +90,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
   });
 
+  // JSON only (DESIGN.md §3): without Fastify's default text/plain parser, any other media type is a 415.
+  app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   registerHttpsPolicy(app, { trustProxy: config.trustProxy });
   registerAuth(app, { authenticator: new Authenticator(deps.store), rateLimiter: deps.rateLimiter });

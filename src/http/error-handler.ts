@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { newId } from '../ids.js';
 import { ApiError, errorBody, type ErrorCode } from '../errors.js';
 
 interface AjvError {
@@ -8,16 +10,25 @@ interface AjvError {
   params: Record<string, unknown>;
 }
 
-/** `/tools/0/name` → `tools[0].name`, the way the error `param` names a field. */
-function fieldPath(instancePath: string, extra?: unknown): string | undefined {
-  const parts = instancePath.split('/').filter(Boolean);
-  if (typeof extra === 'string') parts.push(extra);
+/**
+ * `/tools/0/name` → `tools[0].name`, the way the error `param` names a field. `property` (the
+ * missing or unknown property Ajv reports) is a raw name, not a JSON-pointer segment: it is
+ * appended as it is, so a field called `123`, `a~1b` or `` is named exactly.
+ */
+function fieldPath(instancePath: string, property?: unknown): string | undefined {
+  const parts = instancePath === '' ? [] : instancePath.split('/').slice(1);
   let out = '';
+  let named = false;
   for (const part of parts) {
     const decoded = part.replace(/~1/g, '/').replace(/~0/g, '~');
-    out += /^\d+$/.test(decoded) ? `[${decoded}]` : out === '' ? decoded : `.${decoded}`;
+    out += /^\d+$/.test(decoded) ? `[${decoded}]` : named ? `.${decoded}` : decoded;
+    named = true;
   }
-  return out === '' ? undefined : out;
+  if (typeof property === 'string') {
+    out += named ? `.${property}` : property;
+    named = true;
+  }
+  return named ? out : undefined;
 }
 
 function fromValidation(errors: AjvError[], context: string | undefined): ApiError {
@@ -44,6 +55,15 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_REQ_FILE_TOO_LARGE: 'body_too_large',
+  FST_PARTS_LIMIT: 'invalid_request',
+  FST_FILES_LIMIT: 'invalid_request',
+  FST_FIELDS_LIMIT: 'invalid_request',
+  FST_PROTO_VIOLATION: 'invalid_request',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'unsupported_media_type',
+  FST_INVALID_JSON_FIELD_ERROR: 'invalid_json',
+  FST_FILE_BUFFER_NOT_FOUND: 'invalid_request',
+  FST_NO_FORM_DATA: 'invalid_request',
 };
 
 /** Turns anything thrown during a request into an ApiError; unknown errors become internal_error. */
@@ -75,4 +95,46 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const apiError = new ApiError('route_not_found', { message: `No route ${request.method} ${request.url.split('?')[0]}.` });
     reply.code(404).send(errorBody(apiError, request.id));
   });
+}
+
+/**
+ * Errors Fastify raises before a route is found (`frameworkErrors` server option): a malformed
+ * percent-encoding in the URL, or a path parameter longer than the router accepts. Answered in the
+ * standard shape with X-Request-Id, like everything else.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const apiError =
+    error.code === 'FST_ERR_BAD_URL'
+      ? new ApiError('invalid_request', { message: 'The request URL is malformed: it has an invalid percent-encoding.' })
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new ApiError('invalid_request', { message: 'A path parameter in the request URL is too long.' })
+        : toApiError(error);
+  if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+  reply.header('X-Request-Id', request.id).code(apiError.status).type('application/json').send(errorBody(apiError, request.id));
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (`clientErrorHandler` server
+ * option): headers or request line over the size limit, malformed HTTP. Answered in the standard
+ * shape with X-Request-Id, then the connection is closed.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      const body = '{"error":"Request Timeout","message":"Client Timeout","statusCode":408}';
+      socket.write(`HTTP/1.1 408 Request Timeout\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    } else {
+      const requestId = newId('req');
+      const apiError = new ApiError('invalid_request', {
+        message: error.code === 'HPE_HEADER_OVERFLOW' ? 'The request line or headers are too large.' : 'The request is not valid HTTP.',
+      });
+      const body = JSON.stringify(errorBody(apiError, requestId));
+      socket.write(
+        `HTTP/1.1 ${apiError.status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+  }
+  socket.destroy(error);
 }
