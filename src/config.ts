@@ -1,4 +1,6 @@
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
+import { LOCAL_HASH_DIMENSIONS, LOCAL_HASH_MODEL } from './context/embedders/local-hash-embedder.js';
 
 /** Where a setting came from, used to name it in error messages. */
 type Source = { flag: string; env: string };
@@ -21,7 +23,44 @@ export interface Config {
   role: 'all' | 'api';
   /** Milliseconds a server waits for in-flight requests on shutdown before closing sockets. */
   shutdownTimeoutMs: number;
+  /** OpenAI API key (secret: kept only here, never logged or echoed in errors). */
+  openaiApiKey: string | undefined;
+  /** OpenAI base URL (default the public API); for proxies and OpenAI-shaped gateways. */
+  openaiBaseUrl: string | undefined;
+  /** Base URL of an OpenAI-compatible server (Ollama, vLLM, …), including `/v1`. */
+  openaiCompatibleBaseUrl: string | undefined;
+  /** API key for the OpenAI-compatible server, if it wants one (secret). */
+  openaiCompatibleApiKey: string | undefined;
+  /** Provider id of the OpenAI-compatible server, the prefix of its model ids (`compatible/…`). */
+  openaiCompatibleName: string;
+  /** Remote embedding models the operator made available (the built-in one is always there). */
+  embeddingModels: EmbeddingModelSetting[];
+  /** Model new context sources use when they name none. */
+  defaultEmbeddingModel: string;
+  /** CIDRs outbound fetches may reach although private, loopback or link-local. */
+  outboundAllowCidrs: string[];
 }
+
+/** One configured remote embedding model. */
+export interface EmbeddingModelSetting {
+  /** Public id, `provider/model`, e.g. `openai/text-embedding-3-small`. */
+  id: string;
+  /** `openai` or the configured OpenAI-compatible provider name. */
+  provider: string;
+  /** The model name as the provider knows it (may contain `/` and `:`). */
+  model: string;
+  dimensions: number;
+}
+
+/** Dimensions of OpenAI's embedding models, so `openai/<model>` may omit `:dimensions`. */
+const knownOpenAIDimensions: Record<string, number> = {
+  'text-embedding-3-small': 1536,
+  'text-embedding-3-large': 3072,
+  'text-embedding-ada-002': 1536,
+};
+
+/** Largest embedding dimension accepted (pgvector's `vector` type stops at 16000). */
+const MAX_EMBEDDING_DIMENSIONS = 16_000;
 
 /** Raw values as given on the command line (strings or booleans). */
 export type ConfigFlags = Partial<Record<keyof Config, string | boolean | number | undefined>>;
@@ -49,6 +88,14 @@ const sources: Record<keyof Config, Source> = {
   bodyLimitBytes: { flag: '--body-limit', env: 'KAIRO_BODY_LIMIT' },
   role: { flag: '--role', env: 'KAIRO_ROLE' },
   shutdownTimeoutMs: { flag: '--shutdown-timeout', env: 'KAIRO_SHUTDOWN_TIMEOUT_MS' },
+  openaiApiKey: { flag: '--openai-api-key', env: 'KAIRO_OPENAI_API_KEY' },
+  openaiBaseUrl: { flag: '--openai-base-url', env: 'KAIRO_OPENAI_BASE_URL' },
+  openaiCompatibleBaseUrl: { flag: '--openai-compatible-base-url', env: 'KAIRO_OPENAI_COMPATIBLE_BASE_URL' },
+  openaiCompatibleApiKey: { flag: '--openai-compatible-api-key', env: 'KAIRO_OPENAI_COMPATIBLE_API_KEY' },
+  openaiCompatibleName: { flag: '--openai-compatible-name', env: 'KAIRO_OPENAI_COMPATIBLE_NAME' },
+  embeddingModels: { flag: '--embedding-models', env: 'KAIRO_EMBEDDING_MODELS' },
+  defaultEmbeddingModel: { flag: '--default-embedding-model', env: 'KAIRO_DEFAULT_EMBEDDING_MODEL' },
+  outboundAllowCidrs: { flag: '--outbound-allow-cidrs', env: 'KAIRO_OUTBOUND_ALLOW_CIDRS' },
 };
 
 function describe(key: keyof Config): string {
@@ -128,6 +175,28 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     throw new ConfigError(`Invalid ${describe('databaseSchema')}: use lowercase letters, digits and underscores.`);
   }
 
+  const openaiApiKey = str('openaiApiKey');
+  const openaiCompatibleBaseUrl = url('openaiCompatibleBaseUrl', ['http:', 'https:']);
+  const openaiCompatibleName = str('openaiCompatibleName', 'compatible')!;
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(openaiCompatibleName) || ['openai', 'kairo'].includes(openaiCompatibleName)) {
+    throw new ConfigError(
+      `Invalid ${describe('openaiCompatibleName')}: "${openaiCompatibleName}" must be lowercase letters, digits, ".", "_" or "-", and not openai or kairo.`,
+    );
+  }
+
+  const embeddingModels = parseEmbeddingModels(str('embeddingModels'), {
+    openaiApiKey,
+    openaiCompatibleBaseUrl,
+    openaiCompatibleName,
+  });
+  const available = [LOCAL_HASH_MODEL, ...embeddingModels.map((entry) => entry.id)];
+  const defaultEmbeddingModel = str('defaultEmbeddingModel', LOCAL_HASH_MODEL)!;
+  if (!available.includes(defaultEmbeddingModel)) {
+    throw new ConfigError(
+      `Invalid ${describe('defaultEmbeddingModel')}: "${defaultEmbeddingModel}" is not an available embedding model (available: ${available.join(', ')}).`,
+    );
+  }
+
   return {
     host: str('host', '127.0.0.1')!,
     port: int('port', 8080, 0, 65535),
@@ -143,5 +212,86 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     bodyLimitBytes: int('bodyLimitBytes', 1024 * 1024, 1024, 100 * 1024 * 1024),
     role: oneOf('role', ['all', 'api'] as const, 'all'),
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 600_000),
+    openaiApiKey,
+    openaiBaseUrl: url('openaiBaseUrl', ['http:', 'https:']),
+    openaiCompatibleBaseUrl,
+    openaiCompatibleApiKey: str('openaiCompatibleApiKey'),
+    openaiCompatibleName,
+    embeddingModels,
+    defaultEmbeddingModel,
+    outboundAllowCidrs: parseCidrs(str('outboundAllowCidrs')),
   };
+}
+
+/**
+ * Parse `provider/model[:dimensions],…`. The provider is the text before the first `/`; the
+ * dimension is a trailing `:<digits>` (so Ollama tags such as `nomic-embed-text:latest` survive)
+ * and may be left out for OpenAI's own models. `kairo/hash-384` is built in and skipped, which
+ * lets an operator with an OpenAI key opt out of the default remote models. Without the setting,
+ * an OpenAI key makes text-embedding-3-small and -large available.
+ */
+function parseEmbeddingModels(
+  value: string | undefined,
+  context: { openaiApiKey: string | undefined; openaiCompatibleBaseUrl: string | undefined; openaiCompatibleName: string },
+): EmbeddingModelSetting[] {
+  if (value === undefined) {
+    if (context.openaiApiKey === undefined) return [];
+    return [
+      { id: 'openai/text-embedding-3-small', provider: 'openai', model: 'text-embedding-3-small', dimensions: 1536 },
+      { id: 'openai/text-embedding-3-large', provider: 'openai', model: 'text-embedding-3-large', dimensions: 3072 },
+    ];
+  }
+  const fail = (message: string): never => {
+    throw new ConfigError(`Invalid ${describe('embeddingModels')}: ${message}`);
+  };
+  const entries: EmbeddingModelSetting[] = [];
+  for (const item of value.split(',')) {
+    const entry = item.trim();
+    if (entry === '') continue;
+    const match = /^([^/\s]+)\/(\S+?)(?::(\d+))?$/.exec(entry);
+    if (!match) fail(`"${entry}" is not provider/model:dimensions.`);
+    const [, provider, model, digits] = match!;
+    const id = `${provider}/${model}`;
+    if (provider === 'kairo') {
+      if (id !== LOCAL_HASH_MODEL || (digits !== undefined && Number(digits) !== LOCAL_HASH_DIMENSIONS)) {
+        fail(`"${entry}": the only kairo/ model is the built-in ${LOCAL_HASH_MODEL} (${LOCAL_HASH_DIMENSIONS} dimensions).`);
+      }
+      continue;
+    }
+    if (provider === 'openai') {
+      if (context.openaiApiKey === undefined) fail(`"${id}" needs ${describe('openaiApiKey')}.`);
+    } else if (provider === context.openaiCompatibleName) {
+      if (context.openaiCompatibleBaseUrl === undefined) fail(`"${id}" needs ${describe('openaiCompatibleBaseUrl')}.`);
+    } else {
+      fail(`"${entry}": unknown provider "${provider}" (use openai or ${context.openaiCompatibleName}, see ${describe('openaiCompatibleName')}).`);
+    }
+    const dimensions = digits !== undefined ? Number(digits) : provider === 'openai' ? knownOpenAIDimensions[model!] : undefined;
+    if (dimensions === undefined) fail(`"${entry}" needs its dimension, e.g. ${id}:768.`);
+    if (!Number.isInteger(dimensions) || dimensions! < 1 || dimensions! > MAX_EMBEDDING_DIMENSIONS) {
+      fail(`"${entry}": the dimension must be a whole number from 1 to ${MAX_EMBEDDING_DIMENSIONS}.`);
+    }
+    if (entries.some((existing) => existing.id === id)) fail(`"${id}" is listed twice.`);
+    entries.push({ id, provider: provider!, model: model!, dimensions: dimensions! });
+  }
+  return entries;
+}
+
+/** Parse comma-separated CIDRs (a bare address means just that address), normalised. */
+function parseCidrs(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const cidrs: string[] = [];
+  for (const item of value.split(',')) {
+    const entry = item.trim();
+    if (entry === '') continue;
+    let cidr = entry;
+    if (!entry.includes('/') && ipaddr.isValid(entry)) {
+      cidr = `${entry}/${ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128}`;
+    }
+    if (!ipaddr.isValidCIDR(cidr) || (cidr.includes('.') && !cidr.includes(':') && !ipaddr.IPv4.isValidCIDRFourPartDecimal(cidr))) {
+      throw new ConfigError(`Invalid ${describe('outboundAllowCidrs')}: "${entry}" is not a CIDR such as 127.0.0.0/8 or ::1/128.`);
+    }
+    const [address, bits] = ipaddr.parseCIDR(cidr);
+    cidrs.push(`${address.toString()}/${bits}`);
+  }
+  return cidrs;
 }

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { version } from '../version.js';
 import { startKairo, startWorker } from '../main.js';
 import { registerAdminCommands } from './admin-commands.js';
-import { toFlags, withStorageOptions } from './options.js';
+import { toFlags, withRuntimeOptions, withStorageOptions } from './options.js';
 
 const program = new Command('kairo')
   .description('KAIRO: a self-hostable AI agent platform driven by a versioned REST API')
@@ -27,7 +27,7 @@ function onSignals(close: () => Promise<void>): void {
   }
 }
 
-withStorageOptions(
+withRuntimeOptions(withStorageOptions(
   program
     .command('serve')
     .description('start the API server (and, with --role all, the job worker)')
@@ -39,8 +39,9 @@ withStorageOptions(
     .option('--redis-url <url>', 'Redis URL for queue, rate limits and events (env KAIRO_REDIS_URL)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env KAIRO_LOG_LEVEL)')
     .option('--log-requests', 'log every request (env KAIRO_LOG_REQUESTS)')
+    .option('--body-limit <bytes>', 'largest JSON request body (env KAIRO_BODY_LIMIT, default 1 MiB)')
     .addOption(new Option('--role <role>', 'all: API and worker; api: API only (env KAIRO_ROLE)').choices(['all', 'api'])),
-).action(async (options: Record<string, unknown>) => {
+)).action(async (options: Record<string, unknown>) => {
   const kairo = await startKairo(loadConfig(toFlags(options)));
   onSignals(() => kairo.close());
   const out = process.stdout;
@@ -57,12 +58,12 @@ withStorageOptions(
   }
 });
 
-withStorageOptions(
+withRuntimeOptions(withStorageOptions(
   program
     .command('worker')
     .description('run queued jobs (cluster mode, beside `kairo serve --role api`)')
     .option('--redis-url <url>', 'Redis URL (env KAIRO_REDIS_URL)'),
-).action(async (options: Record<string, unknown>) => {
+)).action(async (options: Record<string, unknown>) => {
   const worker = await startWorker(loadConfig(toFlags(options)), (message) => console.error(message));
   onSignals(() => worker.close());
   process.stdout.write('KAIRO worker started\n');

@@ -9,13 +9,31 @@ export function withStorageOptions(command: Command): Command {
     .option('--database-schema <name>', 'PostgreSQL schema (env KAIRO_DATABASE_SCHEMA)');
 }
 
+/**
+ * Model provider and outbound settings for processes that run jobs or serve requests. Provider
+ * API keys are read from the environment only (KAIRO_OPENAI_API_KEY,
+ * KAIRO_OPENAI_COMPATIBLE_API_KEY), never from flags, which other users can see in `ps`.
+ */
+export function withRuntimeOptions(command: Command): Command {
+  return command
+    .option('--openai-base-url <url>', 'OpenAI API base URL (env KAIRO_OPENAI_BASE_URL)')
+    .option('--openai-compatible-base-url <url>', 'base URL of an OpenAI-compatible server such as Ollama or vLLM (env KAIRO_OPENAI_COMPATIBLE_BASE_URL)')
+    .option('--openai-compatible-name <name>', 'provider id for that server in model ids (env KAIRO_OPENAI_COMPATIBLE_NAME, default compatible)')
+    .option('--embedding-models <list>', 'embedding models, e.g. openai/text-embedding-3-small:1536,compatible/nomic-embed-text:768 (env KAIRO_EMBEDDING_MODELS)')
+    .option('--default-embedding-model <id>', 'embedding model of new sources (env KAIRO_DEFAULT_EMBEDDING_MODEL, default kairo/hash-384)')
+    .option('--outbound-allow-cidrs <list>', 'private address ranges URL sources and tools may reach, e.g. 10.0.0.0/8 (env KAIRO_OUTBOUND_ALLOW_CIDRS)')
+    .option('--shutdown-timeout <ms>', 'how long to wait for in-flight work on shutdown (env KAIRO_SHUTDOWN_TIMEOUT_MS)');
+}
+
 /** Commander's option names → config keys. */
 export function toFlags(options: Record<string, unknown>): ConfigFlags {
   const flags: ConfigFlags = {};
   const map: Record<string, keyof ConfigFlags> = {
     host: 'host', port: 'port', data: 'dataDir', tlsCert: 'tlsCert', tlsKey: 'tlsKey', trustProxy: 'trustProxy',
     databaseUrl: 'databaseUrl', databaseSchema: 'databaseSchema', redisUrl: 'redisUrl', logLevel: 'logLevel',
-    logRequests: 'logRequests', role: 'role',
+    logRequests: 'logRequests', role: 'role', bodyLimit: 'bodyLimitBytes', shutdownTimeout: 'shutdownTimeoutMs',
+    openaiBaseUrl: 'openaiBaseUrl', openaiCompatibleBaseUrl: 'openaiCompatibleBaseUrl', openaiCompatibleName: 'openaiCompatibleName',
+    embeddingModels: 'embeddingModels', defaultEmbeddingModel: 'defaultEmbeddingModel', outboundAllowCidrs: 'outboundAllowCidrs',
   };
   for (const [option, key] of Object.entries(map)) {
     const value = options[option];

@@ -1,0 +1,82 @@
+import type { Config } from '../../config.js';
+import type { Embedder, EmbedderRegistry } from '../ports.js';
+import { createOpenAICompatibleEmbedder, createOpenAIEmbedder, type AiSdkEmbedderOptions } from './ai-sdk-embedder.js';
+import { createLocalHashEmbedder } from './local-hash-embedder.js';
+
+/** The config settings the registry reads. */
+export type EmbedderRegistryConfig = Pick<
+  Config,
+  | 'openaiApiKey'
+  | 'openaiBaseUrl'
+  | 'openaiCompatibleBaseUrl'
+  | 'openaiCompatibleApiKey'
+  | 'openaiCompatibleName'
+  | 'embeddingModels'
+  | 'defaultEmbeddingModel'
+>;
+
+/**
+ * Every embedding model the operator made available: the built-in `kairo/hash-384` always, plus
+ * each configured remote model (OpenAI, or the OpenAI-compatible server). Embedders are built
+ * here once; none makes a network call until asked to embed.
+ */
+export function createEmbedderRegistry(
+  config: EmbedderRegistryConfig,
+  options: Pick<AiSdkEmbedderOptions, 'maxRetries' | 'timeoutMs' | 'maxBatchSize'> = {},
+): EmbedderRegistry {
+  const entries = new Map<string, { embedder: Embedder; provider: string }>();
+  const local = createLocalHashEmbedder();
+  entries.set(local.model, { embedder: local, provider: 'kairo' });
+
+  for (const setting of config.embeddingModels) {
+    if (entries.has(setting.id)) continue;
+    let embedder: Embedder;
+    if (setting.provider === 'openai') {
+      if (!config.openaiApiKey) throw new Error(`Embedding model ${setting.id} needs an OpenAI API key.`);
+      embedder = createOpenAIEmbedder(
+        {
+          apiKey: config.openaiApiKey,
+          baseUrl: config.openaiBaseUrl,
+          modelName: setting.model,
+          dimensions: setting.dimensions,
+          model: setting.id,
+        },
+        options,
+      );
+    } else if (setting.provider === config.openaiCompatibleName) {
+      if (!config.openaiCompatibleBaseUrl) throw new Error(`Embedding model ${setting.id} needs an OpenAI-compatible base URL.`);
+      embedder = createOpenAICompatibleEmbedder(
+        {
+          name: config.openaiCompatibleName,
+          baseUrl: config.openaiCompatibleBaseUrl,
+          apiKey: config.openaiCompatibleApiKey,
+          modelName: setting.model,
+          dimensions: setting.dimensions,
+          model: setting.id,
+        },
+        options,
+      );
+    } else {
+      throw new Error(`Embedding model ${setting.id}: unknown provider ${setting.provider}.`);
+    }
+    entries.set(setting.id, { embedder, provider: setting.provider });
+  }
+
+  if (!entries.has(config.defaultEmbeddingModel)) {
+    throw new Error(`The default embedding model ${config.defaultEmbeddingModel} is not configured.`);
+  }
+
+  return {
+    defaultModel: config.defaultEmbeddingModel,
+    get(model) {
+      return entries.get(model)?.embedder;
+    },
+    list() {
+      return [...entries.values()].map(({ embedder, provider }) => ({
+        model: embedder.model,
+        dimensions: embedder.dimensions,
+        provider,
+      }));
+    },
+  };
+}

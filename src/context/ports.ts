@@ -1,0 +1,100 @@
+/**
+ * Contracts inside the context area, so that parsing, chunking, embedding and fetching can be
+ * built and tested apart from the pipeline that joins them.
+ */
+
+/** Turns texts into vectors of a fixed dimension. */
+export interface Embedder {
+  /** Public model id as sources name it, e.g. `kairo/hash-384` or `openai/text-embedding-3-small`. */
+  readonly model: string;
+  readonly dimensions: number;
+  /** Largest number of texts one `embed` call accepts; the pipeline batches by it. */
+  readonly maxBatchSize: number;
+  /** One vector per text, L2-normalised, in input order. Throws EmbeddingError on failure. */
+  embed(texts: string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
+}
+
+/** An embedding call that failed; `retryable` for rate limits, 5xx and timeouts. */
+export class EmbeddingError extends Error {
+  constructor(message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EmbeddingError';
+  }
+}
+
+/** Embedding models the operator configured, by id. */
+export interface EmbedderRegistry {
+  /** The embedder, or undefined for an unknown model id. */
+  get(model: string): Embedder | undefined;
+  /** Every available model with its dimension. */
+  list(): Array<{ model: string; dimensions: number; provider: string }>;
+  /** The model new sources use when they name none. */
+  readonly defaultModel: string;
+}
+
+/** A document as parsed: plain text with Markdown-style headings kept (`# Title`), and a title if found. */
+export interface ParsedDocument {
+  title: string | null;
+  text: string;
+}
+
+/** Parsing failed because of the input (unsupported type, corrupt file, empty): a client error. */
+export class DocumentParseError extends Error {
+  constructor(readonly code: 'unsupported_file_type' | 'document_unreadable' | 'document_empty', message: string) {
+    super(message);
+    this.name = 'DocumentParseError';
+  }
+}
+
+/** One chunk as cut by the chunker. */
+export interface TextChunk {
+  position: number;
+  text: string;
+  tokenCount: number;
+  /** The nearest heading above the chunk (e.g. "Pricing > Enterprise"), if any. */
+  heading: string | null;
+}
+
+export interface ChunkingOptions {
+  maxTokens: number;
+  overlapTokens: number;
+}
+
+/** An outbound fetch was refused or failed (blocked address, too large, too slow, bad status). */
+export class FetchError extends Error {
+  constructor(
+    readonly code: 'address_blocked' | 'too_large' | 'timeout' | 'too_many_redirects' | 'bad_status' | 'network_error' | 'invalid_url',
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'FetchError';
+  }
+}
+
+export interface FetchResult {
+  status: number;
+  /** The URL after redirects. */
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** True when a conditional GET answered 304 Not Modified (body is empty). */
+  notModified: boolean;
+}
+
+/** Outbound HTTP that refuses private, loopback and link-local addresses unless allowed. */
+export interface SafeFetcher {
+  fetch(
+    url: string,
+    options?: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      etag?: string | null;
+      lastModified?: string | null;
+      maxBytes?: number;
+      timeoutMs?: number;
+      signal?: AbortSignal;
+    },
+  ): Promise<FetchResult>;
+}
