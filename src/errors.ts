@@ -37,6 +37,12 @@ export const errorCatalogue = {
   idempotency_key_reused: { status: 422, type: 'idempotency_error', message: 'This Idempotency-Key was already used with a different request.' },
   idempotency_key_in_use: { status: 409, type: 'idempotency_error', message: 'A request with this Idempotency-Key is still being processed. Retry later.' },
   idempotency_key_invalid: { status: 400, type: 'idempotency_error', message: 'The Idempotency-Key header must be 1 to 255 printable ASCII characters.' },
+  source_name_taken: { status: 409, type: 'conflict_error', message: 'A context source with this name already exists.' },
+  unsupported_file_type: { status: 415, type: 'invalid_request_error', message: 'This file type is not supported.' },
+  document_unreadable: { status: 400, type: 'invalid_request_error', message: 'The document could not be read.' },
+  document_empty: { status: 400, type: 'invalid_request_error', message: 'The document contains no text.' },
+  embedding_failed: { status: 502, type: 'api_error', message: 'The embedding model failed. Retry later.' },
+  refresh_in_progress: { status: 409, type: 'conflict_error', message: 'A refresh of this source is already running.' },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.' },
   concurrency_limited: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.' },
   internal_error: { status: 500, type: 'api_error', message: 'An internal error occurred. Retry later; the request ID identifies it.' },
@@ -55,7 +61,11 @@ export class ApiError extends Error {
 
   constructor(code: ErrorCode, options: { message?: string; param?: string; headers?: Record<string, string> } = {}) {
     const spec = errorCatalogue[code];
+    // A client error needs no stack trace, and capturing one is most of its cost (429s are hot).
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(options.message ?? spec.message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
     this.code = code;
     this.status = spec.status;

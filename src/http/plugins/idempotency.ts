@@ -49,9 +49,10 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Store; 
   const now = deps.now ?? Date.now;
   app.decorateRequest('idempotency', null);
 
-  // preHandler runs after authentication and validation: a request rejected there is not stored.
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST' || !request.auth) return;
+  // Attached to POST routes only, so reads pay nothing. preHandler runs after authentication and
+  // validation: a request rejected there is not stored.
+  const preHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!request.auth) return;
     const header = request.headers['idempotency-key'];
     if (header === undefined) return;
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) throw new ApiError('idempotency_key_invalid', { param: 'Idempotency-Key' });
@@ -87,9 +88,9 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Store; 
       if (now() >= deadline) throw new ApiError('idempotency_key_in_use', { param: 'Idempotency-Key' });
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-  });
+  };
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  const onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const claim = request.idempotency;
     if (!claim) return payload;
     request.idempotency = null;
@@ -105,5 +106,16 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Store; 
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
     await deps.store.idempotency.complete(claim.scope, claim.key, reply.statusCode, body, headers);
     return payload;
+  };
+
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('POST')) return;
+    route.preHandler = [...toArray(route.preHandler), preHandler];
+    route.onSend = [...toArray(route.onSend), onSend];
   });
+}
+
+function toArray<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
