@@ -3,14 +3,17 @@ import type { Database } from './schema.js';
 import type {
   ApiKey, ApiKeyRepo, HeartbeatRepo, IdempotencyRecord, IdempotencyRepo, JobRecord, JobRepo, JobState,
   KeyWithWorkspace, MetaRepo, OutboxEntry, OutboxRepo, Page, PageRequest, PlanName, Repos, Scope, Workspace,
-  WorkspaceRepo,
+  WorkspaceRepo, ContextChunkRepo,
 } from './port.js';
+import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-repos.js';
 
 /** Dialect differences the shared repositories need to know about. */
 export interface DialectTraits {
   name: 'sqlite' | 'postgres';
   /** PostgreSQL locks claimed job rows with FOR UPDATE SKIP LOCKED; SQLite serialises writers. */
   skipLocked: boolean;
+  /** The dialect's chunk repository (vector and full-text search differ per database). */
+  chunkRepo: (db: Kysely<Database>) => ContextChunkRepo;
 }
 
 /**
@@ -469,5 +472,8 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits): Repos 
     jobs: new KyselyJobRepo(db, traits),
     outbox: new KyselyOutboxRepo(db),
     meta: new KyselyMetaRepo(db),
+    contextSources: new KyselyContextSourceRepo(db),
+    contextDocuments: new KyselyContextDocumentRepo(db),
+    contextChunks: traits.chunkRepo(db),
   };
 }

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Migrator, sql, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import type { Database } from './schema.js';
 import type { Repos, Store, Transaction } from './port.js';
 import { kyselyRepos, type DialectTraits } from './kysely-repos.js';
@@ -10,8 +10,15 @@ import { migrationProvider } from './migrations/index.js';
  * the schema that holds its tables: Kysely looks for its migration tables in every schema of
  * the database unless told which one, and would find another schema's.
  */
-export async function migrate(db: Kysely<Database>, options: { migrationTableSchema?: string } = {}): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider, ...options });
+export async function migrate(
+  db: Kysely<Database>,
+  options: { migrationTableSchema?: string; dialectMigrations?: Record<string, Migration> } = {},
+): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(options.dialectMigrations),
+    ...(options.migrationTableSchema ? { migrationTableSchema: options.migrationTableSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
@@ -31,6 +38,9 @@ export class KyselyStore implements Store {
   readonly jobs: Repos['jobs'];
   readonly outbox: Repos['outbox'];
   readonly meta: Repos['meta'];
+  readonly contextSources: Repos['contextSources'];
+  readonly contextDocuments: Repos['contextDocuments'];
+  readonly contextChunks: Repos['contextChunks'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -47,6 +57,9 @@ export class KyselyStore implements Store {
     this.jobs = repos.jobs;
     this.outbox = repos.outbox;
     this.meta = repos.meta;
+    this.contextSources = repos.contextSources;
+    this.contextDocuments = repos.contextDocuments;
+    this.contextChunks = repos.contextChunks;
   }
 
   /** The transaction the current async call chain runs in, so nested calls can join it. */

@@ -70,6 +70,71 @@ export interface MetaTable {
   value: string;
 }
 
+export interface ContextSourcesTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  name: string;
+  type: string;
+  description: string | null;
+  embedding_model: string;
+  embedding_dimensions: number;
+  chunk_max_tokens: number;
+  chunk_overlap_tokens: number;
+  config: string;
+  metadata: string;
+  refresh_interval_seconds: number | null;
+  last_refresh_at: number | null;
+  next_refresh_at: number | null;
+  last_refresh_error: string | null;
+  refresh_locked_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ContextDocumentsTable {
+  id: string;
+  source_id: string;
+  workspace_id: string;
+  livemode: number;
+  external_id: string | null;
+  title: string | null;
+  content_type: string;
+  text: string;
+  content_hash: string;
+  size_bytes: number;
+  status: string;
+  error_code: string | null;
+  error_message: string | null;
+  metadata: string;
+  chunk_count: number;
+  token_count: number;
+  url: string | null;
+  etag: string | null;
+  last_modified: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  indexed_at: number | null;
+}
+
+/** Columns every dialect's chunk table has (adapters add their vector and full-text columns). */
+export interface ContextChunksTable {
+  id: string;
+  source_id: string;
+  document_id: string;
+  workspace_id: string;
+  livemode: number;
+  position: number;
+  text: string;
+  token_count: number;
+  text_hash: string;
+  heading: string | null;
+  metadata: string;
+  dimensions: number;
+  created_at: number;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -78,4 +143,7 @@ export interface Database {
   jobs: JobsTable;
   outbox: OutboxTable;
   meta: MetaTable;
+  context_sources: ContextSourcesTable;
+  context_documents: ContextDocumentsTable;
+  context_chunks: ContextChunksTable;
 }

@@ -1,14 +1,23 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as foundation from './0001-foundation.js';
+import * as context from './0002-context.js';
 
-/** Every migration in order. Names sort in the order they apply. */
-const migrations: Record<string, Migration> = {
+/** Migrations shared by every dialect. Names sort in the order they apply. */
+const shared: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0002-context': context,
 };
 
-/** Migrations are compiled into the program, so a binary never depends on files beside it. */
-export const migrationProvider: MigrationProvider = {
-  async getMigrations() {
-    return migrations;
-  },
-};
+/**
+ * Shared migrations plus a dialect's own (tables whose indexes differ per database, such as the
+ * vector and full-text indexes of context chunks). Compiled into the program, so a build never
+ * depends on files beside it.
+ */
+export function migrationProvider(dialectMigrations: Record<string, Migration> = {}): MigrationProvider {
+  const all = { ...shared, ...dialectMigrations };
+  return {
+    async getMigrations() {
+      return all;
+    },
+  };
+}

@@ -3,6 +3,8 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Store } from '../port.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
+import { postgresMigrations } from './migrations/index.js';
+import { PostgresChunkIndex } from './postgres-chunk-repo.js';
 
 const INT8_OID = 20;
 
@@ -30,15 +32,17 @@ export async function openPostgresStore(options: { url: string; schema?: string 
     },
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let chunks: PostgresChunkIndex;
   try {
     const migrationTableSchema =
       schema ?? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name ?? 'public';
-    await migrate(db, { migrationTableSchema });
+    await migrate(db, { migrationTableSchema, dialectMigrations: postgresMigrations });
+    chunks = await PostgresChunkIndex.open(db);
   } catch (error) {
     await db.destroy(); // an open pool would keep the process alive
     throw error;
   }
-  return new KyselyStore(db, { name: 'postgres', skipLocked: true });
+  return new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => chunks.repo(executor) });
 }
 
 /** Drops a schema and everything in it (tests use one fresh schema per run). */

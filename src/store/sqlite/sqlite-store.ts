@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.js';
 import type { KeyWithWorkspace, Store } from '../port.js';
 import { KyselyApiKeyRepo, toApiKey, toWorkspace } from '../kysely-repos.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
+import { sqliteMigrations } from './migrations/index.js';
+import { SqliteChunkIndex } from './sqlite-chunk-repo.js';
 
 function openConnection(file: string, readonly: boolean): SqliteDatabase.Database {
   const db = new SqliteDatabase(file, { readonly });
@@ -15,6 +18,8 @@ function openConnection(file: string, readonly: boolean): SqliteDatabase.Databas
   }
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // Both connections: the writer maintains the vec0 vector tables, the reader searches them.
+  sqliteVec.load(db);
   return db;
 }
 
@@ -53,15 +58,16 @@ export async function openSqliteStore(options: { dataDir: string; fileName?: str
   const writer = openConnection(file, false);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: writer }) });
   try {
-    await migrate(db);
+    await migrate(db, { dialectMigrations: sqliteMigrations });
   } catch (error) {
     await db.destroy();
     throw error;
   }
   const reader = openConnection(file, true);
+  const chunks = new SqliteChunkIndex(reader);
   return new KyselyStore(
     db,
-    { name: 'sqlite', skipLocked: false },
+    { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor) },
     { apiKeys: new SqliteApiKeyRepo(db, reader) },
     async () => void reader.close(),
   );

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as contextChunks from './0003-context-chunks.js';
+
+/** PostgreSQL's own migrations, merged with the shared ones (src/store/migrations) by name. */
+export const postgresMigrations: Record<string, Migration> = {
+  '0003-context-chunks': contextChunks,
+};
