@@ -12,6 +12,9 @@ import { bootstrapIfEmpty, type Bootstrap } from './platform/workspaces.js';
 import { startHeartbeats } from './platform/status.js';
 import { registerMaintenanceJobs, scheduleMaintenance } from './platform/maintenance.js';
 import { version } from './version.js';
+import { ContextService } from './context/context-service.js';
+import { createEmbedderRegistry } from './context/embedders/registry.js';
+import { createSafeFetcher } from './net/safe-fetch.js';
 
 /** A running KAIRO server (API, and in embedded mode the job worker too). */
 export interface Kairo {
@@ -38,13 +41,14 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl });
   const limits = openLimits({ redisUrl: config.redisUrl });
+  const context = openContext(config, store, queue);
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
   let bootstrap: Bootstrap | undefined;
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -62,7 +66,9 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const logger = app.log;
   const stopHeartbeats = startHeartbeats(store, (error) => logger.warn({ err: error }, 'heartbeat not recorded'));
   registerMaintenanceJobs(queue, store);
+  context.registerJobs();
   const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
+  const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
   if (config.role === 'all') await queue.start();
 
   let closing: Promise<void> | undefined;
@@ -77,6 +83,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
       closing ??= (async () => {
         await listener.close();
         stopMaintenance();
+        stopScheduler();
         stopHeartbeats();
         await queue.stop(config.shutdownTimeoutMs);
         await queue.close();
@@ -94,6 +101,7 @@ export async function startWorker(config: Config, log: (message: string) => void
   const queue = openQueue({ store, redisUrl: config.redisUrl });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   registerMaintenanceJobs(queue, store);
+  openContext(config, store, queue).registerJobs();
   await queue.start();
   return {
     async close() {
@@ -103,6 +111,16 @@ export async function startWorker(config: Config, log: (message: string) => void
       await store.close();
     },
   };
+}
+
+/** The context area with the embedding models and outbound fetcher the operator configured. */
+function openContext(config: Config, store: Store, queue: Queue): ContextService {
+  return new ContextService({
+    store,
+    queue,
+    embedders: createEmbedderRegistry(config),
+    fetcher: createSafeFetcher({ allowCidrs: config.outboundAllowCidrs }),
+  });
 }
 
 function readFile(file: string): Buffer {

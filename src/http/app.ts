@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Config } from '../config.js';
@@ -14,6 +14,8 @@ import { registerHttpsPolicy } from './plugins/https-policy.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { registerOpenApi } from './openapi.js';
 import { platformRoutes } from './routes/platform.js';
+import { contextRoutes } from './routes/context.js';
+import type { ContextService } from '../context/context-service.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -22,6 +24,7 @@ export interface AppDeps {
   queue: Queue;
   rateLimiter: RateLimiter;
   concurrency: ConcurrencyLimiter;
+  context: ContextService;
   version: string;
   startedAt: number;
   /** Extra Fastify server options (the TLS listener passes `https`). */
@@ -85,9 +88,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       throw new ApiError('service_unavailable');
     }
   });
-  // A POST with no body is an empty object, as with Stripe.
-  app.addHook('preValidation', async (request) => {
-    if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
+  // A POST with no body is an empty object, as with Stripe (only routes that take a body pay for this).
+  const emptyBody = async (request: FastifyRequest) => {
+    if (request.body === undefined) request.body = {};
+  };
+  app.addHook('onRoute', (route) => {
+    if (!route.schema?.body) return;
+    const existing = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation];
+    route.preValidation = [emptyBody, ...existing];
   });
 
   // JSON only (DESIGN.md §3): without Fastify's default text/plain parser, any other media type is a 415.
@@ -98,5 +106,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerIdempotency(app, { store: deps.store });
   await registerOpenApi(app, deps.version);
   await app.register(async (scope) => platformRoutes(scope, deps));
+  await app.register(async (scope) => contextRoutes(scope, deps));
   return app;
 }

@@ -37,6 +37,24 @@ const factories: ObjectFactory[] = [
       return { id: res.body.id };
     },
   },
+  {
+    path: '/v1/context/sources/{id}',
+    async create(api, key) {
+      const res = await api({ method: 'POST', path: '/v1/context/sources', key, body: { name: `probe-${Math.random().toString(36).slice(2)}` } });
+      expectStatus(res, 201);
+      return { id: res.body.id };
+    },
+  },
+  {
+    path: '/v1/context/sources/{id}/documents/{document_id}',
+    async create(api, key) {
+      const source = await api({ method: 'POST', path: '/v1/context/sources', key, body: { name: `probe-${Math.random().toString(36).slice(2)}` } });
+      expectStatus(source, 201);
+      const ingest = await api({ method: 'POST', path: `/v1/context/sources/${source.body.id}/documents`, key, body: { documents: [{ text: 'isolation probe' }] } });
+      expectStatus(ingest, 201);
+      return { id: source.body.id, document_id: ingest.body.data[0].id };
+    },
+  },
 ];
 
 /** The factory for an operation: the longest factory path that the operation's path starts with and whose parameters it needs. */

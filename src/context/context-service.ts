@@ -1,0 +1,70 @@
+import type { Queue } from '../queue/port.js';
+import type { Store } from '../store/port.js';
+import { UnrecoverableError } from '../errors.js';
+import { EmbeddingError, type EmbedderRegistry, type SafeFetcher } from './ports.js';
+import { SourceService } from './sources.js';
+import { DocumentIndexer } from './indexer.js';
+import { INDEX_DOCUMENT_JOB, IngestService } from './ingest.js';
+import { REFRESH_SOURCE_JOB, RefreshService } from './refresh.js';
+import { RetrievalService } from './retrieval.js';
+
+export interface ContextDeps {
+  store: Store;
+  queue: Queue;
+  embedders: EmbedderRegistry;
+  fetcher: SafeFetcher;
+  now?: () => number;
+  /** How often to look for due scheduled refreshes (default 15 s). */
+  schedulerIntervalMs?: number;
+}
+
+
+/** The context area: sources, ingestion, indexing, live refresh and retrieval. */
+export class ContextService {
+  readonly sources: SourceService;
+  readonly indexer: DocumentIndexer;
+  readonly ingest: IngestService;
+  readonly refresh: RefreshService;
+  readonly retrieval: RetrievalService;
+  readonly embedders: EmbedderRegistry;
+
+  constructor(private readonly deps: ContextDeps) {
+    const now = deps.now ?? Date.now;
+    this.embedders = deps.embedders;
+    this.sources = new SourceService(deps.store, deps.embedders, now);
+    this.indexer = new DocumentIndexer(deps.store, deps.embedders, now);
+    this.ingest = new IngestService(deps.store, deps.queue, this.indexer, now);
+    this.refresh = new RefreshService(deps.store, deps.queue, this.ingest, deps.fetcher, now);
+    this.retrieval = new RetrievalService(deps.store, this.sources, deps.embedders);
+  }
+
+  /** Registers the background jobs of the context area (call before queue.start()). */
+  registerJobs(): void {
+    this.deps.queue.register<{ documentId: string; version: number }>(INDEX_DOCUMENT_JOB, async (job) => {
+      try {
+        const outcome = await this.indexer.index(job.payload.documentId, { version: job.payload.version, signal: job.signal });
+        return outcome ? { chunks: outcome.chunks, embedded: outcome.embedded } : { skipped: true };
+      } catch (error) {
+        if (!(error instanceof EmbeddingError)) throw error;
+        if (error.retryable && job.attempt < job.maxAttempts) throw error;
+        await this.indexer.markFailed(job.payload.documentId, 'embedding_failed', error.message);
+        throw new UnrecoverableError(error.message);
+      }
+    });
+    this.deps.queue.register<{ sourceId: string }>(REFRESH_SOURCE_JOB, async (job) => {
+      const outcome = await this.refresh.refresh(job.payload.sourceId, job.signal);
+      // Another refresh of the source is running: try again after it (the queue backs off).
+      if (!outcome.ran) throw new Error('A refresh of this source is already running.');
+      return outcome;
+    });
+  }
+
+  /** Enqueues due scheduled refreshes now and periodically; returns a stop function. */
+  startScheduler(onError: (error: unknown) => void): () => void {
+    const tick = () => void this.refresh.enqueueDue().catch(onError);
+    tick();
+    const timer = setInterval(tick, this.deps.schedulerIntervalMs ?? 15_000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { newId } from '../ids.js';
+import type { ChunkInput, ContextDocument, Store } from '../store/port.js';
+import type { EmbedderRegistry } from './ports.js';
+import { EmbeddingError } from './ports.js';
+import { chunkText } from './chunker.js';
+
+/** What one indexing pass did. */
+export interface IndexOutcome {
+  document: ContextDocument;
+  chunks: number;
+  /** Chunks whose vectors were computed now (the rest reused stored vectors of identical text). */
+  embedded: number;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** The text a chunk is embedded and searched by: its heading path gives it context. */
+function embeddingInput(heading: string | null, text: string): string {
+  return heading ? `${heading}\n\n${text}` : text;
+}
+
+/**
+ * Chunks a document, embeds the chunks whose text is new to the source, and replaces the
+ * document's chunks and index entries in one transaction: a reader sees the old version or the
+ * new one, never half of either.
+ */
+export class DocumentIndexer {
+  constructor(
+    private readonly store: Store,
+    private readonly embedders: EmbedderRegistry,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Indexes the current version of a document. Returns undefined when the document or its
+   * source is gone, or a newer version replaced it meanwhile (its own pass will index it).
+   * Throws EmbeddingError when the embedding model fails.
+   */
+  async index(documentId: string, options: { version?: number; signal?: AbortSignal } = {}): Promise<IndexOutcome | undefined> {
+    const document = await this.store.contextDocuments.getById(documentId);
+    if (!document || (options.version !== undefined && document.version !== options.version)) return undefined;
+    const source = await this.store.contextSources.get(document.scope, document.sourceId);
+    if (!source) return undefined;
+    const embedder = this.embedders.get(source.embeddingModel);
+    if (!embedder) throw new EmbeddingError(`The embedding model ${source.embeddingModel} is no longer configured.`, false);
+
+    await this.store.contextDocuments.setStatus(document.id, { status: 'indexing', updatedAt: this.now() });
+    const pieces = chunkText(document.text, { maxTokens: source.chunkMaxTokens, overlapTokens: source.chunkOverlapTokens });
+    const inputs = pieces.map((piece) => embeddingInput(piece.heading, piece.text));
+    const hashes = inputs.map(sha256);
+    const vectors = await this.store.contextChunks.embeddingsByHash(source.id, [...new Set(hashes)]);
+
+    const missing = [...new Set(hashes.filter((hash) => !vectors.has(hash)))];
+    const textByHash = new Map(hashes.map((hash, i) => [hash, inputs[i]!]));
+    for (let start = 0; start < missing.length; start += embedder.maxBatchSize) {
+      options.signal?.throwIfAborted();
+      const batch = missing.slice(start, start + embedder.maxBatchSize);
+      const embedded = await embedder.embed(batch.map((hash) => textByHash.get(hash)!), { signal: options.signal });
+      batch.forEach((hash, i) => vectors.set(hash, embedded[i]!));
+    }
+
+    const now = this.now();
+    const chunks: ChunkInput[] = pieces.map((piece, i) => ({
+      id: newId('chunk'),
+      sourceId: source.id,
+      documentId: document.id,
+      scope: document.scope,
+      position: piece.position,
+      text: piece.text,
+      tokenCount: piece.tokenCount,
+      textHash: hashes[i]!,
+      heading: piece.heading,
+      metadata: document.metadata,
+      embedding: vectors.get(hashes[i]!)!,
+      createdAt: now,
+    }));
+    const tokenCount = pieces.reduce((sum, piece) => sum + piece.tokenCount, 0);
+
+    const indexed = await this.store.transaction(async (tx) => {
+      const current = await tx.contextDocuments.getById(document.id);
+      if (!current || current.version !== document.version) return undefined;
+      await tx.contextChunks.replaceForDocument(document.id, chunks);
+      await tx.contextDocuments.setStatus(document.id, {
+        status: 'indexed', errorCode: null, errorMessage: null, chunkCount: chunks.length, tokenCount, indexedAt: now, updatedAt: now,
+      });
+      return { ...current, status: 'indexed' as const, errorCode: null, errorMessage: null, chunkCount: chunks.length, tokenCount, indexedAt: now, updatedAt: now };
+    });
+    return indexed && { document: indexed, chunks: chunks.length, embedded: missing.length };
+  }
+
+  /** Records why indexing failed; the previous version's chunks, if any, stay searchable. */
+  async markFailed(documentId: string, code: string, message: string): Promise<void> {
+    await this.store.contextDocuments.setStatus(documentId, { status: 'failed', errorCode: code, errorMessage: message, updatedAt: this.now() });
+  }
+}

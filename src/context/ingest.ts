@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Queue } from '../queue/port.js';
+import type { ContextDocument, ContextSource, Scope, Store, Transaction } from '../store/port.js';
+import { DocumentParseError, EmbeddingError, type ParsedDocument } from './ports.js';
+import { parseDocument } from './parse/index.js';
+import type { DocumentIndexer } from './indexer.js';
+
+export const INDEX_DOCUMENT_JOB = 'context.index_document';
+
+/** Documents up to this much text (in total) are indexed before the ingest request returns. */
+export const INLINE_INDEX_MAX_CHARS = 200_000;
+
+export type DocumentMetadata = Record<string, string | number | boolean>;
+
+/** One document to ingest: text (with a content type) or an uploaded file's bytes. */
+export interface IngestItem {
+  id?: string;
+  externalId?: string;
+  title?: string;
+  text?: string;
+  bytes?: Buffer;
+  contentType?: string;
+  filename?: string;
+  metadata?: DocumentMetadata;
+  /** Fetched documents: where from, and the validators for the next conditional GET. */
+  url?: string;
+  etag?: string | null;
+  lastModified?: string | null;
+}
+
+/** A parsed item ready to be stored. */
+interface PreparedItem {
+  item: IngestItem;
+  parsed: ParsedDocument;
+  contentType: string;
+  sizeBytes: number;
+  hash: string;
+}
+
+function canonical(metadata: DocumentMetadata): string {
+  return JSON.stringify(Object.keys(metadata).sort().map((k) => [k, metadata[k]]));
+}
+
+/** Identity of a document's content: an unchanged hash means nothing to re-index. */
+export function contentHash(title: string | null, text: string, metadata: DocumentMetadata): string {
+  return createHash('sha256').update(`${title ?? ''}\u0000${text}\u0000${canonical(metadata)}`).digest('hex');
+}
+
+/** Turns a parse failure into the API error for the request, naming the field. */
+function parseFailure(error: unknown, param: string): ApiError {
+  if (error instanceof DocumentParseError) return new ApiError(error.code, { message: error.message, param });
+  throw error;
+}
+
+/**
+ * Ingestion: parses every input first (so one bad file refuses the whole request and writes
+ * nothing), then stores the documents and indexes them — at once when they are small, else
+ * through the job queue, which survives a restart.
+ */
+export class IngestService {
+  constructor(
+    private readonly store: Store,
+    private readonly queue: Queue,
+    private readonly indexer: DocumentIndexer,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async prepare(items: IngestItem[], paramPrefix = 'documents'): Promise<PreparedItem[]> {
+    const prepared: PreparedItem[] = [];
+    for (const [i, item] of items.entries()) {
+      const param = item.filename ? `files[${i}]` : `${paramPrefix}[${i}]`;
+      const bytes = item.bytes ?? Buffer.from(item.text ?? '', 'utf8');
+      const declared = item.contentType ?? (item.bytes ? undefined : 'text/plain');
+      let parsed: ParsedDocument;
+      try {
+        parsed = await parseDocument({ bytes, contentType: declared, filename: item.filename });
+      } catch (error) {
+        throw parseFailure(error, item.bytes ? param : `${param}.text`);
+      }
+      const title = item.title ?? parsed.title ?? item.filename ?? null;
+      prepared.push({
+        item,
+        parsed: { title, text: parsed.text },
+        contentType: declared ?? 'application/octet-stream',
+        sizeBytes: bytes.length,
+        hash: contentHash(title, parsed.text, item.metadata ?? {}),
+      });
+    }
+    return prepared;
+  }
+
+  /**
+   * Stores prepared documents and indexes them. A document with the id or external id of an
+   * existing one replaces it (its old chunks stay searchable until the new ones are committed);
+   * one whose content is unchanged is left as it is.
+   */
+  async ingest(scope: Scope, source: ContextSource, prepared: PreparedItem[], options: { background?: boolean } = {}) {
+    const totalChars = prepared.reduce((sum, p) => sum + p.parsed.text.length, 0);
+    const background = options.background ?? totalChars > INLINE_INDEX_MAX_CHARS;
+    const toIndex: ContextDocument[] = [];
+    const documents = await this.store.transaction(async (tx) => {
+      const stored: ContextDocument[] = [];
+      for (const p of prepared) {
+        const { document, changed } = await this.upsert(tx, scope, source, p);
+        stored.push(document);
+        if (!changed) continue;
+        toIndex.push(document);
+        if (background) {
+          await this.queue.enqueue(INDEX_DOCUMENT_JOB, { documentId: document.id, version: document.version }, {
+            jobId: `index_${document.id}_v${document.version}`,
+            tx,
+          });
+        }
+      }
+      return stored;
+    });
+    if (background) return { documents, background: true, changed: toIndex.length };
+
+    const byId = new Map(documents.map((d) => [d.id, d]));
+    for (const document of toIndex) byId.set(document.id, await this.indexNow(document));
+    return { documents: documents.map((d) => byId.get(d.id)!), background: false, changed: toIndex.length };
+  }
+
+  /** Indexes one document in this request; an embedding failure is recorded on the document. */
+  async indexNow(document: ContextDocument): Promise<ContextDocument> {
+    try {
+      const outcome = await this.indexer.index(document.id, { version: document.version });
+      return outcome?.document ?? (await this.store.contextDocuments.getById(document.id)) ?? document;
+    } catch (error) {
+      if (!(error instanceof EmbeddingError)) throw error;
+      await this.indexer.markFailed(document.id, 'embedding_failed', error.message);
+      return (await this.store.contextDocuments.getById(document.id)) ?? document;
+    }
+  }
+
+  private async upsert(tx: Transaction, scope: Scope, source: ContextSource, p: PreparedItem) {
+    const { item } = p;
+    let existing: ContextDocument | undefined;
+    if (item.id !== undefined) {
+      existing = await tx.contextDocuments.get(scope, item.id);
+      if (!existing || existing.sourceId !== source.id) {
+        throw new ApiError('resource_missing', { message: `No such document in this source: '${item.id}'.`, param: 'id' });
+      }
+    } else if (item.externalId !== undefined) {
+      existing = await tx.contextDocuments.getByExternalId(source.id, item.externalId);
+    }
+    const now = this.now();
+    if (existing && existing.contentHash === p.hash && existing.status === 'indexed') {
+      if (item.etag !== undefined || item.lastModified !== undefined) {
+        existing = { ...existing, etag: item.etag ?? null, lastModified: item.lastModified ?? null };
+        await tx.contextDocuments.upsert(existing);
+      }
+      return { document: existing, changed: false };
+    }
+    const document: ContextDocument = {
+      id: existing?.id ?? newId('doc'),
+      sourceId: source.id,
+      scope,
+      externalId: item.externalId ?? existing?.externalId ?? null,
+      title: p.parsed.title,
+      contentType: p.contentType,
+      text: p.parsed.text,
+      contentHash: p.hash,
+      sizeBytes: p.sizeBytes,
+      status: 'queued',
+      errorCode: null,
+      errorMessage: null,
+      metadata: item.metadata ?? {},
+      chunkCount: existing?.chunkCount ?? 0,
+      tokenCount: existing?.tokenCount ?? 0,
+      url: item.url ?? existing?.url ?? null,
+      etag: item.etag ?? null,
+      lastModified: item.lastModified ?? null,
+      version: (existing?.version ?? 0) + 1,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+      indexedAt: existing?.indexedAt ?? null,
+    };
+    await tx.contextDocuments.upsert(document);
+    return { document, changed: true };
+  }
+
+  /** Deletes a document with its chunks and index entries. */
+  async deleteDocument(scope: Scope, source: ContextSource, documentId: string): Promise<ContextDocument> {
+    const document = await this.store.contextDocuments.get(scope, documentId);
+    if (!document || document.sourceId !== source.id) {
+      throw new ApiError('resource_missing', { message: `No such document: '${documentId}'.`, param: 'document_id' });
+    }
+    await this.store.transaction(async (tx) => {
+      await tx.contextChunks.deleteForDocument(document.id);
+      await tx.contextDocuments.delete(document.id);
+    });
+    return document;
+  }
+}

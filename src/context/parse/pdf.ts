@@ -1,0 +1,44 @@
+import { DocumentParseError, type ParsedDocument } from '../ports.js';
+
+/**
+ * Text of every page of a PDF, pages separated by a blank line. The title is the document's
+ * metadata title, else its first line. Throws `document_unreadable` for corrupt or
+ * password-protected files; a PDF of scanned images has no text and comes back empty.
+ */
+export async function parsePdf(bytes: Buffer): Promise<ParsedDocument> {
+  // Loaded on first use: PDF.js is large and most deployments parse few PDFs.
+  const { PDFParse } = await import('pdf-parse');
+  // A copy: PDF.js may transfer the array to its worker, which would detach the caller's buffer.
+  const parser = new PDFParse({ data: new Uint8Array(bytes), verbosity: 0 });
+  try {
+    const result = await parser.getText({ pageJoiner: '' });
+    const text = result.pages.map((page) => page.text.trim()).join('\n\n');
+    let title: string | null = null;
+    try {
+      const info = (await parser.getInfo()) as { info?: { Title?: unknown } };
+      if (typeof info.info?.Title === 'string') title = info.info.Title.trim() || null;
+    } catch {
+      // Metadata is optional; the text is what matters.
+    }
+    return { title: title ?? firstLine(text), text };
+  } catch (error) {
+    throw new DocumentParseError('document_unreadable', pdfFailure(error));
+  } finally {
+    await parser.destroy().catch(() => undefined);
+  }
+}
+
+function firstLine(text: string): string | null {
+  for (const line of text.split('\n')) {
+    if (line.trim() !== '') return line.trim();
+  }
+  return null;
+}
+
+function pdfFailure(error: unknown): string {
+  const name = error instanceof Error ? error.name : '';
+  const message = error instanceof Error ? error.message : String(error);
+  if (name === 'PasswordException') return 'The PDF is password-protected and cannot be read.';
+  if (name === 'InvalidPDFException') return `The file is not a valid PDF or is corrupt (${message}).`;
+  return `The PDF could not be read: ${message}`;
+}

@@ -1,0 +1,222 @@
+import { ApiError } from '../errors.js';
+import { isId, newId } from '../ids.js';
+import type { ContextSource, Page, PageRequest, Scope, SourceType, Store } from '../store/port.js';
+import type { EmbedderRegistry } from './ports.js';
+
+/** Settings of an `http` source: a JSON endpoint flattened into documents. */
+export interface HttpSourceConfig {
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body: string | null;
+  /** Dot path to the array of items in the response (empty: the response itself). */
+  itemsPath: string | null;
+  idField: string | null;
+  titleField: string | null;
+  /** Fields that make the document text (empty: every field). */
+  textFields: string[];
+  /** Fields copied into document metadata for filtering. */
+  metadataFields: string[];
+}
+
+export interface SourceInput {
+  name: string;
+  type: SourceType;
+  description?: string | null;
+  embeddingModel?: string;
+  chunking?: { maxTokens?: number; overlapTokens?: number };
+  urls?: string[];
+  http?: Partial<HttpSourceConfig> & { url: string };
+  refreshIntervalSeconds?: number | null;
+  metadata?: Record<string, string>;
+}
+
+export interface SourceUpdate {
+  name?: string;
+  description?: string | null;
+  urls?: string[];
+  http?: Partial<HttpSourceConfig> & { url: string };
+  refreshIntervalSeconds?: number | null;
+  metadata?: Record<string, string>;
+}
+
+export const DEFAULT_CHUNK_MAX_TOKENS = 512;
+export const DEFAULT_CHUNK_OVERLAP_TOKENS = 64;
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+function checkName(name: string): void {
+  if (!NAME_PATTERN.test(name) || name.startsWith('src_')) {
+    throw new ApiError('parameter_invalid', {
+      message: 'Invalid name: use 1–100 letters, digits, "_", "." or "-", starting with a letter or digit (and not "src_").',
+      param: 'name',
+    });
+  }
+}
+
+function checkUrl(value: string, param: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ApiError('parameter_invalid', { message: `Invalid ${param}: not a URL.`, param });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ApiError('parameter_invalid', { message: `Invalid ${param}: only http and https URLs can be fetched.`, param });
+  }
+  if (url.username || url.password) {
+    throw new ApiError('parameter_invalid', { message: `Invalid ${param}: credentials in URLs are not allowed; use headers.`, param });
+  }
+}
+
+function typeConfig(type: SourceType, input: { urls?: string[] | undefined; http?: SourceInput['http'] }): Record<string, unknown> {
+  if (type === 'documents') {
+    if (input.urls !== undefined) throw new ApiError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
+    if (input.http !== undefined) throw new ApiError('parameter_invalid', { message: 'http is only for sources of type http.', param: 'http' });
+    return {};
+  }
+  if (type === 'url') {
+    if (input.http !== undefined) throw new ApiError('parameter_invalid', { message: 'http is only for sources of type http.', param: 'http' });
+    if (!input.urls || input.urls.length === 0) throw new ApiError('parameter_missing', { message: 'A url source needs urls.', param: 'urls' });
+    input.urls.forEach((u, i) => checkUrl(u, `urls[${i}]`));
+    return { urls: [...new Set(input.urls)] };
+  }
+  if (input.urls !== undefined) throw new ApiError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
+  if (!input.http) throw new ApiError('parameter_missing', { message: 'An http source needs http.url.', param: 'http' });
+  checkUrl(input.http.url, 'http.url');
+  const config: HttpSourceConfig = {
+    url: input.http.url,
+    method: input.http.method ?? 'GET',
+    headers: input.http.headers ?? {},
+    body: input.http.body ?? null,
+    itemsPath: input.http.itemsPath ?? null,
+    idField: input.http.idField ?? null,
+    titleField: input.http.titleField ?? null,
+    textFields: input.http.textFields ?? [],
+    metadataFields: input.http.metadataFields ?? [],
+  };
+  return config as unknown as Record<string, unknown>;
+}
+
+function checkRefresh(type: SourceType, seconds: number | null | undefined): number | null {
+  if (seconds === undefined || seconds === null) return null;
+  if (type === 'documents') {
+    throw new ApiError('parameter_invalid', {
+      message: 'refresh_interval_seconds is only for url and http sources.',
+      param: 'refresh_interval_seconds',
+    });
+  }
+  return seconds;
+}
+
+/** Context sources of a workspace: create, read, change, delete. */
+export class SourceService {
+  constructor(
+    private readonly store: Store,
+    private readonly embedders: EmbedderRegistry,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(scope: Scope, input: SourceInput): Promise<ContextSource> {
+    checkName(input.name);
+    const model = input.embeddingModel ?? this.embedders.defaultModel;
+    const embedder = this.embedders.get(model);
+    if (!embedder) {
+      const available = this.embedders.list().map((m) => m.model).join(', ');
+      throw new ApiError('parameter_invalid', { message: `Unknown embedding_model "${model}". Available: ${available}.`, param: 'embedding_model' });
+    }
+    const maxTokens = input.chunking?.maxTokens ?? DEFAULT_CHUNK_MAX_TOKENS;
+    const overlapTokens = input.chunking?.overlapTokens ?? Math.min(DEFAULT_CHUNK_OVERLAP_TOKENS, Math.floor(maxTokens / 4));
+    if (overlapTokens * 2 >= maxTokens) {
+      throw new ApiError('parameter_invalid', { message: 'chunking.overlap_tokens must be less than half of max_tokens.', param: 'chunking.overlap_tokens' });
+    }
+    const refreshIntervalSeconds = checkRefresh(input.type, input.refreshIntervalSeconds);
+    const config = typeConfig(input.type, input);
+    const now = this.now();
+    if (await this.store.contextSources.getByName(scope, input.name)) throw this.nameTaken(input.name);
+    const source: ContextSource = {
+      id: newId('src'),
+      scope,
+      name: input.name,
+      type: input.type,
+      description: input.description ?? null,
+      embeddingModel: model,
+      embeddingDimensions: embedder.dimensions,
+      chunkMaxTokens: maxTokens,
+      chunkOverlapTokens: overlapTokens,
+      config,
+      metadata: input.metadata ?? {},
+      refreshIntervalSeconds,
+      lastRefreshAt: null,
+      // Fetched sources are refreshed once right after creation.
+      nextRefreshAt: input.type === 'documents' ? null : now,
+      lastRefreshError: null,
+      refreshLockedUntil: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      return await this.store.contextSources.create(source);
+    } catch (error) {
+      if (await this.store.contextSources.getByName(scope, input.name)) throw this.nameTaken(input.name);
+      throw error;
+    }
+  }
+
+  /** A source by id (`src_…`) or by name. */
+  async resolve(scope: Scope, idOrName: string, param = 'id'): Promise<ContextSource> {
+    const source = isId('src', idOrName)
+      ? await this.store.contextSources.get(scope, idOrName)
+      : await this.store.contextSources.getByName(scope, idOrName);
+    if (!source) throw new ApiError('resource_missing', { message: `No such context source: '${idOrName}'.`, param });
+    return source;
+  }
+
+  list(scope: Scope, page: PageRequest): Promise<Page<ContextSource>> {
+    return this.store.contextSources.list(scope, page);
+  }
+
+  async update(scope: Scope, idOrName: string, update: SourceUpdate): Promise<{ source: ContextSource; refetch: boolean }> {
+    const source = await this.resolve(scope, idOrName);
+    const next: ContextSource = { ...source, updatedAt: this.now() };
+    if (update.name !== undefined && update.name !== source.name) {
+      checkName(update.name);
+      if (await this.store.contextSources.getByName(scope, update.name)) throw this.nameTaken(update.name);
+      next.name = update.name;
+    }
+    if (update.description !== undefined) next.description = update.description;
+    if (update.metadata !== undefined) next.metadata = update.metadata;
+    let refetch = false;
+    if (update.urls !== undefined || update.http !== undefined) {
+      next.config = typeConfig(source.type, { urls: update.urls, http: update.http });
+      next.nextRefreshAt = this.now();
+      refetch = true;
+    }
+    if (update.refreshIntervalSeconds !== undefined) {
+      next.refreshIntervalSeconds = checkRefresh(source.type, update.refreshIntervalSeconds);
+      if (next.refreshIntervalSeconds !== null && !refetch) {
+        next.nextRefreshAt = (source.lastRefreshAt ?? this.now()) + next.refreshIntervalSeconds * 1000;
+      }
+      if (next.refreshIntervalSeconds === null && !refetch) next.nextRefreshAt = null;
+    }
+    try {
+      return { source: await this.store.contextSources.update(next), refetch };
+    } catch (error) {
+      if (update.name && (await this.store.contextSources.getByName(scope, update.name))) throw this.nameTaken(update.name);
+      throw error;
+    }
+  }
+
+  /** Deletes the source, its documents, chunks and index entries in one transaction. */
+  async delete(scope: Scope, idOrName: string): Promise<ContextSource> {
+    const source = await this.resolve(scope, idOrName);
+    await this.store.transaction(async (tx) => {
+      await tx.contextChunks.deleteForSource(source.id);
+      await tx.contextSources.delete(scope, source.id);
+    });
+    return source;
+  }
+
+  private nameTaken(name: string): ApiError {
+    return new ApiError('source_name_taken', { message: `A context source named '${name}' already exists in this workspace.`, param: 'name' });
+  }
+}
