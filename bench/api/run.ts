@@ -1,0 +1,326 @@
+// API benchmark: bare node:http vs Fastify hello-world vs KAIRO's authenticated, rate-limited
+// GET /v1/workspace on SQLite. Every server and every load run is its own child process; all
+// traffic stays on 127.0.0.1. Run with `npm run bench:api` (builds first; KAIRO runs from dist/).
+//
+// Options (after `npm run bench:api --`): --rounds N (3) --duration S (5) --warmup S (2)
+// --connections C (64) --pin (taskset: servers on CPU 0, load generator on CPU 1).
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { LoadResult, LoadSpec } from './load.js';
+
+const execFileAsync = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const cli = path.join(root, 'dist/cli/index.js');
+
+interface Options {
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+  pin: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = { rounds: 3, durationSeconds: 5, warmupSeconds: 2, connections: 64, pin: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const int = (min: number, max: number): number => {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} wants an integer in [${min}, ${max}]`);
+      return value;
+    };
+    if (flag === '--rounds') options.rounds = int(1, 20);
+    else if (flag === '--duration') options.durationSeconds = int(1, 60);
+    else if (flag === '--warmup') options.warmupSeconds = int(0, 60);
+    else if (flag === '--connections') options.connections = int(1, 1024);
+    else if (flag === '--pin') options.pin = true;
+    else throw new Error(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set<ChildProcess>();
+
+/** Spawns a child, optionally pinned to one CPU, and tracks it for cleanup. */
+function spawnTracked(args: string[], cpu: number | undefined): ChildProcess {
+  const [command, ...rest] = cpu === undefined ? [process.execPath, ...args] : ['taskset', '-c', String(cpu), process.execPath, ...args];
+  const child = spawn(command!, rest, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all([...children].map(stop));
+}
+
+// Last resort if the orchestrator dies without running its finally block.
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+/** Collects a child's output and resolves once `ready` matches what it has printed so far. */
+function waitForOutput(child: ChildProcess, name: string, ready: (stdout: string) => boolean, timeoutMs = 30_000): Promise<string> {
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms\n${stdout}${stderr}`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (ready(stdout)) {
+        clearTimeout(timer);
+        resolve(stdout);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited early (${code ?? signal})\n${stdout}${stderr}`));
+    });
+  });
+}
+
+interface Target {
+  label: string;
+  short: string;
+  url: string;
+  /** The server process, for its CPU time. */
+  pid: number;
+  headers?: Record<string, string>;
+  expect: number;
+}
+
+async function startHello(label: string, short: string, script: string, cpu: number | undefined): Promise<Target> {
+  const child = spawnTracked(['--import', 'tsx', path.join(here, 'targets', script)], cpu);
+  const out = await waitForOutput(child, label, (s) => /listening \d+\n/.test(s));
+  const port = /listening (\d+)/.exec(out)![1];
+  return { label, short, url: `http://127.0.0.1:${port}/`, pid: child.pid!, expect: 200 };
+}
+
+async function kairoCli(args: string[], dataDir: string): Promise<string> {
+  const { stdout } = await execFileAsync(process.execPath, [cli, ...args, '--data', dataDir], { cwd: root, timeout: 30_000 });
+  return stdout.trim();
+}
+
+async function startKairo(dataDir: string, cpu: number | undefined): Promise<Target[]> {
+  const child = spawnTracked([cli, 'serve', '--data', dataDir, '--port', '0', '--log-level', 'warn'], cpu);
+  const out = await waitForOutput(child, 'kairo serve', (s) => /listening on http:\/\/\S+/.test(s) && /test key: sk_test_\S+\n/.test(s));
+  const base = /listening on (http:\/\/[^\s]+)/.exec(out)![1]!;
+  const freeKey = /test key: (sk_test_\S+)/.exec(out)![1]!;
+  if (!base.startsWith('http://127.0.0.1:')) throw new Error(`kairo serve is not on 127.0.0.1: ${base}`);
+
+  // A second workspace on the enterprise plan, made through the operator CLI against the same
+  // database while the server runs; keys are read per request, so it is usable at once.
+  const workspaceId = await kairoCli(['workspaces', 'create', '--name', 'bench', '--plan', 'enterprise'], dataDir);
+  if (!/^ws_\w+$/.test(workspaceId)) throw new Error(`workspaces create printed ${JSON.stringify(workspaceId)}`);
+  const enterpriseKey = await kairoCli(['keys', 'create', '--workspace', workspaceId, '--mode', 'test', '--name', 'bench'], dataDir);
+  if (!/^sk_test_\S+$/.test(enterpriseKey)) throw new Error('keys create did not print a test secret');
+
+  const url = `${base}/v1/workspace`;
+  return [
+    { label: 'KAIRO GET /v1/workspace (free plan, mostly 429)', short: 'kairo-free', url, pid: child.pid!, headers: { authorization: `Bearer ${freeKey}` }, expect: 200 },
+    { label: 'KAIRO GET /v1/workspace (enterprise)', short: 'kairo-enterprise', url, pid: child.pid!, headers: { authorization: `Bearer ${enterpriseKey}` }, expect: 200 },
+  ];
+}
+
+/** One request per target before any load: the right status, and for KAIRO the right workspace. */
+async function sanityCheck(target: Target): Promise<string> {
+  const response = await fetch(target.url, { headers: target.headers ?? {} });
+  const body = await response.text();
+  if (response.status !== target.expect) throw new Error(`${target.label}: expected ${target.expect}, got ${response.status}: ${body}`);
+  if (target.short.startsWith('kairo')) {
+    const plan = (JSON.parse(body) as { plan?: unknown }).plan;
+    const wanted = target.short === 'kairo-free' ? 'free' : 'enterprise';
+    if (plan !== wanted) throw new Error(`${target.label}: plan ${String(plan)}, expected ${wanted}`);
+    return `${response.status} plan=${String(plan)} X-RateLimit-Limit=${response.headers.get('x-ratelimit-limit')}`;
+  }
+  return `${response.status}`;
+}
+
+// ---------------------------------------------------------------- load
+
+const clockTicks = 100; // USER_HZ: /proc reports CPU time in these on every mainstream Linux build
+
+/**
+ * A process's user + system CPU time in µs from /proc (Linux), or undefined elsewhere. CPU per
+ * request is steadier than req/s on a small or shared machine, so it is printed beside it.
+ */
+async function cpuMicros(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")" that ends field 2.
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+interface Measured extends LoadResult {
+  serverCpuMicrosPerRequest: number | undefined;
+}
+
+async function load(target: Target, durationSeconds: number, options: Options): Promise<Measured> {
+  const cpuBefore = await cpuMicros(target.pid);
+  const spec: LoadSpec = { url: target.url, connections: options.connections, durationSeconds, headers: target.headers };
+  const child = spawnTracked(['--import', 'tsx', path.join(here, 'load.ts'), JSON.stringify(spec)], options.pin ? 1 : undefined);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), (durationSeconds + 30) * 1000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  const cpuAfter = await cpuMicros(target.pid);
+  if (code !== 0) throw new Error(`load generator for ${target.short} failed (${code})\n${stderr}`);
+  const result = JSON.parse(stdout.trim().split('\n').pop()!) as LoadResult;
+  const serverCpuMicrosPerRequest =
+    cpuBefore === undefined || cpuAfter === undefined || result.totalRequests === 0 ? undefined : (cpuAfter - cpuBefore) / result.totalRequests;
+  return { ...result, serverCpuMicrosPerRequest };
+}
+
+// ---------------------------------------------------------------- report
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function table(header: string[], rows: string[][], rightAlign: Set<number>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (rightAlign.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const serverCpu = options.pin ? 0 : undefined;
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kairo-bench-'));
+  const startedAt = Date.now();
+  try {
+    const targets = [
+      await startHello('bare node:http hello-world', 'node-http', 'node-http.ts', serverCpu),
+      await startHello('Fastify hello-world', 'fastify', 'fastify-hello.ts', serverCpu),
+      ...(await startKairo(dataDir, serverCpu)),
+    ];
+    console.log(
+      `bench/api: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ` +
+        `${options.connections} connections, pipelining 1, ${options.rounds} rounds × ${options.durationSeconds} s, ` +
+        `${options.warmupSeconds} s warm-up per target${options.pin ? ', servers pinned to CPU 0 and load to CPU 1' : ''}`,
+    );
+    // Other work on the machine skews req/s; say so up front rather than hide it.
+    console.log(`  load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min)`);
+    for (const target of targets) console.log(`  sanity ${target.short.padEnd(16)} ${await sanityCheck(target)}`);
+
+    if (options.warmupSeconds > 0) {
+      for (const target of targets) await load(target, options.warmupSeconds, options);
+    }
+
+    const results = new Map<string, Measured[]>(targets.map((t) => [t.short, []]));
+    for (let round = 0; round < options.rounds; round++) {
+      // Interleaved, and the starting target rotates so no target always runs first or last.
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      const line: string[] = [];
+      for (const target of order) {
+        const result = await load(target, options.durationSeconds, options);
+        results.get(target.short)!.push(result);
+        line.push(`${target.short} ${Math.round(result.requestsPerSecond)} req/s p99 ${result.latencyMs.p99} ms`);
+      }
+      console.log(`  round ${round + 1}: ${line.join(' · ')}`);
+    }
+
+    const summary = targets.map((target) => {
+      const runs = results.get(target.short)!;
+      const statusCounts: Record<string, number> = {};
+      let errors = 0;
+      let timeouts = 0;
+      for (const run of runs) {
+        for (const [status, count] of Object.entries(run.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count;
+        errors += run.errors;
+        timeouts += run.timeouts;
+      }
+      return {
+        target,
+        rps: median(runs.map((r) => r.requestsPerSecond)),
+        p50: median(runs.map((r) => r.latencyMs.p50)),
+        p99: median(runs.map((r) => r.latencyMs.p99)),
+        cpu: runs.every((r) => r.serverCpuMicrosPerRequest !== undefined) ? median(runs.map((r) => r.serverCpuMicrosPerRequest!)) : undefined,
+        statusCounts,
+        errors,
+        timeouts,
+      };
+    });
+    const baseline = summary[0]!.rps;
+    console.log('');
+    console.log(
+      table(
+        ['target', 'req/s (median)', 'p50 ms', 'p99 ms (median)', 'ratio to node:http', 'server CPU µs/req', 'responses by status (all rounds)'],
+        summary.map((s) => [
+          s.target.label,
+          Math.round(s.rps).toLocaleString('en-US'),
+          s.p50.toFixed(1),
+          s.p99.toFixed(1),
+          `${(s.rps / baseline).toFixed(2)}×`,
+          s.cpu === undefined ? 'n/a' : s.cpu.toFixed(1),
+          Object.entries(s.statusCounts)
+            .map(([status, count]) => `${status}: ${count.toLocaleString('en-US')}`)
+            .concat(s.errors > 0 ? [`errors: ${s.errors}`] : [], s.timeouts > 0 ? [`timeouts: ${s.timeouts}`] : [])
+            .join(', '),
+        ]),
+        new Set([1, 2, 3, 4, 5]),
+      ),
+    );
+
+    const free = summary.find((s) => s.target.short === 'kairo-free')!;
+    const freeTotal = Object.values(free.statusCounts).reduce((a, b) => a + b, 0);
+    const free2xx = Object.entries(free.statusCounts).reduce((a, [status, n]) => a + (status.startsWith('2') ? n : 0), 0);
+    console.log(
+      `\nfree plan (100 req/min, burst 200): ${free2xx.toLocaleString('en-US')} of ${freeTotal.toLocaleString('en-US')} ` +
+        `responses were 2xx (${((100 * free2xx) / Math.max(1, freeTotal)).toFixed(2)} %); the limiter's consume() ran for every one.`,
+    );
+
+    const enterprise = summary.find((s) => s.target.short === 'kairo-enterprise')!;
+    const ratio = enterprise.rps / baseline;
+    const clean = enterprise.errors === 0 && enterprise.timeouts === 0 && Object.keys(enterprise.statusCounts).every((s) => s === '200');
+    const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+    console.log('\ntargets (KAIRO GET /v1/workspace, enterprise key, all 200):');
+    console.log(`  ${verdict(ratio >= 0.5)}  throughput ${ratio.toFixed(2)}× bare node:http (target ≥ 0.50×)`);
+    console.log(`  ${verdict(enterprise.p99 <= 10)}  p99 ${enterprise.p99.toFixed(1)} ms (target ≤ 10 ms)`);
+    console.log(`  ${verdict(clean)}  every response 200, no errors or timeouts`);
+    console.log(`\n(finished in ${Math.round((Date.now() - startedAt) / 1000)} s)`);
+    if (!(ratio >= 0.5 && enterprise.p99 <= 10 && clean)) process.exitCode = 1;
+  } finally {
+    await stopAll();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  await stopAll();
+  process.exit(1);
+});
