@@ -1,6 +1,7 @@
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { LOCAL_HASH_DIMENSIONS, LOCAL_HASH_MODEL } from './context/embedders/local-hash-embedder.js';
+import type { TaskKind } from './models/ports.js';
 
 /** Where a setting came from, used to name it in error messages. */
 type Source = { flag: string; env: string };
@@ -16,6 +17,8 @@ export interface Config {
   databaseUrl: string | undefined;
   databaseSchema: string | undefined;
   redisUrl: string | undefined;
+  /** Prefix of every Redis key KAIRO writes (queues, limits), so several deployments can share a server. */
+  redisPrefix: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logRequests: boolean;
   bodyLimitBytes: number;
@@ -37,8 +40,20 @@ export interface Config {
   embeddingModels: EmbeddingModelSetting[];
   /** Model new context sources use when they name none. */
   defaultEmbeddingModel: string;
+  /** Anthropic API key (secret). */
+  anthropicApiKey: string | undefined;
+  /** Anthropic base URL (default `https://api.anthropic.com/v1`), for proxies. */
+  anthropicBaseUrl: string | undefined;
+  /** Google Gemini API key (secret). */
+  googleApiKey: string | undefined;
+  /** Gemini API base URL (default `https://generativelanguage.googleapis.com/v1beta`), for proxies. */
+  googleBaseUrl: string | undefined;
+  /** Chat models the operator declared beside the built-in catalogue (local models, newer ones). */
+  chatModels: ChatModelSetting[];
   /** CIDRs outbound fetches may reach although private, loopback or link-local. */
   outboundAllowCidrs: string[];
+  /** How often each process looks for context sources due for a scheduled refresh (ms). */
+  refreshSchedulerIntervalMs: number;
 }
 
 /** One configured remote embedding model. */
@@ -51,6 +66,41 @@ export interface EmbeddingModelSetting {
   model: string;
   dimensions: number;
 }
+
+/** One operator-declared chat model (`KAIRO_CHAT_MODELS`); unset fields take catalogue defaults. */
+export interface ChatModelSetting {
+  /** Public id, `provider/model`, e.g. `compatible/llama3.1:8b`. */
+  id: string;
+  /** `openai`, `anthropic`, `google` or the configured OpenAI-compatible provider name. */
+  provider: string;
+  /** The model name as the provider knows it (may contain `/` and `:`). */
+  model: string;
+  contextWindow: number;
+  maxOutputTokens?: number;
+  /** USD per million tokens. */
+  inputPrice?: number;
+  outputPrice?: number;
+  cachedInputPrice?: number;
+  tools?: boolean;
+  vision?: boolean;
+  /** Ordinals 1–5. */
+  quality?: number;
+  speed?: number;
+  strengths?: TaskKind[];
+}
+
+/** Every task kind, for validating `strengths=` (a Record so a new kind cannot be forgotten). */
+const taskKinds: Record<TaskKind, true> = {
+  chat: true,
+  extraction: true,
+  code: true,
+  reasoning: true,
+  summarization: true,
+  classification: true,
+};
+
+/** Largest context window accepted for a declared chat model. */
+const MAX_CONTEXT_WINDOW = 100_000_000;
 
 /** Dimensions of OpenAI's embedding models, so `openai/<model>` may omit `:dimensions`. */
 const knownOpenAIDimensions: Record<string, number> = {
@@ -83,6 +133,7 @@ const sources: Record<keyof Config, Source> = {
   databaseUrl: { flag: '--database-url', env: 'KAIRO_DATABASE_URL' },
   databaseSchema: { flag: '--database-schema', env: 'KAIRO_DATABASE_SCHEMA' },
   redisUrl: { flag: '--redis-url', env: 'KAIRO_REDIS_URL' },
+  redisPrefix: { flag: '--redis-prefix', env: 'KAIRO_REDIS_PREFIX' },
   logLevel: { flag: '--log-level', env: 'KAIRO_LOG_LEVEL' },
   logRequests: { flag: '--log-requests', env: 'KAIRO_LOG_REQUESTS' },
   bodyLimitBytes: { flag: '--body-limit', env: 'KAIRO_BODY_LIMIT' },
@@ -95,7 +146,13 @@ const sources: Record<keyof Config, Source> = {
   openaiCompatibleName: { flag: '--openai-compatible-name', env: 'KAIRO_OPENAI_COMPATIBLE_NAME' },
   embeddingModels: { flag: '--embedding-models', env: 'KAIRO_EMBEDDING_MODELS' },
   defaultEmbeddingModel: { flag: '--default-embedding-model', env: 'KAIRO_DEFAULT_EMBEDDING_MODEL' },
+  anthropicApiKey: { flag: '--anthropic-api-key', env: 'KAIRO_ANTHROPIC_API_KEY' },
+  anthropicBaseUrl: { flag: '--anthropic-base-url', env: 'KAIRO_ANTHROPIC_BASE_URL' },
+  googleApiKey: { flag: '--google-api-key', env: 'KAIRO_GOOGLE_API_KEY' },
+  googleBaseUrl: { flag: '--google-base-url', env: 'KAIRO_GOOGLE_BASE_URL' },
+  chatModels: { flag: '--chat-models', env: 'KAIRO_CHAT_MODELS' },
   outboundAllowCidrs: { flag: '--outbound-allow-cidrs', env: 'KAIRO_OUTBOUND_ALLOW_CIDRS' },
+  refreshSchedulerIntervalMs: { flag: '--refresh-scheduler-interval', env: 'KAIRO_REFRESH_SCHEDULER_INTERVAL_MS' },
 };
 
 function describe(key: keyof Config): string {
@@ -178,9 +235,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const openaiApiKey = str('openaiApiKey');
   const openaiCompatibleBaseUrl = url('openaiCompatibleBaseUrl', ['http:', 'https:']);
   const openaiCompatibleName = str('openaiCompatibleName', 'compatible')!;
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(openaiCompatibleName) || ['openai', 'kairo'].includes(openaiCompatibleName)) {
+  if (
+    !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(openaiCompatibleName) ||
+    ['openai', 'kairo', 'anthropic', 'google'].includes(openaiCompatibleName)
+  ) {
     throw new ConfigError(
-      `Invalid ${describe('openaiCompatibleName')}: "${openaiCompatibleName}" must be lowercase letters, digits, ".", "_" or "-", and not openai or kairo.`,
+      `Invalid ${describe('openaiCompatibleName')}: "${openaiCompatibleName}" must be lowercase letters, digits, ".", "_" or "-", and not openai, anthropic, google or kairo.`,
     );
   }
 
@@ -197,6 +257,21 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     );
   }
 
+  const anthropicApiKey = str('anthropicApiKey');
+  const googleApiKey = str('googleApiKey');
+  const chatModels = parseChatModels(str('chatModels'), {
+    openaiApiKey,
+    anthropicApiKey,
+    googleApiKey,
+    openaiCompatibleBaseUrl,
+    openaiCompatibleName,
+  });
+
+  function redisPrefix(value: string): string {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) throw new ConfigError(`Invalid ${describe('redisPrefix')}: use 1–64 letters, digits, "_", "." or "-".`);
+    return value;
+  }
+
   return {
     host: str('host', '127.0.0.1')!,
     port: int('port', 8080, 0, 65535),
@@ -207,6 +282,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     databaseUrl: url('databaseUrl', ['postgres:', 'postgresql:']),
     databaseSchema,
     redisUrl: url('redisUrl', ['redis:', 'rediss:']),
+    redisPrefix: redisPrefix(str('redisPrefix', 'kairo')!),
     logLevel: oneOf('logLevel', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     logRequests: bool('logRequests'),
     bodyLimitBytes: int('bodyLimitBytes', 1024 * 1024, 1024, 100 * 1024 * 1024),
@@ -219,7 +295,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     openaiCompatibleName,
     embeddingModels,
     defaultEmbeddingModel,
+    anthropicApiKey,
+    anthropicBaseUrl: url('anthropicBaseUrl', ['http:', 'https:']),
+    googleApiKey,
+    googleBaseUrl: url('googleBaseUrl', ['http:', 'https:']),
+    chatModels,
     outboundAllowCidrs: parseCidrs(str('outboundAllowCidrs')),
+    refreshSchedulerIntervalMs: int('refreshSchedulerIntervalMs', 15_000, 100, 3_600_000),
   };
 }
 
@@ -272,6 +354,130 @@ function parseEmbeddingModels(
     }
     if (entries.some((existing) => existing.id === id)) fail(`"${id}" is listed twice.`);
     entries.push({ id, provider: provider!, model: model!, dimensions: dimensions! });
+  }
+  return entries;
+}
+
+/**
+ * Parse `provider/model:context[;key=value…],…`: the context window is the trailing `:<digits>`
+ * of the id part (required, so Ollama tags such as `llama3.1:8b` survive), then optional
+ * attributes: `in`, `out`, `cached` (USD per million tokens), `max_output`, `tools` and `vision`
+ * (yes/no), `quality` and `speed` (1–5), `strengths` (task kinds joined by `+`). The provider must
+ * be configured. A built-in id may be declared to override its catalogue entry.
+ */
+function parseChatModels(
+  value: string | undefined,
+  context: {
+    openaiApiKey: string | undefined;
+    anthropicApiKey: string | undefined;
+    googleApiKey: string | undefined;
+    openaiCompatibleBaseUrl: string | undefined;
+    openaiCompatibleName: string;
+  },
+): ChatModelSetting[] {
+  if (value === undefined) return [];
+  const fail = (message: string): never => {
+    throw new ConfigError(`Invalid ${describe('chatModels')}: ${message}`);
+  };
+  const needs: Record<string, [keyof Config, string | undefined]> = {
+    openai: ['openaiApiKey', context.openaiApiKey],
+    anthropic: ['anthropicApiKey', context.anthropicApiKey],
+    google: ['googleApiKey', context.googleApiKey],
+    [context.openaiCompatibleName]: ['openaiCompatibleBaseUrl', context.openaiCompatibleBaseUrl],
+  };
+  const entries: ChatModelSetting[] = [];
+  for (const item of value.split(',')) {
+    const entry = item.trim();
+    if (entry === '') continue;
+    const [head, ...attributes] = entry.split(';').map((part) => part.trim());
+    const match = /^([^/\s]+)\/(\S+):(\d+)$/.exec(head!);
+    if (!match) {
+      if (/^[^/\s]+\/\S+$/.test(head!)) fail(`"${entry}" needs its context window, e.g. ${head}:128000.`);
+      fail(`"${entry}" is not provider/model:context_window.`);
+    }
+    const [, provider, model, digits] = match!;
+    const id = `${provider}/${model}`;
+    if (provider === 'kairo') fail(`"${id}": kairo/ models are built in.`);
+    const need = needs[provider!];
+    if (need === undefined) {
+      fail(
+        `"${entry}": unknown provider "${provider}" (use openai, anthropic, google or ${context.openaiCompatibleName}, see ${describe('openaiCompatibleName')}).`,
+      );
+    }
+    if (need![1] === undefined) fail(`"${id}" needs ${describe(need![0])}.`);
+    const contextWindow = Number(digits);
+    if (!Number.isSafeInteger(contextWindow) || contextWindow < 1 || contextWindow > MAX_CONTEXT_WINDOW) {
+      fail(`"${entry}": the context window must be a whole number from 1 to ${MAX_CONTEXT_WINDOW}.`);
+    }
+    if (entries.some((existing) => existing.id === id)) fail(`"${id}" is listed twice.`);
+    const setting: ChatModelSetting = { id, provider: provider!, model: model!, contextWindow };
+
+    const seen = new Set<string>();
+    for (const attribute of attributes) {
+      if (attribute === '') continue;
+      const eq = attribute.indexOf('=');
+      const key = eq < 0 ? attribute : attribute.slice(0, eq).trim();
+      const raw = eq < 0 ? '' : attribute.slice(eq + 1).trim();
+      if (seen.has(key)) fail(`"${id}": ${key} is given twice.`);
+      seen.add(key);
+      const price = (): number => {
+        const parsed = Number(raw);
+        if (raw === '' || !Number.isFinite(parsed) || parsed < 0 || parsed > 10_000) {
+          fail(`"${id}": ${key}=${raw} is not a price in USD per million tokens (0 to 10000).`);
+        }
+        return parsed;
+      };
+      const whole = (min: number, max: number): number => {
+        const parsed = Number(raw);
+        if (raw === '' || !Number.isInteger(parsed) || parsed < min || parsed > max) {
+          fail(`"${id}": ${key}=${raw} is not a whole number from ${min} to ${max}.`);
+        }
+        return parsed;
+      };
+      const flag = (): boolean => {
+        const text = raw.toLowerCase();
+        if (['yes', 'true', '1', 'on'].includes(text)) return true;
+        if (['no', 'false', '0', 'off'].includes(text)) return false;
+        return fail(`"${id}": ${key}=${raw} is not yes or no.`);
+      };
+      switch (key) {
+        case 'in':
+          setting.inputPrice = price();
+          break;
+        case 'out':
+          setting.outputPrice = price();
+          break;
+        case 'cached':
+          setting.cachedInputPrice = price();
+          break;
+        case 'max_output':
+          setting.maxOutputTokens = whole(1, contextWindow);
+          break;
+        case 'tools':
+          setting.tools = flag();
+          break;
+        case 'vision':
+          setting.vision = flag();
+          break;
+        case 'quality':
+          setting.quality = whole(1, 5);
+          break;
+        case 'speed':
+          setting.speed = whole(1, 5);
+          break;
+        case 'strengths': {
+          const kinds = raw.split('+').map((kind) => kind.trim()).filter((kind) => kind !== '');
+          for (const kind of kinds) {
+            if (!Object.hasOwn(taskKinds, kind)) fail(`"${id}": unknown strength "${kind}" (use ${Object.keys(taskKinds).join(', ')}).`);
+          }
+          setting.strengths = [...new Set(kinds)] as TaskKind[];
+          break;
+        }
+        default:
+          fail(`"${id}": unknown attribute "${key}" (use in, out, cached, max_output, tools, vision, quality, speed, strengths).`);
+      }
+    }
+    entries.push(setting);
   }
   return entries;
 }

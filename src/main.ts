@@ -15,6 +15,11 @@ import { version } from './version.js';
 import { ContextService } from './context/context-service.js';
 import { createEmbedderRegistry } from './context/embedders/registry.js';
 import { createSafeFetcher } from './net/safe-fetch.js';
+import { AgentsModule } from './agents/agents-module.js';
+import { createModelCatalogue } from './models/catalogue.js';
+import { createModelRouter } from './models/router.js';
+import { RunSlots } from './platform/run-slots.js';
+import type { ConcurrencyLimiter } from './limits/port.js';
 
 /** A running KAIRO server (API, and in embedded mode the job worker too). */
 export interface Kairo {
@@ -39,16 +44,18 @@ export async function startKairo(config: Config): Promise<Kairo> {
   // Read before anything is opened, so a bad TLS file fails the start without side effects.
   const https = config.tlsCert && config.tlsKey ? { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } : undefined;
   const store = await openStore(config);
-  const queue = openQueue({ store, redisUrl: config.redisUrl });
-  const limits = openLimits({ redisUrl: config.redisUrl });
+  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
   const context = openContext(config, store, queue);
+  const catalogue = createModelCatalogue(config);
+  const agents = openAgents(config, store, queue, context, catalogue, limits.concurrency);
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
   let bootstrap: Bootstrap | undefined;
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -67,6 +74,8 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const stopHeartbeats = startHeartbeats(store, (error) => logger.warn({ err: error }, 'heartbeat not recorded'));
   registerMaintenanceJobs(queue, store);
   context.registerJobs();
+  agents.registerJobs();
+  const stopSweeper = agents.startSweeper((error) => logger.warn({ err: error }, 'abandoned runs not swept'));
   const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
   const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
   if (config.role === 'all') await queue.start();
@@ -84,6 +93,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
         await listener.close();
         stopMaintenance();
         stopScheduler();
+        stopSweeper();
         stopHeartbeats();
         await queue.stop(config.shutdownTimeoutMs);
         await queue.close();
@@ -98,19 +108,37 @@ export async function startKairo(config: Config): Promise<Kairo> {
 /** A worker process (cluster mode): runs queued jobs, serves no HTTP. */
 export async function startWorker(config: Config, log: (message: string) => void): Promise<{ close(): Promise<void> }> {
   const store = await openStore(config);
-  const queue = openQueue({ store, redisUrl: config.redisUrl });
+  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   registerMaintenanceJobs(queue, store);
-  openContext(config, store, queue).registerJobs();
+  const context = openContext(config, store, queue);
+  context.registerJobs();
+  const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
+  openAgents(config, store, queue, context, createModelCatalogue(config), limits.concurrency).registerJobs();
   await queue.start();
   return {
     async close() {
       stopHeartbeats();
       await queue.stop(config.shutdownTimeoutMs);
       await queue.close();
+      await limits.close();
       await store.close();
     },
   };
+}
+
+/** The agents area: models, routing, tools and the run engine. */
+function openAgents(config: Config, store: Store, queue: Queue, context: ContextService, catalogue: ReturnType<typeof createModelCatalogue>, concurrency: ConcurrencyLimiter): AgentsModule {
+  return new AgentsModule({
+    store,
+    queue,
+    catalogue,
+    router: createModelRouter(catalogue),
+    context,
+    slots: new RunSlots(concurrency),
+    fetcher: createSafeFetcher({ allowCidrs: config.outboundAllowCidrs }),
+    outboundAllowCidrs: config.outboundAllowCidrs,
+  });
 }
 
 /** The context area with the embedding models and outbound fetcher the operator configured. */
@@ -120,6 +148,7 @@ function openContext(config: Config, store: Store, queue: Queue): ContextService
     queue,
     embedders: createEmbedderRegistry(config),
     fetcher: createSafeFetcher({ allowCidrs: config.outboundAllowCidrs }),
+    schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
 }
 

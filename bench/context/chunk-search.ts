@@ -1,6 +1,9 @@
 /**
- * Chunk search timings: vector, keyword and hybrid (both + getMany) queries over N random
- * chunks, on SQLite (sqlite-vec + FTS5) or PostgreSQL (whatever mode the server allows).
+ * Chunk search timings at the repository level: vector, keyword and hybrid (both + getMany)
+ * queries over N random chunks, on SQLite (in-memory int8 index over the sqlite-vec store, FTS5)
+ * or PostgreSQL (whatever mode the server allows). Random unit vectors are the hardest case for a
+ * quantised index (nearest neighbours are barely nearer than the rest); `run.ts` is the
+ * end-to-end benchmark through the services, with realistic text.
  *
  *   node --import tsx bench/context/chunk-search.ts [--backend sqlite|postgres] [--chunks 100000] [--dims 384] [--sources 1]
  *

@@ -22,6 +22,11 @@ export function withRuntimeOptions(command: Command): Command {
     .option('--embedding-models <list>', 'embedding models, e.g. openai/text-embedding-3-small:1536,compatible/nomic-embed-text:768 (env KAIRO_EMBEDDING_MODELS)')
     .option('--default-embedding-model <id>', 'embedding model of new sources (env KAIRO_DEFAULT_EMBEDDING_MODEL, default kairo/hash-384)')
     .option('--outbound-allow-cidrs <list>', 'private address ranges URL sources and tools may reach, e.g. 10.0.0.0/8 (env KAIRO_OUTBOUND_ALLOW_CIDRS)')
+    .option('--anthropic-base-url <url>', 'Anthropic API base URL (env KAIRO_ANTHROPIC_BASE_URL; key: KAIRO_ANTHROPIC_API_KEY)')
+    .option('--google-base-url <url>', 'Google Generative AI base URL (env KAIRO_GOOGLE_BASE_URL; key: KAIRO_GOOGLE_API_KEY)')
+    .option('--chat-models <list>', 'extra chat models, e.g. compatible/llama3.1:8b:128000;tools=yes (env KAIRO_CHAT_MODELS)')
+    .option('--refresh-scheduler-interval <ms>', 'how often to look for due source refreshes (env KAIRO_REFRESH_SCHEDULER_INTERVAL_MS, default 15000)')
+    .option('--redis-prefix <prefix>', 'prefix of every Redis key (env KAIRO_REDIS_PREFIX, default kairo)')
     .option('--shutdown-timeout <ms>', 'how long to wait for in-flight work on shutdown (env KAIRO_SHUTDOWN_TIMEOUT_MS)');
 }
 
@@ -34,6 +39,8 @@ export function toFlags(options: Record<string, unknown>): ConfigFlags {
     logRequests: 'logRequests', role: 'role', bodyLimit: 'bodyLimitBytes', shutdownTimeout: 'shutdownTimeoutMs',
     openaiBaseUrl: 'openaiBaseUrl', openaiCompatibleBaseUrl: 'openaiCompatibleBaseUrl', openaiCompatibleName: 'openaiCompatibleName',
     embeddingModels: 'embeddingModels', defaultEmbeddingModel: 'defaultEmbeddingModel', outboundAllowCidrs: 'outboundAllowCidrs',
+    anthropicBaseUrl: 'anthropicBaseUrl', googleBaseUrl: 'googleBaseUrl', chatModels: 'chatModels', redisPrefix: 'redisPrefix',
+    refreshSchedulerInterval: 'refreshSchedulerIntervalMs',
   };
   for (const [option, key] of Object.entries(map)) {
     const value = options[option];

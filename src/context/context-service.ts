@@ -41,20 +41,28 @@ export class ContextService {
   /** Registers the background jobs of the context area (call before queue.start()). */
   registerJobs(): void {
     this.deps.queue.register<{ documentId: string; version: number }>(INDEX_DOCUMENT_JOB, async (job) => {
+      const { documentId, version } = job.payload;
       try {
-        const outcome = await this.indexer.index(job.payload.documentId, { version: job.payload.version, signal: job.signal });
+        const outcome = await this.indexer.index(documentId, { version, signal: job.signal });
         return outcome ? { chunks: outcome.chunks, embedded: outcome.embedded } : { skipped: true };
       } catch (error) {
-        if (!(error instanceof EmbeddingError)) throw error;
+        if (!(error instanceof EmbeddingError)) {
+          // An accepted document must end indexed or failed, never stay "indexing": on the last
+          // attempt, say why it failed (unless the queue is only stopping; a restart retries it).
+          if (job.attempt >= job.maxAttempts && !job.signal.aborted) {
+            await this.indexer.markFailed(documentId, 'indexing_failed', 'The document could not be indexed; ingest it again.', version).catch(() => {});
+          }
+          throw error;
+        }
         if (error.retryable && job.attempt < job.maxAttempts) throw error;
-        await this.indexer.markFailed(job.payload.documentId, 'embedding_failed', error.message);
+        await this.indexer.markFailed(documentId, 'embedding_failed', error.message, version);
         throw new UnrecoverableError(error.message);
       }
     });
-    this.deps.queue.register<{ sourceId: string }>(REFRESH_SOURCE_JOB, async (job) => {
-      const outcome = await this.refresh.refresh(job.payload.sourceId, job.signal);
+    this.deps.queue.register<{ sourceId: string; due?: number | null }>(REFRESH_SOURCE_JOB, async (job) => {
+      const outcome = await this.refresh.refresh(job.payload.sourceId, job.signal, job.payload.due === undefined ? {} : { due: job.payload.due });
       // Another refresh of the source is running: try again after it (the queue backs off).
-      if (!outcome.ran) throw new Error('A refresh of this source is already running.');
+      if (!outcome.ran && !outcome.stale) throw new Error('A refresh of this source is already running.');
       return outcome;
     });
   }

@@ -89,8 +89,12 @@ export class DocumentIndexer {
     return indexed && { document: indexed, chunks: chunks.length, embedded: missing.length };
   }
 
-  /** Records why indexing failed; the previous version's chunks, if any, stay searchable. */
-  async markFailed(documentId: string, code: string, message: string): Promise<void> {
+  /**
+   * Records why indexing failed; the previous version's chunks, if any, stay searchable. With
+   * `version`, only if that is still the document's version (a newer one is indexed by its own pass).
+   */
+  async markFailed(documentId: string, code: string, message: string, version?: number): Promise<void> {
+    if (version !== undefined && (await this.store.contextDocuments.getById(documentId))?.version !== version) return;
     await this.store.contextDocuments.setStatus(documentId, { status: 'failed', errorCode: code, errorMessage: message, updatedAt: this.now() });
   }
 }

@@ -33,6 +33,8 @@ export interface IngestItem {
 /** A parsed item ready to be stored. */
 interface PreparedItem {
   item: IngestItem;
+  /** How the request names this item in errors (`documents[2]`, `files[0]`). */
+  param: string;
   parsed: ParsedDocument;
   contentType: string;
   sizeBytes: number;
@@ -69,8 +71,22 @@ export class IngestService {
 
   async prepare(items: IngestItem[], paramPrefix = 'documents'): Promise<PreparedItem[]> {
     const prepared: PreparedItem[] = [];
+    // Two items for one document would make the response list it twice and index a version
+    // nobody asked for: each document may appear once per request.
+    const seen = new Map<string, number>();
     for (const [i, item] of items.entries()) {
       const param = item.filename ? `files[${i}]` : `${paramPrefix}[${i}]`;
+      for (const [key, field] of [[item.id, 'id'], [item.externalId, 'external_id']] as const) {
+        if (key === undefined) continue;
+        const first = seen.get(`${field}:${key}`);
+        if (first !== undefined) {
+          throw new ApiError('parameter_invalid', {
+            message: `${param} has the same ${field} as item ${first} ('${key}'): send each document once per request.`,
+            param: item.filename ? param : `${param}.${field}`,
+          });
+        }
+        seen.set(`${field}:${key}`, i);
+      }
       const bytes = item.bytes ?? Buffer.from(item.text ?? '', 'utf8');
       const declared = item.contentType ?? (item.bytes ? undefined : 'text/plain');
       let parsed: ParsedDocument;
@@ -82,6 +98,7 @@ export class IngestService {
       const title = item.title ?? parsed.title ?? item.filename ?? null;
       prepared.push({
         item,
+        param,
         parsed: { title, text: parsed.text },
         contentType: declared ?? 'application/octet-stream',
         sizeBytes: bytes.length,
@@ -130,7 +147,7 @@ export class IngestService {
       return outcome?.document ?? (await this.store.contextDocuments.getById(document.id)) ?? document;
     } catch (error) {
       if (!(error instanceof EmbeddingError)) throw error;
-      await this.indexer.markFailed(document.id, 'embedding_failed', error.message);
+      await this.indexer.markFailed(document.id, 'embedding_failed', error.message, document.version);
       return (await this.store.contextDocuments.getById(document.id)) ?? document;
     }
   }
@@ -141,7 +158,16 @@ export class IngestService {
     if (item.id !== undefined) {
       existing = await tx.contextDocuments.get(scope, item.id);
       if (!existing || existing.sourceId !== source.id) {
-        throw new ApiError('resource_missing', { message: `No such document in this source: '${item.id}'.`, param: 'id' });
+        throw new ApiError('resource_missing', { message: `No such document in this source: '${item.id}'.`, param: `${p.param}.id` });
+      }
+      if (item.externalId !== undefined && item.externalId !== existing.externalId) {
+        const holder = await tx.contextDocuments.getByExternalId(source.id, item.externalId);
+        if (holder && holder.id !== existing.id) {
+          throw new ApiError('parameter_invalid', {
+            message: `external_id '${item.externalId}' already belongs to document ${holder.id} of this source.`,
+            param: `${p.param}.external_id`,
+          });
+        }
       }
     } else if (item.externalId !== undefined) {
       existing = await tx.contextDocuments.getByExternalId(source.id, item.externalId);

@@ -14,7 +14,10 @@ const REFRESH_JOB_OPTIONS = { maxAttempts: 8, backoffMs: 2_000 };
 
 /** What one refresh did. */
 export interface RefreshOutcome {
+  /** False when another refresh of the source holds its lock (try again later). */
   ran: boolean;
+  /** A scheduled refresh whose due time has passed already: another one ran (or replaced) it. */
+  stale: boolean;
   fetched: number;
   unchanged: number;
   updated: number;
@@ -103,7 +106,14 @@ export class RefreshService {
    */
   async requestDue(source: ContextSource): Promise<string> {
     this.checkRefreshable(source);
-    return this.queue.enqueue(REFRESH_SOURCE_JOB, { sourceId: source.id }, { ...REFRESH_JOB_OPTIONS, jobId: `refresh_${source.id}_due${source.nextRefreshAt}` });
+    // A lock still set on a due source is one whose refresher died (dueForRefresh skips live
+    // locks). Its due job may have given up meanwhile; naming the dead lock in the id lets the
+    // due time be queued again, once, instead of never.
+    const lock = source.refreshLockedUntil !== null ? `_lock${source.refreshLockedUntil}` : '';
+    return this.queue.enqueue(REFRESH_SOURCE_JOB, { sourceId: source.id, due: source.nextRefreshAt }, {
+      ...REFRESH_JOB_OPTIONS,
+      jobId: `refresh_${source.id}_due${source.nextRefreshAt}${lock}`,
+    });
   }
 
   /** Queues every refresh whose time has come. */
@@ -119,41 +129,95 @@ export class RefreshService {
     }
   }
 
-  async refresh(sourceId: string, signal?: AbortSignal): Promise<RefreshOutcome> {
-    const outcome: RefreshOutcome = { ran: false, fetched: 0, unchanged: 0, updated: 0, removed: 0, error: null };
+  /**
+   * Fetches the source and brings its documents up to date. With `due` (a scheduled refresh),
+   * does nothing when the source's next refresh time is no longer that time: the refresh due
+   * then ran already (another process, a retry) or was replaced by a newer request.
+   */
+  async refresh(sourceId: string, signal?: AbortSignal, options: { due?: number | null } = {}): Promise<RefreshOutcome> {
+    const outcome: RefreshOutcome = { ran: false, stale: false, fetched: 0, unchanged: 0, updated: 0, removed: 0, error: null };
+    const isStale = (source: ContextSource | undefined) => options.due !== undefined && (!source || source.nextRefreshAt !== options.due);
+    if (isStale(await this.store.contextSources.getById(sourceId))) return { ...outcome, stale: true };
     const start = this.now();
     if (!(await this.store.contextSources.lockRefresh(sourceId, start, start + REFRESH_LOCK_MS))) return outcome;
-    outcome.ran = true;
     let source: ContextSource | undefined;
+    let handBack = false;
     try {
       source = await this.store.contextSources.getById(sourceId);
+      // The due refresh finished between the first look and the lock: hand the lock back untouched.
+      if (source && isStale(source)) {
+        handBack = true;
+        await this.store.contextSources.update({ ...source, refreshLockedUntil: null });
+        return { ...outcome, stale: true };
+      }
+      outcome.ran = true;
       if (!source) return outcome;
-      const items = source.type === 'url' ? await this.fetchPages(source, outcome, signal) : await this.fetchItems(source, outcome, signal);
-      const prepared = await this.ingest.prepare(items.filter((i) => i.text !== undefined || i.bytes !== undefined), 'items');
+      const failures: string[] = [];
+      const items = source.type === 'url' ? await this.fetchPages(source, outcome, failures, signal) : await this.fetchItems(source, outcome, signal);
+      const prepared = [];
+      const seen = new Set<string>();
+      for (const item of items) {
+        const label = item.url ?? item.externalId ?? '?';
+        if (item.externalId !== undefined && seen.has(item.externalId)) {
+          failures.push(`${label}: more than one item has the id '${item.externalId}'; the first was kept.`);
+          continue;
+        }
+        if (item.externalId !== undefined) seen.add(item.externalId);
+        if (item.text === undefined && item.bytes === undefined) continue;
+        // One page that cannot be parsed (empty, unsupported type) keeps its previous version and
+        // does not hold back the others.
+        try {
+          prepared.push(...(await this.ingest.prepare([item], 'items')));
+        } catch (error) {
+          if (!(error instanceof ApiError)) throw error;
+          failures.push(`${label}: ${error.message}`);
+        }
+      }
       const result = await this.ingest.ingest(source.scope, source, prepared, { background: false });
+      for (const document of result.documents) {
+        if (document.status === 'failed') failures.push(`${document.url ?? document.externalId ?? document.id}: ${document.errorMessage ?? document.errorCode}`);
+      }
       outcome.updated = result.changed;
-      outcome.unchanged = items.length - result.changed;
+      outcome.unchanged = Math.max(0, items.length - result.changed - failures.length);
       outcome.removed = await this.removeVanished(source, items);
+      if (failures.length > 0) {
+        const what = source.type === 'url' ? 'pages' : 'items';
+        outcome.error = `${failures.length} of ${items.length} ${what} failed (their previous versions are kept): ${failures.slice(0, 5).join(' ')}${failures.length > 5 ? ' …' : ''}`;
+      }
     } catch (error) {
       outcome.error = error instanceof Error ? error.message : String(error);
     } finally {
       const finished = this.now();
       const interval = source?.refreshIntervalSeconds;
-      await this.store.contextSources.finishRefresh(sourceId, {
-        at: finished,
-        error: outcome.error,
-        nextRefreshAt: interval ? finished + interval * 1000 : null,
-      });
+      if (!handBack) {
+        await this.store.contextSources.finishRefresh(sourceId, {
+          at: finished,
+          error: outcome.error,
+          nextRefreshAt: interval ? finished + interval * 1000 : null,
+        });
+      }
     }
     return outcome;
   }
 
-  private async fetchPages(source: ContextSource, outcome: RefreshOutcome, signal?: AbortSignal): Promise<IngestItem[]> {
+  private async fetchPages(source: ContextSource, outcome: RefreshOutcome, failures: string[], signal?: AbortSignal): Promise<IngestItem[]> {
     const urls = (source.config.urls as string[] | undefined) ?? [];
     const items: IngestItem[] = [];
     for (const url of urls) {
       const previous = await this.store.contextDocuments.getByExternalId(source.id, url);
-      const response = await this.fetcher.fetch(url, { etag: previous?.etag, lastModified: previous?.lastModified, signal });
+      // Ask "changed since?" only about a page whose last version was indexed: a page that failed
+      // (or is still queued) must come back whole, else a 304 would leave it unindexed forever.
+      const validators = previous?.status === 'indexed' ? { etag: previous.etag, lastModified: previous.lastModified } : {};
+      let response;
+      try {
+        response = await this.fetcher.fetch(url, { ...validators, signal });
+      } catch (error) {
+        if (!(error instanceof FetchError)) throw error;
+        // This page keeps its previous version (listed, so not removed); the others go on.
+        failures.push(error.message.includes(url) ? error.message : `${url}: ${error.message}`);
+        items.push({ externalId: url });
+        continue;
+      }
       outcome.fetched++;
       if (response.notModified && previous) {
         // Keep the document: listed so it is not removed, with no content to re-parse.

@@ -41,6 +41,11 @@ export interface ContextWindow {
 export interface QueryResult {
   hits: QueryHit[];
   window: ContextWindow | null;
+  /**
+   * Wall-clock milliseconds. Vector and keyword search run concurrently, so `vectorMs` and
+   * `keywordMs` (each: from its start until its results were ready) can overlap, and their sum
+   * can exceed `totalMs`.
+   */
   timings: { embeddingMs: number; vectorMs: number; keywordMs: number; totalMs: number };
 }
 
@@ -83,8 +88,8 @@ export function matchesFilter(metadata: Record<string, Scalar>, filter: Metadata
 
 /**
  * Hybrid retrieval: vector search (per embedding model) and full-text search over the caller's
- * sources, each with a larger candidate pool, fused by reciprocal rank; then metadata filters,
- * the top k, and optionally a token-budgeted context window.
+ * sources, run concurrently, each with a larger candidate pool, fused by reciprocal rank; then
+ * metadata filters, the top k, and optionally a token-budgeted context window.
  */
 export class RetrievalService {
   constructor(
@@ -103,33 +108,46 @@ export class RetrievalService {
     if (sources.length === 0 || input.query.trim() === '') return { hits: [], window: null, timings };
 
     const pool = input.filter ? Math.max(input.topK * 20, 200) : Math.max(input.topK * 5, 50);
-    const lists: Array<{ kind: 'vector' | 'keyword'; hits: ScoredChunk[] }> = [];
 
+    // The searches run concurrently (on PostgreSQL they are separate round trips); their lists
+    // are fused in a fixed order (vector lists by model, then keyword), so scores are stable.
+    const searches: Array<Promise<{ kind: 'vector' | 'keyword'; hits: ScoredChunk[] }>> = [];
     if (input.mode !== 'keyword') {
       const byModel = new Map<string, string[]>();
       for (const source of sources) byModel.set(source.embeddingModel, [...(byModel.get(source.embeddingModel) ?? []), source.id]);
       for (const [model, sourceIds] of byModel) {
         const embedder = this.embedders.get(model);
         if (!embedder) continue;
-        let t = performance.now();
-        let embedding: Float32Array;
-        try {
-          [embedding] = (await embedder.embed([input.query])) as [Float32Array];
-        } catch (error) {
-          if (error instanceof EmbeddingError) throw new ApiError('embedding_failed', { message: `The embedding model ${model} failed: ${error.message}` });
-          throw error;
-        }
-        timings.embeddingMs += performance.now() - t;
-        t = performance.now();
-        lists.push({ kind: 'vector', hits: await this.store.contextChunks.vectorSearch({ sourceIds, embedding, k: pool }) });
-        timings.vectorMs += performance.now() - t;
+        searches.push(
+          (async () => {
+            let t = performance.now();
+            let embedding: Float32Array;
+            try {
+              [embedding] = (await embedder.embed([input.query])) as [Float32Array];
+            } catch (error) {
+              if (error instanceof EmbeddingError) throw new ApiError('embedding_failed', { message: `The embedding model ${model} failed: ${error.message}` });
+              throw error;
+            }
+            timings.embeddingMs += performance.now() - t;
+            t = performance.now();
+            const hits = await this.store.contextChunks.vectorSearch({ sourceIds, embedding, k: pool });
+            timings.vectorMs += performance.now() - t;
+            return { kind: 'vector' as const, hits };
+          })(),
+        );
       }
     }
     if (input.mode !== 'vector') {
-      const t = performance.now();
-      lists.push({ kind: 'keyword', hits: await this.store.contextChunks.keywordSearch({ sourceIds: [...sourceById.keys()], text: input.query, k: pool }) });
-      timings.keywordMs += performance.now() - t;
+      searches.push(
+        (async () => {
+          const t = performance.now();
+          const hits = await this.store.contextChunks.keywordSearch({ sourceIds: [...sourceById.keys()], text: input.query, k: pool });
+          timings.keywordMs += performance.now() - t;
+          return { kind: 'keyword' as const, hits };
+        })(),
+      );
     }
+    const lists = await Promise.all(searches);
 
     // Fuse: each list contributes 1/(k + rank); a single list keeps its own order.
     const fused = new Map<string, { score: number; vectorScore: number | null; keywordScore: number | null; vectorRank: number | null; keywordRank: number | null }>();
@@ -149,19 +167,29 @@ export class RetrievalService {
       });
     }
     const ranked = [...fused.entries()].sort((a, b) => b[1].score - a[1].score || (a[0] < b[0] ? -1 : 1));
-    const records = new Map((await this.store.contextChunks.getMany(ranked.map(([id]) => id))).map((c) => [c.id, c]));
 
+    // Read only as many chunks and documents as the answer needs: the best top k (plus a few, for
+    // chunks deleted meanwhile) without a filter, the whole pool with one; more if that fell short.
     const hits: QueryHit[] = [];
     const documents = new Map<string, ContextDocument | undefined>();
-    for (const [chunkId, entry] of ranked) {
-      if (hits.length >= input.topK) break;
-      const chunk = records.get(chunkId);
-      if (!chunk || !matchesFilter(chunk.metadata, input.filter)) continue;
-      if (!documents.has(chunk.documentId)) documents.set(chunk.documentId, await this.store.contextDocuments.getById(chunk.documentId));
-      const document = documents.get(chunk.documentId);
-      const source = sourceById.get(chunk.sourceId);
-      if (!document || !source) continue;
-      hits.push({ chunk, ...entry, source, document });
+    const batch = input.filter ? ranked.length : input.topK + 5;
+    for (let start = 0; start < ranked.length && hits.length < input.topK; start += batch) {
+      const slice = ranked.slice(start, start + batch);
+      const records = new Map((await this.store.contextChunks.getMany(slice.map(([id]) => id))).map((c) => [c.id, c]));
+      const wanted = slice.flatMap(([chunkId, entry]) => {
+        const chunk = records.get(chunkId);
+        return chunk && matchesFilter(chunk.metadata, input.filter) ? [{ chunk, entry }] : [];
+      });
+      const missing = [...new Set(wanted.slice(0, input.topK - hits.length).map(({ chunk }) => chunk.documentId))].filter((id) => !documents.has(id));
+      await Promise.all(missing.map(async (id) => documents.set(id, await this.store.contextDocuments.getById(id))));
+      for (const { chunk, entry } of wanted) {
+        if (hits.length >= input.topK) break;
+        if (!documents.has(chunk.documentId)) documents.set(chunk.documentId, await this.store.contextDocuments.getById(chunk.documentId));
+        const document = documents.get(chunk.documentId);
+        const source = sourceById.get(chunk.sourceId);
+        if (!document || !source) continue;
+        hits.push({ chunk, ...entry, source, document });
+      }
     }
     const window = input.maxTokens === undefined ? null : packWindow(hits, input.maxTokens);
     timings.totalMs = performance.now() - started;

@@ -97,6 +97,11 @@ function typeConfig(type: SourceType, input: { urls?: string[] | undefined; http
   return config as unknown as Record<string, unknown>;
 }
 
+/** The fields that were given (a partial update leaves the others as they are). */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 function checkRefresh(type: SourceType, seconds: number | null | undefined): number | null {
   if (seconds === undefined || seconds === null) return null;
   if (type === 'documents') {
@@ -177,26 +182,35 @@ export class SourceService {
 
   async update(scope: Scope, idOrName: string, update: SourceUpdate): Promise<{ source: ContextSource; refetch: boolean }> {
     const source = await this.resolve(scope, idOrName);
-    const next: ContextSource = { ...source, updatedAt: this.now() };
     if (update.name !== undefined && update.name !== source.name) {
       checkName(update.name);
       if (await this.store.contextSources.getByName(scope, update.name)) throw this.nameTaken(update.name);
-      next.name = update.name;
     }
+    // Build the new row from a fresh read: a refresh that finished meanwhile has moved its
+    // bookkeeping (lock, last and next refresh), which must not be written back stale.
+    const current = (await this.store.contextSources.get(scope, source.id)) ?? source;
+    const now = this.now();
+    const next: ContextSource = { ...current, updatedAt: now };
+    if (update.name !== undefined) next.name = update.name;
     if (update.description !== undefined) next.description = update.description;
     if (update.metadata !== undefined) next.metadata = update.metadata;
     let refetch = false;
     if (update.urls !== undefined || update.http !== undefined) {
-      next.config = typeConfig(source.type, { urls: update.urls, http: update.http });
-      next.nextRefreshAt = this.now();
+      // `http` is merged into the current settings: headers and body are write-only (shown
+      // redacted), so a client changing items_path could not send them back.
+      const http = update.http && current.type === 'http'
+        ? { ...(current.config as unknown as HttpSourceConfig), ...definedOnly(update.http) }
+        : update.http;
+      next.config = typeConfig(current.type, { urls: update.urls, http });
+      next.nextRefreshAt = now;
       refetch = true;
     }
     if (update.refreshIntervalSeconds !== undefined) {
-      next.refreshIntervalSeconds = checkRefresh(source.type, update.refreshIntervalSeconds);
-      if (next.refreshIntervalSeconds !== null && !refetch) {
-        next.nextRefreshAt = (source.lastRefreshAt ?? this.now()) + next.refreshIntervalSeconds * 1000;
+      next.refreshIntervalSeconds = checkRefresh(current.type, update.refreshIntervalSeconds);
+      // A source never fetched yet keeps its pending first fetch.
+      if (!refetch && current.lastRefreshAt !== null) {
+        next.nextRefreshAt = next.refreshIntervalSeconds === null ? null : current.lastRefreshAt + next.refreshIntervalSeconds * 1000;
       }
-      if (next.refreshIntervalSeconds === null && !refetch) next.nextRefreshAt = null;
     }
     try {
       return { source: await this.store.contextSources.update(next), refetch };

@@ -13,8 +13,13 @@ import { registerAuth } from './plugins/auth.js';
 import { registerHttpsPolicy } from './plugins/https-policy.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { registerOpenApi } from './openapi.js';
+import { lazyRequestLoggerFactory } from './request-logger.js';
 import { platformRoutes } from './routes/platform.js';
 import { contextRoutes } from './routes/context.js';
+import { agentRoutes } from './routes/agents.js';
+import { modelRoutes } from './routes/models.js';
+import type { AgentsModule } from '../agents/agents-module.js';
+import type { ModelCatalogue } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
@@ -25,6 +30,8 @@ export interface AppDeps {
   rateLimiter: RateLimiter;
   concurrency: ConcurrencyLimiter;
   context: ContextService;
+  agents: AgentsModule;
+  catalogue: ModelCatalogue;
   version: string;
   startedAt: number;
   /** Extra Fastify server options (the TLS listener passes `https`). */
@@ -53,6 +60,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.secret'], censor: '[redacted]' },
     },
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
+    // Each request's child logger (bound to its request id) is made only if the request logs.
+    childLoggerFactory: lazyRequestLoggerFactory,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     genReqId: () => newId('req'),
@@ -81,12 +90,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     closing = true;
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style, as are the other per-request hooks on the read path: an async hook costs a
+  // promise and a microtask on every request, and this one never waits for anything.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
     if (closing) {
       reply.header('Connection', 'close');
-      throw new ApiError('service_unavailable');
+      done(new ApiError('service_unavailable'));
+      return;
     }
+    done();
   });
   // A POST with no body is an empty object, as with Stripe (only routes that take a body pay for this).
   const emptyBody = async (request: FastifyRequest) => {
@@ -107,5 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app, deps.version);
   await app.register(async (scope) => platformRoutes(scope, deps));
   await app.register(async (scope) => contextRoutes(scope, deps));
+  await app.register(async (scope) => agentRoutes(scope, deps));
+  await app.register(async (scope) => modelRoutes(scope, deps));
   return app;
 }

@@ -6,6 +6,7 @@ import type {
   WorkspaceRepo, ContextChunkRepo,
 } from './port.js';
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-repos.js';
+import { KyselyAgentRepo, KyselyRunRepo, KyselyThreadRepo } from './agent-repos.js';
 
 /** Dialect differences the shared repositories need to know about. */
 export interface DialectTraits {
@@ -143,6 +144,15 @@ export class KyselyApiKeyRepo implements ApiKeyRepo {
     const workspace = await this.db.selectFrom('workspaces').selectAll().where('id', '=', key.workspace_id).executeTakeFirst();
     if (!workspace) return undefined;
     return { key: toApiKey(key), workspace: toWorkspace(workspace) };
+  }
+
+  revokedAtBySecretHash(secretHash: string): ReturnType<ApiKeyRepo['revokedAtBySecretHash']> {
+    return this.db
+      .selectFrom('api_keys')
+      .select('revoked_at')
+      .where('secret_hash', '=', secretHash)
+      .executeTakeFirst()
+      .then((row) => (row === undefined ? undefined : row.revoked_at === null ? null : Number(row.revoked_at)));
   }
 
   async get(scope: Scope, id: string): Promise<ApiKey | undefined> {
@@ -475,5 +485,8 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits): Repos 
     contextSources: new KyselyContextSourceRepo(db),
     contextDocuments: new KyselyContextDocumentRepo(db),
     contextChunks: traits.chunkRepo(db),
+    agents: new KyselyAgentRepo(db),
+    runs: new KyselyRunRepo(db),
+    threads: new KyselyThreadRepo(db),
   };
 }

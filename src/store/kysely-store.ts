@@ -41,6 +41,9 @@ export class KyselyStore implements Store {
   readonly contextSources: Repos['contextSources'];
   readonly contextDocuments: Repos['contextDocuments'];
   readonly contextChunks: Repos['contextChunks'];
+  readonly agents: Repos['agents'];
+  readonly runs: Repos['runs'];
+  readonly threads: Repos['threads'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -60,6 +63,9 @@ export class KyselyStore implements Store {
     this.contextSources = repos.contextSources;
     this.contextDocuments = repos.contextDocuments;
     this.contextChunks = repos.contextChunks;
+    this.agents = repos.agents;
+    this.runs = repos.runs;
+    this.threads = repos.threads;
   }
 
   /** The transaction the current async call chain runs in, so nested calls can join it. */

@@ -58,6 +58,14 @@ export interface ApiKeyRepo {
   create(key: ApiKey): Promise<ApiKey>;
   /** The key with this secret hash and its workspace, revoked or not. */
   findBySecretHash(secretHash: string): Promise<KeyWithWorkspace | undefined>;
+  /**
+   * The per-request validity check of a key the caller already holds: its revocation time, null
+   * while it is active, or undefined when no key has this hash. One indexed single-column read,
+   * so that a revocation by any process (API or `kairo keys revoke`) is seen by the next request
+   * without re-reading the key and its workspace. Adapters that can answer synchronously
+   * (SQLite) do, so the request path need not wait for a promise.
+   */
+  revokedAtBySecretHash(secretHash: string): number | null | undefined | Promise<number | null | undefined>;
   get(scope: Scope, id: string): Promise<ApiKey | undefined>;
   list(scope: Scope, page: PageRequest): Promise<Page<ApiKey>>;
   /** Every key of every workspace, for the operator's CLI. */
@@ -178,6 +186,9 @@ export interface Repos {
   contextSources: ContextSourceRepo;
   contextDocuments: ContextDocumentRepo;
   contextChunks: ContextChunkRepo;
+  agents: AgentRepo;
+  runs: RunRepo;
+  threads: ThreadRepo;
 }
 
 export interface Transaction extends Repos {
@@ -331,4 +342,127 @@ export interface ContextChunkRepo {
   keywordSearch(query: { sourceIds: string[]; text: string; k: number }): Promise<ScoredChunk[]>;
   getMany(ids: string[]): Promise<ChunkRecord[]>;
   listForDocument(documentId: string): Promise<ChunkRecord[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents, threads, runs, run events and spans.
+
+export type AgentStatus = 'active' | 'paused' | 'archived';
+
+export interface Agent {
+  id: string;
+  scope: Scope;
+  name: string;
+  status: AgentStatus;
+  version: number;
+  /** The current version's configuration (model, instructions, context, tools, settings…). */
+  config: Record<string, unknown>;
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AgentVersion {
+  agentId: string;
+  version: number;
+  config: Record<string, unknown>;
+  createdAt: number;
+}
+
+export type RunStatus = 'queued' | 'running' | 'requires_action' | 'completed' | 'failed' | 'cancelled';
+
+export interface Run {
+  id: string;
+  scope: Scope;
+  agentId: string;
+  agentVersion: number;
+  threadId: string | null;
+  status: RunStatus;
+  mode: 'wait' | 'stream' | 'background';
+  input: unknown;
+  /** The engine's resumable state: conversation so far, pending tool calls, step count. */
+  state: Record<string, unknown>;
+  output: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  model: string | null;
+  routing: Record<string, unknown> | null;
+  usage: { input_tokens: number; output_tokens: number; cached_input_tokens: number; total_tokens: number };
+  costUsd: number;
+  latency: Record<string, number>;
+  requiredAction: Record<string, unknown> | null;
+  cancelRequested: boolean;
+  metadata: Record<string, string>;
+  createdAt: number;
+  startedAt: number | null;
+  completedAt: number | null;
+  updatedAt: number;
+}
+
+export interface RunEvent {
+  runId: string;
+  seq: number;
+  type: string;
+  data: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface Span {
+  id: string;
+  runId: string;
+  parentId: string | null;
+  kind: 'run' | 'model_call' | 'tool_call' | 'retrieval' | 'queue_wait';
+  name: string;
+  status: 'running' | 'ok' | 'error';
+  attributes: Record<string, unknown>;
+  startedAt: number;
+  endedAt: number | null;
+}
+
+export interface ThreadMessage {
+  id: string;
+  threadId: string;
+  runId: string | null;
+  role: 'user' | 'assistant' | 'tool';
+  content: unknown;
+  createdAt: number;
+}
+
+export interface AgentRepo {
+  create(agent: Agent): Promise<Agent>;
+  get(scope: Scope, id: string): Promise<Agent | undefined>;
+  list(scope: Scope, page: PageRequest, filter?: { status?: AgentStatus }): Promise<Page<Agent>>;
+  /** Saves a changed agent; with a new version, records the version too. */
+  update(agent: Agent, newVersion: boolean): Promise<Agent>;
+  delete(scope: Scope, id: string, at: number): Promise<boolean>;
+  versions(agentId: string, page: PageRequest): Promise<Page<AgentVersion>>;
+  getVersion(agentId: string, version: number): Promise<AgentVersion | undefined>;
+}
+
+export interface RunRepo {
+  create(run: Run): Promise<Run>;
+  get(scope: Scope, id: string): Promise<Run | undefined>;
+  getById(id: string): Promise<Run | undefined>;
+  listForAgent(scope: Scope, agentId: string, page: PageRequest): Promise<Page<Run>>;
+  /** Saves the run; with `expectStatus`, only if its status is still that (false otherwise). */
+  save(run: Run, expectStatus?: RunStatus[]): Promise<boolean>;
+  requestCancel(id: string, at: number): Promise<void>;
+  /** Records that the run's engine is alive (runs executing in a request touch it every few seconds). */
+  touch(id: string, at: number): Promise<void>;
+  /** Wait and stream runs, queued or running, not touched since `before`: their process died. */
+  listAbandoned(before: number, limit: number): Promise<Run[]>;
+  appendEvent(event: RunEvent): Promise<void>;
+  /** Events with seq > afterSeq, in order. */
+  events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
+  saveSpan(span: Span): Promise<void>;
+  spans(runId: string): Promise<Span[]>;
+}
+
+export interface ThreadRepo {
+  create(thread: { id: string; scope: Scope; createdAt: number }): Promise<void>;
+  exists(scope: Scope, id: string): Promise<boolean>;
+  addMessages(messages: ThreadMessage[]): Promise<void>;
+  messages(threadId: string, page: PageRequest): Promise<Page<ThreadMessage>>;
+  /** Every message of a thread, oldest first (the model's memory). */
+  history(threadId: string): Promise<ThreadMessage[]>;
 }

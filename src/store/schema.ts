@@ -135,6 +135,92 @@ export interface ContextChunksTable {
   created_at: number;
 }
 
+export interface AgentsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  name: string;
+  status: string;
+  version: number;
+  config: string;
+  metadata: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface AgentVersionsTable {
+  agent_id: string;
+  version: number;
+  config: string;
+  created_at: number;
+}
+
+export interface ThreadsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ThreadMessagesTable {
+  id: string;
+  thread_id: string;
+  run_id: string | null;
+  role: string;
+  content: string;
+  created_at: number;
+}
+
+export interface RunsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  agent_id: string;
+  agent_version: number;
+  thread_id: string | null;
+  status: string;
+  mode: string;
+  input: string;
+  state: string;
+  output: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  model: string | null;
+  routing: string | null;
+  usage: string;
+  cost_usd: number;
+  latency: string;
+  required_action: string | null;
+  cancel_requested: number;
+  metadata: string;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  updated_at: number;
+}
+
+export interface RunEventsTable {
+  run_id: string;
+  seq: number;
+  type: string;
+  data: string;
+  created_at: number;
+}
+
+export interface SpansTable {
+  id: string;
+  run_id: string;
+  parent_id: string | null;
+  kind: string;
+  name: string;
+  status: string;
+  attributes: string;
+  started_at: number;
+  ended_at: number | null;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -146,4 +232,11 @@ export interface Database {
   context_sources: ContextSourcesTable;
   context_documents: ContextDocumentsTable;
   context_chunks: ContextChunksTable;
+  agents: AgentsTable;
+  agent_versions: AgentVersionsTable;
+  threads: ThreadsTable;
+  thread_messages: ThreadMessagesTable;
+  runs: RunsTable;
+  run_events: RunEventsTable;
+  spans: SpansTable;
 }

@@ -299,6 +299,33 @@ describe.each(storeBackends)('store conformance: $name', (backend) => {
       await expect(store.apiKeys.revoke(newId('key'), 5_000, liveA())).resolves.toBeUndefined();
     });
 
+    it('answers a key\'s revocation by secret hash: null while active, the time once revoked, undefined when unknown', async () => {
+      const key = await store.apiKeys.create(apiKey(wsA, true));
+      await expect(Promise.resolve(store.apiKeys.revokedAtBySecretHash(key.secretHash))).resolves.toBeNull();
+      await store.apiKeys.revoke(key.id, 9_000);
+      await expect(Promise.resolve(store.apiKeys.revokedAtBySecretHash(key.secretHash))).resolves.toBe(9_000);
+      await expect(Promise.resolve(store.apiKeys.revokedAtBySecretHash(randomBytes(32).toString('hex')))).resolves.toBeUndefined();
+    });
+
+    it('sees a revocation made through another store instance on the same database at once', async () => {
+      // Authentication caches keys and re-checks only this per request, so a revocation by another
+      // process (e.g. `kairo keys revoke`) must be visible to the very next call.
+      const location = sharedLocation(backend.name);
+      const server = await location.open();
+      const operator = await location.open();
+      try {
+        const ws = await server.workspaces.create(workspace());
+        const key = await server.apiKeys.create(apiKey(ws, false));
+        await expect(Promise.resolve(server.apiKeys.revokedAtBySecretHash(key.secretHash))).resolves.toBeNull();
+        await operator.apiKeys.revoke(key.id, 10_000);
+        await expect(Promise.resolve(server.apiKeys.revokedAtBySecretHash(key.secretHash))).resolves.toBe(10_000);
+      } finally {
+        await server.close();
+        await operator.close();
+        await location.dispose();
+      }
+    });
+
     it('records last use with touch', async () => {
       const key = await store.apiKeys.create(apiKey(wsA, false));
       await store.apiKeys.touch(key.id, 7_000);

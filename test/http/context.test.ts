@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/site.js';
 import { backends, call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
 import { startFakeOpenAI } from '../fixtures/fake-openai.js';
 import { minimalPdf } from '../support/documents.js';
@@ -39,14 +40,6 @@ async function startSite() {
   };
 }
 
-async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe.each(backends)('context API on %s', (backend) => {
   let server: TestServer;

@@ -55,6 +55,35 @@ const factories: ObjectFactory[] = [
       return { id: source.body.id, document_id: ingest.body.data[0].id };
     },
   },
+  {
+    path: '/v1/agents/{id}',
+    async create(api, key) {
+      const res = await api({ method: 'POST', path: '/v1/agents', key, body: { name: 'isolation probe' } });
+      expectStatus(res, 201);
+      return { id: res.body.id };
+    },
+  },
+  {
+    path: '/v1/agents/{id}/runs/{run_id}',
+    async create(api, key) {
+      const agent = await api({ method: 'POST', path: '/v1/agents', key, body: { name: 'isolation probe' } });
+      expectStatus(agent, 201);
+      const run = await api({ method: 'POST', path: `/v1/agents/${agent.body.id}/runs`, key, body: { input: 'probe' } });
+      expectStatus(run, 200);
+      return { id: agent.body.id, run_id: run.body.id };
+    },
+  },
+  {
+    path: '/v1/threads/{id}',
+    read: '/v1/threads/{id}/messages',
+    async create(api, key) {
+      const agent = await api({ method: 'POST', path: '/v1/agents', key, body: { name: 'isolation probe' } });
+      expectStatus(agent, 201);
+      const run = await api({ method: 'POST', path: `/v1/agents/${agent.body.id}/runs`, key, body: { input: 'probe' } });
+      expectStatus(run, 200);
+      return { id: run.body.thread_id };
+    },
+  },
 ];
 
 /** The factory for an operation: the longest factory path that the operation's path starts with and whose parameters it needs. */

@@ -17,6 +17,8 @@ export interface TestWorkspace {
 export interface TestServer {
   url: string;
   kairo: Kairo;
+  /** The PostgreSQL schema (undefined on SQLite). */
+  schema: string | undefined;
   /** Creates a workspace on the given plan with a live and a test key. */
   workspace(plan?: PlanName): Promise<TestWorkspace>;
   close(): Promise<void>;
@@ -26,17 +28,27 @@ export interface TestServer {
 export type Backend = 'sqlite' | 'postgres+redis';
 export const backends: Backend[] = ['sqlite', 'postgres+redis'];
 
+/** Options of startTestServer beyond the config flags. */
+export interface TestServerOptions {
+  /**
+   * PostgreSQL: use this existing schema (e.g. another test server's, to run two processes on
+   * one database, as in cluster mode) instead of a fresh one; close() then leaves it in place.
+   */
+  schema?: string;
+}
+
 /** Starts a real KAIRO server on a free loopback port with a fresh database. */
-export async function startTestServer(backend: Backend = 'sqlite', flags: ConfigFlags = {}): Promise<TestServer> {
+export async function startTestServer(backend: Backend = 'sqlite', flags: ConfigFlags = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = tempDir();
-  const schema = backend === 'sqlite' ? undefined : uniqueName('kairo_http');
+  const schema = backend === 'sqlite' ? undefined : (options.schema ?? uniqueName('kairo_http'));
+  const ownsSchema = schema !== undefined && options.schema === undefined;
   const config = loadConfig(
     {
       host: '127.0.0.1',
       port: 0,
       dataDir,
       logLevel: 'silent',
-      ...(schema ? { databaseUrl: postgresUrl, databaseSchema: schema, redisUrl } : {}),
+      ...(schema ? { databaseUrl: postgresUrl, databaseSchema: schema, redisUrl, redisPrefix: schema } : {}),
       ...flags,
     },
     {},
@@ -45,6 +57,7 @@ export async function startTestServer(backend: Backend = 'sqlite', flags: Config
   return {
     url: kairo.url,
     kairo,
+    schema,
     async workspace(plan: PlanName = 'free') {
       const ws = await createWorkspace(kairo.store, { name: uniqueName('ws'), plan });
       const live = await createApiKey(kairo.store, { workspaceId: ws.id, livemode: true });
@@ -54,7 +67,7 @@ export async function startTestServer(backend: Backend = 'sqlite', flags: Config
     async close() {
       await kairo.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
-      if (schema) await dropPostgresSchema(postgresUrl, schema);
+      if (ownsSchema && schema) await dropPostgresSchema(postgresUrl, schema);
     },
   };
 }

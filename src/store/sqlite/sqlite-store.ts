@@ -24,12 +24,17 @@ function openConnection(file: string, readonly: boolean): SqliteDatabase.Databas
 }
 
 /**
- * The authentication lookup runs on every request, so it uses a prepared statement on a
- * separate read-only connection: no query building, and never blocked behind (or able to see
- * the uncommitted writes of) a transaction on the writer connection.
+ * Authentication runs on every request, so its reads use prepared statements on a separate
+ * read-only connection: no query building, and never blocked behind (or able to see the
+ * uncommitted writes of) a transaction on the writer connection. The full key + workspace join is
+ * read when a key is first seen; every later request only re-checks `revoked_at` through the
+ * unique `secret_hash` index (about 1.6 µs against 5–6 µs for the join and its two objects), and
+ * answers synchronously. Each read is its own read transaction, so it sees what any other process
+ * (another server, `kairo keys revoke`) committed before it.
  */
 class SqliteApiKeyRepo extends KyselyApiKeyRepo {
   private readonly lookup: SqliteDatabase.Statement;
+  private readonly revocation: SqliteDatabase.Statement;
 
   constructor(db: Kysely<Database>, reader: SqliteDatabase.Database) {
     super(db);
@@ -39,6 +44,8 @@ class SqliteApiKeyRepo extends KyselyApiKeyRepo {
          from api_keys k join workspaces w on w.id = k.workspace_id
         where k.secret_hash = ?`,
     );
+    // pluck: the one column's value, or undefined when there is no row.
+    this.revocation = reader.prepare('select revoked_at from api_keys where secret_hash = ?').pluck();
   }
 
   override async findBySecretHash(secretHash: string): Promise<KeyWithWorkspace | undefined> {
@@ -48,6 +55,11 @@ class SqliteApiKeyRepo extends KyselyApiKeyRepo {
       key: toApiKey(row),
       workspace: toWorkspace({ id: row.workspace_id, name: row.ws_name, plan: row.ws_plan, created_at: row.ws_created_at }),
     };
+  }
+
+  override revokedAtBySecretHash(secretHash: string): number | null | undefined {
+    const revokedAt = this.revocation.get(secretHash) as number | bigint | null | undefined;
+    return revokedAt === undefined || revokedAt === null ? revokedAt : Number(revokedAt);
   }
 }
 

@@ -1,0 +1,79 @@
+import type { Queue } from '../queue/port.js';
+import type { Store } from '../store/port.js';
+import type { ContextService } from '../context/context-service.js';
+import type { SafeFetcher } from '../context/ports.js';
+import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
+import type { RunSlots } from '../platform/run-slots.js';
+import { AgentService } from './agents.js';
+import { AGENT_RUN_JOB, RunEngine } from './run-engine.js';
+import { RunEventLog } from './run-events.js';
+import { AgentToolRuntime } from './tool-runtime.js';
+import { validateToolDefinitions } from './tools/validate.js';
+
+/** Sub-agent calls nest at most this deep (an agent calling an agent calling an agent…). */
+const MAX_AGENT_DEPTH = 3;
+
+/** The agents area wired together: agent configuration, the run engine and its event log. */
+export class AgentsModule {
+  readonly agents: AgentService;
+  readonly engine: RunEngine;
+  readonly events: RunEventLog;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      queue: Queue;
+      catalogue: ModelCatalogue;
+      router: ModelRouter;
+      context: ContextService;
+      slots: RunSlots;
+      fetcher: SafeFetcher;
+      outboundAllowCidrs: readonly string[];
+    },
+  ) {
+    this.agents = new AgentService(deps.store, deps.catalogue, deps.context.sources, (tools, param) => void validateToolDefinitions(tools, param));
+    this.events = new RunEventLog(deps.store);
+    const tools = new AgentToolRuntime({
+      store: deps.store,
+      context: deps.context,
+      fetcher: deps.fetcher,
+      outboundAllowCidrs: deps.outboundAllowCidrs,
+      runSubAgent: async (parent, agentId, input) => {
+        const depth = Number(parent.metadata.kairo_depth ?? 0) + 1;
+        if (depth > MAX_AGENT_DEPTH) return { ok: false, output: '', error: `Agents may call agents at most ${MAX_AGENT_DEPTH} deep.` };
+        const agent = await deps.store.agents.get(parent.scope, agentId);
+        const workspace = await deps.store.workspaces.get(parent.scope.workspaceId);
+        if (!agent || !workspace) return { ok: false, output: '', error: `Agent ${agentId} no longer exists.` };
+        const run = await this.engine.start(workspace, parent.scope, agent, {
+          input, mode: 'wait', metadata: { parent_run_id: parent.id, kairo_depth: String(depth) },
+        });
+        return run.status === 'completed' ? { ok: true, output: run.output ?? '' } : { ok: false, output: '', error: `The agent's run ${run.id} ended ${run.status}: ${run.errorMessage ?? run.status}.` };
+      },
+    });
+    this.engine = new RunEngine({ store: deps.store, queue: deps.queue, catalogue: deps.catalogue, router: deps.router, context: deps.context, slots: deps.slots, tools, events: this.events });
+  }
+
+  /** Fails abandoned wait/stream runs now and every 15 s; returns a stop function. */
+  startSweeper(onError: (error: unknown) => void): () => void {
+    const sweep = () => void this.engine.failAbandoned().catch(onError);
+    sweep();
+    const timer = setInterval(sweep, 15_000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** Background runs execute through the queue (and survive a restart: a claimed run resumes). */
+  registerJobs(): void {
+    this.deps.queue.register<{ runId: string }>(AGENT_RUN_JOB, async (job) => {
+      const run = await this.deps.store.runs.getById(job.payload.runId);
+      if (!run) return { skipped: true };
+      const workspace = await this.deps.store.workspaces.get(run.scope.workspaceId);
+      if (!workspace) return { skipped: true };
+      const slot = await this.deps.slots.acquire(workspace);
+      // The workspace is at its concurrent-run cap: wait in the queue (retried with backoff).
+      if (!slot) throw new Error('Concurrent-run cap reached; the run waits in the queue.');
+      const finished = await this.engine.execute(run.id, workspace, slot);
+      return { status: finished.status };
+    });
+  }
+}

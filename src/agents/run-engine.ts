@@ -1,0 +1,619 @@
+import { APICallError, generateText, streamText, jsonSchema, tool, type ModelMessage, type ToolSet } from 'ai';
+import { ApiError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Queue } from '../queue/port.js';
+import type { Agent, Run, Scope, Span, Store, Transaction, Workspace } from '../store/port.js';
+import type { ModelCatalogue, ModelRouter, RoutingDecision } from '../models/ports.js';
+import type { ContextService } from '../context/context-service.js';
+import { countTokens } from '../context/tokens.js';
+import type { RunSlots, RunSlot } from '../platform/run-slots.js';
+import type { ToolResult, ToolSpec, ToolDefinition } from './tools/ports.js';
+import { readConfig, type AgentConfig } from './agent-config.js';
+import type { RunEventLog } from './run-events.js';
+
+export const AGENT_RUN_JOB = 'agents.run';
+/** A run executing in a request records that it is alive this often… */
+const RUN_HEARTBEAT_MS = 5_000;
+/** …and one silent for this long belonged to a process that died. */
+export const RUN_ABANDONED_AFTER_MS = 30_000;
+/** How long a run waits in requires_action for the client before it fails. */
+const REQUIRED_ACTION_TTL_MS = 10 * 60 * 1000;
+/** Agent versions are immutable: this many configurations are kept in memory. */
+const AGENT_VERSION_CACHE_SIZE = 500;
+
+/** A tool call the client must answer (a function tool, or any tool that needs approval). */
+export interface PendingCall {
+  id: string;
+  name: string;
+  arguments: unknown;
+  type: 'function' | 'approval';
+}
+
+/** Tools prepared for one run: specs for the model and how to run each server-side tool. */
+export interface PreparedTools {
+  specs: ToolSpec[];
+  definitionOf(name: string): ToolDefinition | undefined;
+  execute(name: string, args: unknown, callId: string, signal: AbortSignal): Promise<ToolResult>;
+  close(): Promise<void>;
+}
+
+/** Builds the tools of a run (connects MCP servers, signs HTTP calls, searches context…). */
+export interface ToolRuntime {
+  prepare(run: Run, config: AgentConfig, signal: AbortSignal): Promise<PreparedTools>;
+}
+
+interface EngineState {
+  messages: ModelMessage[];
+  system: string;
+  steps: number;
+  pending: PendingCall[];
+  requiredActionExpiresAt?: number;
+  retrievalMs?: number;
+  [key: string]: unknown;
+}
+
+export interface StartRunInput {
+  input: string | ModelMessage[];
+  threadId?: string;
+  mode: Run['mode'];
+  metadata?: Record<string, string>;
+}
+
+const emptyUsage = () => ({ input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, total_tokens: 0 });
+
+function lastUserText(messages: ModelMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role !== 'user') continue;
+    if (typeof m.content === 'string') return m.content;
+    return m.content.map((p) => (p.type === 'text' ? p.text : '')).join(' ');
+  }
+  return '';
+}
+
+/**
+ * The agent run state machine: queued → running → (requires_action ⇄ running) → completed |
+ * failed | cancelled, persisted at every transition. Each model call and tool call is a span and
+ * every visible event goes to the run's event log.
+ */
+export class RunEngine {
+  private readonly controllers = new Map<string, AbortController>();
+  /** Configurations by `agentId@version` (a version never changes once written). */
+  private readonly versionConfigs = new Map<string, Record<string, unknown>>();
+  /** Wait and stream runs created here whose thread is new (so its history is empty). */
+  private readonly freshThreads = new Set<string>();
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      queue: Queue;
+      catalogue: ModelCatalogue;
+      router: ModelRouter;
+      context: ContextService;
+      slots: RunSlots;
+      tools: ToolRuntime;
+      events: RunEventLog;
+      now?: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  /** Creates a run and waits for it (wait mode), or queues it (background mode). */
+  async start(workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput): Promise<Run> {
+    const { run, slot } = await this.create(workspace, scope, agent, input);
+    if (input.mode === 'background') return run;
+    return this.execute(run.id, workspace, slot, run);
+  }
+
+  /**
+   * Creates a run in `queued`. Wait and stream runs take a concurrent-run slot now (429 when the
+   * plan's cap is reached) and the caller executes them; background runs are queued as a job
+   * (in the same transaction) and wait there for a slot.
+   */
+  async create(workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput): Promise<{ run: Run; slot: RunSlot | undefined }> {
+    if (agent.status !== 'active') {
+      throw new ApiError('agent_not_active', { message: `Agent '${agent.id}' is ${agent.status}; only active agents run. Set its status to active first.` });
+    }
+    let threadId = input.threadId;
+    if (threadId !== undefined && !(await this.deps.store.threads.exists(scope, threadId))) {
+      throw new ApiError('resource_missing', { message: `No such thread: '${threadId}'.`, param: 'thread_id' });
+    }
+    const slot = input.mode === 'background' ? undefined : await this.deps.slots.acquireOrThrow(workspace);
+    const now = this.now();
+    const run: Run = {
+      id: newId('run'), scope, agentId: agent.id, agentVersion: agent.version, threadId: threadId ?? null, status: 'queued', mode: input.mode,
+      input: input.input, state: {}, output: null, errorCode: null, errorMessage: null, model: null, routing: null, usage: emptyUsage(),
+      costUsd: 0, latency: {}, requiredAction: null, cancelRequested: false, metadata: input.metadata ?? {}, createdAt: now, startedAt: null,
+      completedAt: null, updatedAt: now,
+    };
+    const newThread = threadId === undefined;
+    try {
+      await this.deps.store.transaction(async (tx) => {
+        if (threadId === undefined) {
+          threadId = newId('thread');
+          run.threadId = threadId;
+          await tx.threads.create({ id: threadId, scope, createdAt: now });
+        }
+        await tx.runs.create(run);
+        if (input.mode === 'background') await this.deps.queue.enqueue(AGENT_RUN_JOB, { runId: run.id }, { jobId: `run_${run.id}`, tx, maxAttempts: 10 });
+        this.deps.events.begin(run.id);
+        await this.deps.events.append(run.id, 'run.created', { run_id: run.id, status: 'queued' }, tx);
+      });
+    } catch (error) {
+      this.deps.events.release(run.id);
+      await slot?.release();
+      throw error;
+    }
+    // A thread made for this run has no history to read when it starts (bar a second run on it
+    // finishing in the instant before; concurrent runs on one thread do not see each other anyway).
+    if (newThread && input.mode !== 'background') this.freshThreads.add(run.id);
+    return { run, slot };
+  }
+
+  /**
+   * Runs (or resumes) a run until it finishes or needs the client. Used inline and by the job.
+   * `created` is the run as create() just wrote it, which spares reading it back: a cancel since
+   * then made it `cancelled` (the start below only moves a queued run) or is seen at step 2.
+   */
+  async execute(runId: string, workspace: Workspace, heldSlot?: RunSlot, created?: Run): Promise<Run> {
+    let run = created?.id === runId && created.status === 'queued' ? created : (await this.deps.store.runs.getById(runId))!;
+    if (['completed', 'failed', 'cancelled', 'requires_action'].includes(run.status)) {
+      await heldSlot?.release();
+      return run;
+    }
+    const slot = heldSlot ?? (await this.deps.slots.acquire(workspace));
+    if (!slot) throw new Error('No run slot free for this workspace; retry later.');
+    const controller = new AbortController();
+    this.controllers.set(run.id, controller);
+    let timeout: NodeJS.Timeout | undefined;
+    const alive = setInterval(() => void this.deps.store.runs.touch(runId, this.now()).catch(() => {}), RUN_HEARTBEAT_MS);
+    let tools: PreparedTools | undefined;
+    try {
+      const config = readConfig(await this.agentConfig(run.agentId, run.agentVersion));
+      timeout = setTimeout(() => controller.abort(new Error('timeout')), config.settings.timeout_ms);
+      const now = this.now();
+      if (run.status === 'queued') {
+        const started: Run = { ...run, status: 'running', startedAt: run.startedAt ?? now, updatedAt: now, latency: { ...run.latency, queue_ms: now - run.createdAt } };
+        // Only from queued: a run cancelled (or started) elsewhere meanwhile is left as it is.
+        const claimed = await this.deps.store.transaction(async (tx) => {
+          if (!(await tx.runs.save(started, ['queued']))) return false;
+          await this.deps.events.append(run.id, 'run.started', { run_id: run.id }, tx);
+          return true;
+        });
+        if (!claimed) {
+          run = (await this.deps.store.runs.getById(run.id)) ?? run;
+          return run;
+        }
+        run = started;
+      }
+      tools = await this.deps.tools.prepare(run, config, controller.signal);
+      const progress = { run };
+      try {
+        run = await this.loop(progress, config, tools, controller.signal);
+      } catch (error) {
+        run = progress.run; // keep what the loop learned (routing, usage) on the failed run
+        throw error;
+      }
+    } catch (error) {
+      run = await this.stopped(run, controller.signal, error);
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(alive);
+      this.controllers.delete(run.id);
+      this.freshThreads.delete(run.id);
+      await tools?.close().catch(() => {});
+      await slot.release();
+      if (run.status !== 'requires_action') this.deps.events.release(run.id);
+    }
+    return run;
+  }
+
+  /** An agent version's configuration ({} if it is gone), from memory when seen before. */
+  private async agentConfig(agentId: string, version: number): Promise<Record<string, unknown>> {
+    const key = `${agentId}@${version}`;
+    const cached = this.versionConfigs.get(key);
+    if (cached) return cached;
+    const found = await this.deps.store.agents.getVersion(agentId, version);
+    if (!found) return {};
+    if (this.versionConfigs.size >= AGENT_VERSION_CACHE_SIZE) this.versionConfigs.delete(this.versionConfigs.keys().next().value!);
+    this.versionConfigs.set(key, found.config);
+    return found.config;
+  }
+
+  private async initialState(run: Run, config: AgentConfig, signal: AbortSignal): Promise<EngineState> {
+    const history = run.threadId && !this.freshThreads.has(run.id) ? await this.deps.store.threads.history(run.threadId) : [];
+    const messages: ModelMessage[] = history.map((m) => m.content as ModelMessage);
+    const input = run.input;
+    if (typeof input === 'string') messages.push({ role: 'user', content: input });
+    else messages.push(...(input as ModelMessage[]));
+    let system = config.instructions ?? '';
+    let retrievalMs = 0;
+    if (config.context.length > 0 && config.context_mode !== 'tool') {
+      const started = this.now();
+      const span = this.span(run, 'retrieval', 'context.retrieve', started);
+      const result = await this.deps.context.retrieval.query(run.scope, {
+        query: lastUserText(messages), sources: config.context, topK: 10, mode: 'hybrid', maxTokens: config.context_max_tokens,
+      });
+      retrievalMs = this.now() - started;
+      await this.endSpan(span, 'ok', { chunks: result.hits.length, tokens: result.window?.tokenCount ?? 0 });
+      signal.throwIfAborted();
+      if (result.window && result.window.text) {
+        system += `${system ? '\n\n' : ''}Use this context when it helps, citing [n]:\n\n${result.window.text}`;
+      }
+    }
+    return { messages, system, steps: 0, pending: [], retrievalMs };
+  }
+
+  private async loop(progress: { run: Run }, config: AgentConfig, tools: PreparedTools, signal: AbortSignal): Promise<Run> {
+    let run = progress.run;
+    let state = (run.state as EngineState).messages ? (run.state as EngineState) : await this.initialState(run, config, signal);
+    run = { ...run, state, latency: { ...run.latency, retrieval_ms: state.retrievalMs ?? 0 } };
+    const resumedWithAnswers = 'answers' in state;
+    await this.applyAnswers(run, tools, signal);
+    const routing = run.routing as unknown as RoutingDecision | null ?? this.route(run, config, state, tools);
+    run.routing = routing as unknown as Record<string, unknown>;
+    progress.run = run;
+    const fallbacks: Array<{ model: string; error: string }> = ((run.routing as any).fallbacks as any[]) ?? [];
+    let candidates = routing.candidates;
+    let text = '';
+    // The first step uses the cancel flag execute() started from (read just now, or written by
+    // create() and confirmed by moving the run out of queued); later steps read it again, and so
+    // does the first when approved tools ran since.
+    let firstStep = !resumedWithAnswers;
+    while (state.steps < config.settings.max_steps) {
+      const cancel = firstStep ? run.cancelRequested : signal.aborted || (await this.cancelRequested(run.id));
+      firstStep = false;
+      if (signal.aborted || cancel) return this.cancelled(run);
+      state.steps += 1;
+      const step = await this.modelStep(run, config, state, tools, candidates, signal, fallbacks);
+      candidates = [step.model, ...candidates.filter((c) => c !== step.model)];
+      run.model = step.model;
+      run.routing = { ...run.routing, fallbacks };
+      text = step.text;
+      state.messages.push({
+        role: 'assistant',
+        content: [
+          ...(step.text ? [{ type: 'text' as const, text: step.text }] : []),
+          ...step.toolCalls.map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: c.arguments })),
+        ],
+      });
+      if (step.toolCalls.length === 0) return this.complete(run, state, text);
+
+      const pending: PendingCall[] = [];
+      for (const call of step.toolCalls) {
+        const definition = tools.definitionOf(call.name);
+        if (!definition) {
+          await this.addToolResult(run, state, call, { ok: false, output: { error: `Unknown tool ${call.name}` }, error: 'unknown tool', latencyMs: 0 });
+        } else if (definition.requires_approval) {
+          pending.push({ ...call, type: 'approval' });
+        } else if (definition.type === 'function') {
+          pending.push({ ...call, type: 'function' });
+        } else {
+          await this.runTool(run, state, tools, call, signal);
+        }
+      }
+      if (pending.length > 0) return this.requireAction(run, state, pending);
+    }
+    return this.fail(run, 'max_steps_exceeded', `The run stopped after ${config.settings.max_steps} steps (settings.max_steps).`);
+  }
+
+  /** The run ended by an error: cancelled if that was asked for, else failed (timeouts say so). */
+  private async stopped(run: Run, signal: AbortSignal, error: unknown): Promise<Run> {
+    if (await this.cancelRequested(run.id)) return this.cancelled(run);
+    const timedOut = signal.aborted && String(signal.reason).includes('timeout');
+    return this.fail(run, timedOut ? 'run_timeout' : 'run_error', timedOut ? 'The run exceeded settings.timeout_ms.' : error instanceof Error ? error.message : String(error));
+  }
+
+  private route(run: Run, config: AgentConfig, state: EngineState, tools: PreparedTools): RoutingDecision {
+    const promptTokens = countTokens(state.system) + state.messages.reduce((sum, m) => sum + countTokens(JSON.stringify(m.content)), 0) + tools.specs.length * 50;
+    if (config.model !== 'auto') {
+      return {
+        model: config.model, candidates: [config.model], task: 'chat', reason: 'The agent names its model.',
+        signals: { promptTokens, needsTools: tools.specs.length > 0, optimize: config.routing.optimize, task: 'chat', excluded: [] },
+      };
+    }
+    return this.deps.router.route({
+      livemode: run.scope.livemode, promptTokens, needsTools: tools.specs.length > 0, text: lastUserText(state.messages),
+      optimize: config.routing.optimize, ...(config.routing.allowed_models ? { allowedModels: config.routing.allowed_models } : {}),
+    });
+  }
+
+  /** One model call, falling back to the next candidate on a retryable provider error. */
+  private async modelStep(
+    run: Run, config: AgentConfig, state: EngineState, tools: PreparedTools, candidates: string[], signal: AbortSignal,
+    fallbacks: Array<{ model: string; error: string }>,
+  ): Promise<{ model: string; text: string; toolCalls: Array<{ id: string; name: string; arguments: unknown }> }> {
+    const toolSet: ToolSet = Object.fromEntries(
+      tools.specs.map((s) => [s.name, tool({ description: s.description, inputSchema: jsonSchema(s.parameters as any) })]),
+    );
+    let lastError: unknown;
+    for (const model of candidates) {
+      const started = this.now();
+      const span = this.span(run, 'model_call', model, started);
+      let firstTokenAt: number | undefined;
+      let text = '';
+      const toolCalls: Array<{ id: string; name: string; arguments: unknown }> = [];
+      let usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+      let failure: unknown;
+      try {
+        const call = {
+          model: this.deps.catalogue.languageModel(model, run.scope.livemode),
+          system: state.system || undefined,
+          messages: state.messages,
+          tools: toolSet,
+          maxRetries: 0,
+          abortSignal: signal,
+          ...(config.settings.temperature !== null ? { temperature: config.settings.temperature } : {}),
+          ...(config.settings.max_output_tokens !== null ? { maxOutputTokens: config.settings.max_output_tokens } : {}),
+        };
+        if (run.mode !== 'stream') {
+          // Nobody watches a wait or background run token by token: one non-streaming call is
+          // several times cheaper, and its text is logged as one delta.
+          const result = await generateText(call);
+          firstTokenAt = this.now();
+          text = result.text;
+          if (text) await this.deps.events.appendBuffered(run.id, 'run.output_text.delta', { delta: text, step: state.steps });
+          for (const c of result.toolCalls) toolCalls.push({ id: c.toolCallId, name: c.toolName, arguments: c.input });
+          usage = { inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0, cachedInputTokens: result.usage.cachedInputTokens ?? 0 };
+        } else {
+          // Errors arrive as stream parts and are handled below (fallback or failure), not logged.
+          const result = streamText({ ...call, onError: () => {} });
+          for await (const part of result.fullStream) {
+            if (part.type === 'text-delta') {
+              firstTokenAt ??= this.now();
+              text += part.text;
+              await this.deps.events.append(run.id, 'run.output_text.delta', { delta: part.text, step: state.steps });
+            } else if (part.type === 'tool-call') {
+              firstTokenAt ??= this.now();
+              toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: part.input });
+            } else if (part.type === 'finish-step') {
+              usage = { inputTokens: part.usage.inputTokens ?? 0, outputTokens: part.usage.outputTokens ?? 0, cachedInputTokens: part.usage.cachedInputTokens ?? 0 };
+            } else if (part.type === 'error') {
+              failure = part.error;
+            }
+          }
+        }
+      } catch (error) {
+        failure = error;
+      }
+      await this.deps.events.flush(run.id);
+      // An aborted stream ends quietly: treat it as the abort it is.
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+      const ended = this.now();
+      if (failure === undefined) {
+        this.deps.router.recordOutcome(model, { ok: true, latencyMs: ended - started });
+        const cost = this.cost(run, model, usage);
+        this.addUsage(run, usage, cost);
+        run.latency = {
+          ...run.latency,
+          model_ms: (run.latency.model_ms ?? 0) + (ended - started),
+          ...(run.latency.time_to_first_token_ms === undefined && firstTokenAt !== undefined ? { time_to_first_token_ms: firstTokenAt - started } : {}),
+        };
+        await this.endSpan(span, 'ok', {
+          model, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, cached_input_tokens: usage.cachedInputTokens, cost_usd: cost,
+          time_to_first_token_ms: firstTokenAt === undefined ? null : firstTokenAt - started, tool_calls: toolCalls.length,
+        });
+        return { model, text, toolCalls };
+      }
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+      const retryable = APICallError.isInstance(failure) ? failure.isRetryable : false;
+      const message = failure instanceof Error ? failure.message : String(failure);
+      this.deps.router.recordOutcome(model, { ok: false, latencyMs: ended - started, retryable });
+      await this.endSpan(span, 'error', { model, error: message.slice(0, 500), retryable });
+      lastError = failure;
+      if (!retryable) break;
+      fallbacks.push({ model, error: message.slice(0, 300) });
+      await this.deps.events.append(run.id, 'run.model_fallback', { model, error: message.slice(0, 300) });
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  private cost(run: Run, model: string, usage: { inputTokens: number; outputTokens: number; cachedInputTokens: number }): number {
+    if (!run.scope.livemode) return 0; // test mode runs on the simulator: no cost
+    const pricing = this.deps.catalogue.get(model)?.pricing;
+    if (!pricing) return 0;
+    const uncached = Math.max(0, usage.inputTokens - usage.cachedInputTokens);
+    return (uncached * pricing.input + usage.cachedInputTokens * pricing.cachedInput + usage.outputTokens * pricing.output) / 1_000_000;
+  }
+
+  private addUsage(run: Run, usage: { inputTokens: number; outputTokens: number; cachedInputTokens: number }, cost: number): void {
+    const u = run.usage;
+    run.usage = {
+      input_tokens: u.input_tokens + usage.inputTokens,
+      output_tokens: u.output_tokens + usage.outputTokens,
+      cached_input_tokens: u.cached_input_tokens + usage.cachedInputTokens,
+      total_tokens: u.total_tokens + usage.inputTokens + usage.outputTokens,
+    };
+    run.costUsd += cost;
+  }
+
+  private async runTool(run: Run, state: EngineState, tools: PreparedTools, call: { id: string; name: string; arguments: unknown }, signal: AbortSignal): Promise<void> {
+    const started = this.now();
+    const span = this.span(run, 'tool_call', call.name, started);
+    await this.deps.events.append(run.id, 'run.tool_call.started', { tool_call_id: call.id, name: call.name, arguments: call.arguments });
+    let result: ToolResult;
+    try {
+      result = await tools.execute(call.name, call.arguments, call.id, signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      result = { ok: false, output: { error: error instanceof Error ? error.message : String(error) }, error: 'tool error', latencyMs: this.now() - started };
+    }
+    run.latency = { ...run.latency, tools_ms: (run.latency.tools_ms ?? 0) + (this.now() - started) };
+    await this.endSpan(span, result.ok ? 'ok' : 'error', { tool: call.name, ok: result.ok, ...(result.error ? { error: result.error } : {}) });
+    await this.addToolResult(run, state, call, result);
+  }
+
+  private async addToolResult(run: Run, state: EngineState, call: { id: string; name: string }, result: ToolResult): Promise<void> {
+    state.messages.push({
+      role: 'tool',
+      content: [{ type: 'tool-result', toolCallId: call.id, toolName: call.name, output: { type: 'json', value: (result.output ?? null) as any } }],
+    });
+    await this.deps.events.append(run.id, 'run.tool_call.completed', { tool_call_id: call.id, name: call.name, ok: result.ok, output: result.output });
+  }
+
+  private async requireAction(run: Run, state: EngineState, pending: PendingCall[]): Promise<Run> {
+    const expiresAt = this.now() + REQUIRED_ACTION_TTL_MS;
+    state.pending = pending;
+    state.requiredActionExpiresAt = expiresAt;
+    const requiredAction = {
+      type: 'submit_tool_outputs',
+      expires_at: new Date(expiresAt).toISOString(),
+      tool_calls: pending.map((p) => ({ id: p.id, type: p.type, name: p.name, arguments: p.arguments })),
+    };
+    const next: Run = { ...run, status: 'requires_action', state, requiredAction, updatedAt: this.now() };
+    await this.deps.store.runs.save(next);
+    await this.deps.events.append(run.id, 'run.requires_action', { required_action: requiredAction });
+    return next;
+  }
+
+  /**
+   * Answers the calls a run in requires_action waits for: outputs of function tools, and
+   * approve/deny decisions. Every pending call must be answered exactly once. Resumes the run.
+   */
+  async submitToolOutputs(
+    workspace: Workspace,
+    run: Run,
+    answers: Array<{ tool_call_id: string; output?: unknown; approve?: boolean; reason?: string }>,
+  ): Promise<Run> {
+    if (run.status !== 'requires_action') {
+      throw new ApiError('run_not_waiting', { message: `Run '${run.id}' is ${run.status}; it is not waiting for tool outputs.` });
+    }
+    const state = run.state as EngineState;
+    if (state.requiredActionExpiresAt !== undefined && this.now() > state.requiredActionExpiresAt) {
+      await this.fail(run, 'tool_outputs_expired', 'The run waited too long for tool outputs and expired.');
+      throw new ApiError('run_not_waiting', { message: `Run '${run.id}' expired while waiting for tool outputs.` });
+    }
+    const pending = new Map(state.pending.map((p) => [p.id, p]));
+    const seen = new Set<string>();
+    for (const [i, answer] of answers.entries()) {
+      const call = pending.get(answer.tool_call_id);
+      if (!call) throw new ApiError('parameter_invalid', { message: `Run '${run.id}' is not waiting for tool call '${answer.tool_call_id}'.`, param: `tool_outputs[${i}].tool_call_id` });
+      if (seen.has(call.id)) throw new ApiError('parameter_invalid', { message: `Tool call '${call.id}' is answered twice.`, param: `tool_outputs[${i}].tool_call_id` });
+      seen.add(call.id);
+      if (call.type === 'approval' && answer.approve === undefined) throw new ApiError('parameter_missing', { message: `Tool call '${call.id}' needs approval: send approve true or false.`, param: `tool_outputs[${i}].approve` });
+      if (call.type === 'function' && answer.output === undefined) throw new ApiError('parameter_missing', { message: `Tool call '${call.id}' needs an output.`, param: `tool_outputs[${i}].output` });
+    }
+    const missing = [...pending.keys()].filter((id) => !seen.has(id));
+    if (missing.length > 0) throw new ApiError('parameter_missing', { message: `Answer every pending tool call; missing: ${missing.join(', ')}.`, param: 'tool_outputs' });
+
+    // Claim the transition first, so a second answer to the same calls is refused.
+    const resumed: Run = { ...run, status: 'queued', requiredAction: null, state: { ...state, pending: [], answers }, updatedAt: this.now() };
+    if (!(await this.deps.store.runs.save(resumed, ['requires_action']))) {
+      throw new ApiError('run_not_waiting', { message: `Run '${run.id}' was already answered.` });
+    }
+    await this.deps.events.append(run.id, 'run.tool_outputs_submitted', { tool_call_ids: [...seen] });
+    if (run.mode === 'background') {
+      await this.deps.queue.enqueue(AGENT_RUN_JOB, { runId: run.id }, { jobId: `run_${run.id}_resume_${state.steps}`, maxAttempts: 3 });
+      return resumed;
+    }
+    const slot = await this.deps.slots.acquireOrThrow(workspace);
+    return this.execute(run.id, workspace, slot);
+  }
+
+  /** Applies answered calls (run after resuming): outputs become tool results; approved tools run. */
+  async applyAnswers(run: Run, tools: PreparedTools, signal: AbortSignal): Promise<void> {
+    const state = run.state as EngineState & { answers?: Array<{ tool_call_id: string; output?: unknown; approve?: boolean; reason?: string }> };
+    if (!state.answers) return;
+    const calls = new Map<string, { id: string; name: string; arguments: unknown }>();
+    for (const m of state.messages) {
+      if (m.role !== 'assistant' || typeof m.content === 'string') continue;
+      for (const p of m.content) if (p.type === 'tool-call') calls.set(p.toolCallId, { id: p.toolCallId, name: p.toolName, arguments: p.input });
+    }
+    for (const answer of state.answers) {
+      const call = calls.get(answer.tool_call_id)!;
+      const definition = tools.definitionOf(call.name);
+      if (answer.approve === false) {
+        await this.addToolResult(run, state, call, { ok: false, output: { error: 'The user denied this tool call.', reason: answer.reason ?? null }, error: 'denied', latencyMs: 0 });
+      } else if (definition?.type === 'function') {
+        await this.addToolResult(run, state, call, { ok: true, output: answer.output, latencyMs: 0 });
+      } else {
+        await this.runTool(run, state, tools, call, signal);
+      }
+    }
+    delete state.answers;
+  }
+
+  /** Requests cancellation: immediate when queued or waiting, else the running loop stops. */
+  async cancel(run: Run): Promise<Run> {
+    if (['completed', 'failed', 'cancelled'].includes(run.status)) {
+      throw new ApiError('run_not_cancellable', { message: `Run '${run.id}' is already ${run.status}.` });
+    }
+    await this.deps.store.runs.requestCancel(run.id, this.now());
+    this.controllers.get(run.id)?.abort(new Error('cancelled'));
+    if (run.status === 'queued' || run.status === 'requires_action') {
+      const current = (await this.deps.store.runs.getById(run.id))!;
+      const cancelled = await this.cancelled(current, ['queued', 'requires_action']);
+      return cancelled;
+    }
+    // A running run on another process sees the flag at its next step.
+    return (await this.deps.store.runs.getById(run.id))!;
+  }
+
+  /**
+   * Fails wait and stream runs whose process died mid-run (they have no job to resume them), so
+   * an accepted run never vanishes. Background runs are resumed by the queue instead.
+   */
+  async failAbandoned(): Promise<number> {
+    const abandoned = await this.deps.store.runs.listAbandoned(this.now() - RUN_ABANDONED_AFTER_MS, 100);
+    for (const run of abandoned) await this.fail(run, 'run_interrupted', 'The server running this run stopped before it finished. Start a new run.');
+    return abandoned.length;
+  }
+
+  private async cancelRequested(runId: string): Promise<boolean> {
+    return (await this.deps.store.runs.getById(runId))?.cancelRequested ?? false;
+  }
+
+  private async cancelled(run: Run, from?: Run['status'][]): Promise<Run> {
+    const now = this.now();
+    const next: Run = { ...run, status: 'cancelled', requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
+    if (await this.deps.store.runs.save(next, from)) await this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id });
+    return (await this.deps.store.runs.getById(run.id)) ?? next;
+  }
+
+  /** The run, its thread messages, its span and its last event are written in one transaction. */
+  private async complete(run: Run, state: EngineState, text: string): Promise<Run> {
+    const now = this.now();
+    const next: Run = { ...run, status: 'completed', output: text, state, completedAt: now, updatedAt: now, latency: this.total(run, now) };
+    await this.deps.events.flush(run.id);
+    const saved = await this.deps.store.transaction(async (tx: Transaction) => {
+      if (!(await tx.runs.save(next, ['running']))) return false;
+      if (run.threadId) {
+        const input = run.input;
+        const userMessages: ModelMessage[] = typeof input === 'string' ? [{ role: 'user', content: input }] : (input as ModelMessage[]);
+        await tx.threads.addMessages([
+          ...userMessages.map((content) => ({ id: newId('msg'), threadId: run.threadId!, runId: run.id, role: 'user' as const, content, createdAt: now })),
+          { id: newId('msg'), threadId: run.threadId, runId: run.id, role: 'assistant' as const, content: { role: 'assistant', content: text }, createdAt: now },
+        ]);
+      }
+      const span = this.span(run, 'run', 'agent.run', run.startedAt ?? run.createdAt);
+      await tx.runs.saveSpan({ ...span, status: 'ok', attributes: { usage: next.usage, cost_usd: next.costUsd, model: next.model }, endedAt: this.now() });
+      await this.deps.events.append(run.id, 'run.completed', { run_id: run.id, output: text, usage: next.usage }, tx);
+      return true;
+    });
+    if (!saved) return (await this.deps.store.runs.getById(run.id))!;
+    return next;
+  }
+
+  private async fail(run: Run, code: string, message: string): Promise<Run> {
+    const now = this.now();
+    const next: Run = { ...run, status: 'failed', errorCode: code, errorMessage: message.slice(0, 1000), requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
+    if (!(await this.deps.store.runs.save(next, ['queued', 'running', 'requires_action']))) return (await this.deps.store.runs.getById(run.id))!;
+    await this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } });
+    return next;
+  }
+
+  private total(run: Run, now: number): Record<string, number> {
+    return { queue_ms: 0, retrieval_ms: 0, model_ms: 0, tools_ms: 0, ...run.latency, total_ms: now - run.createdAt };
+  }
+
+  private span(run: Run, kind: Span['kind'], name: string, startedAt: number): Span {
+    return { id: newId('span'), runId: run.id, parentId: null, kind, name, status: 'running', attributes: {}, startedAt, endedAt: null };
+  }
+
+  private async endSpan(span: Span, status: Span['status'], attributes: Record<string, unknown>): Promise<void> {
+    await this.deps.store.runs.saveSpan({ ...span, status, attributes, endedAt: this.now() });
+  }
+}

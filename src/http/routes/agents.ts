@@ -1,0 +1,368 @@
+import { Type, type Static } from 'typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ModelMessage } from 'ai';
+import type { Agent, AgentVersion, Run } from '../../store/port.js';
+import { ApiError } from '../../errors.js';
+import { isId } from '../../ids.js';
+import { readConfig } from '../../agents/agent-config.js';
+import type { AgentInput } from '../../agents/agents.js';
+import { authOf } from '../plugins/auth.js';
+import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
+import type { AppDeps } from '../app.js';
+
+const Json = Type.Unknown();
+const ToolSchema = Type.Object({ type: Type.Union([Type.Literal('context_search'), Type.Literal('http'), Type.Literal('function'), Type.Literal('mcp'), Type.Literal('agent')]) }, {
+  additionalProperties: true,
+  description: 'A tool: context_search, http (server-side, signed), function (client-side), mcp (Streamable HTTP server), agent. See docs/agents.md.',
+});
+
+const AgentFields = {
+  description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: '"auto" (routed per run) or provider/model from GET /v1/models.' })),
+  instructions: Type.Optional(Type.Union([Type.String({ maxLength: 100_000 }), Type.Null()])),
+  context: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 50, description: 'Context source names or ids.' })),
+  context_mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('tool'), Type.Literal('both')])),
+  context_max_tokens: Type.Optional(Type.Integer({ minimum: 100, maximum: 100_000 })),
+  tools: Type.Optional(Type.Array(ToolSchema, { maxItems: 64 })),
+  settings: Type.Optional(StrictObject({
+    temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
+    max_output_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()])),
+    max_steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+  })),
+  routing: Type.Optional(StrictObject({
+    optimize: Type.Optional(Type.Union([Type.Literal('balanced'), Type.Literal('cost'), Type.Literal('quality'), Type.Literal('latency')])),
+    allowed_models: Type.Optional(Type.Union([Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 }), Type.Null()])),
+  })),
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('archived')])),
+  metadata: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }), { maxProperties: 50 })),
+};
+
+const CreateAgentBody = StrictObject({ name: Type.String({ minLength: 1, maxLength: 200 }), ...AgentFields });
+const UpdateAgentBody = StrictObject({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), ...AgentFields });
+
+const AgentObject = Type.Object({
+  object: Type.Literal('agent'),
+  id: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  livemode: Type.Boolean(),
+  version: Type.Integer(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  model: Type.String(),
+  instructions: Type.Union([Type.String(), Type.Null()]),
+  context: Type.Array(Type.String()),
+  context_mode: Type.String(),
+  context_max_tokens: Type.Integer(),
+  tools: Type.Array(Type.Object({}, { additionalProperties: true })),
+  settings: Type.Object({}, { additionalProperties: true }),
+  routing: Type.Object({}, { additionalProperties: true }),
+  metadata: Type.Record(Type.String(), Type.String()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const VersionObject = Type.Object({
+  object: Type.Literal('agent_version'),
+  id: Type.String(),
+  agent_id: Type.String(),
+  version: Type.Integer(),
+  config: Type.Object({}, { additionalProperties: true }),
+  created_at: Timestamp,
+});
+
+const RunObject = Type.Object({
+  object: Type.Literal('run'),
+  id: Type.String(),
+  agent_id: Type.String(),
+  agent_version: Type.Integer(),
+  thread_id: Type.Union([Type.String(), Type.Null()]),
+  livemode: Type.Boolean(),
+  status: Type.String(),
+  mode: Type.String(),
+  output: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  required_action: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+  model: Type.Union([Type.String(), Type.Null()]),
+  routing: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+  usage: Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer(), cached_input_tokens: Type.Integer(), total_tokens: Type.Integer() }),
+  cost_usd: Type.Number(),
+  latency_ms: Type.Record(Type.String(), Type.Number()),
+  steps: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  metadata: Type.Record(Type.String(), Type.String()),
+  created_at: Timestamp,
+  started_at: Type.Union([Timestamp, Type.Null()]),
+  completed_at: Type.Union([Timestamp, Type.Null()]),
+});
+
+const Message = StrictObject({ role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]), content: Type.String({ maxLength: 1_000_000 }) });
+const CreateRunBody = StrictObject({
+  input: Type.Union([Type.String({ minLength: 1, maxLength: 1_000_000 }), Type.Array(Message, { minItems: 1, maxItems: 200 })]),
+  thread_id: Type.Optional(Type.String({ maxLength: 64, description: 'Continue this conversation; without it each run starts a new thread.' })),
+  stream: Type.Optional(Type.Boolean({ description: 'Answer with server-sent events as the run progresses.' })),
+  background: Type.Optional(Type.Boolean({ description: 'Answer 202 at once; poll or stream the run.' })),
+  metadata: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }), { maxProperties: 50 })),
+});
+
+const ToolOutputsBody = StrictObject({
+  tool_outputs: Type.Array(StrictObject({
+    tool_call_id: Type.String({ minLength: 1, maxLength: 200 }),
+    output: Type.Optional(Json),
+    approve: Type.Optional(Type.Boolean()),
+    reason: Type.Optional(Type.String({ maxLength: 2000 })),
+  }), { minItems: 1, maxItems: 64 }),
+  stream: Type.Optional(Type.Boolean()),
+});
+
+const AgentParams = StrictObject({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+const RunParams = StrictObject({ id: Type.String({ minLength: 1, maxLength: 128 }), run_id: Type.String({ minLength: 1, maxLength: 128 }) });
+
+function agentView(agent: Agent) {
+  const config = readConfig(agent.config);
+  return {
+    object: 'agent' as const,
+    id: agent.id,
+    name: agent.name,
+    status: agent.status,
+    livemode: agent.scope.livemode,
+    version: agent.version,
+    description: config.description,
+    model: config.model,
+    instructions: config.instructions,
+    context: config.context,
+    context_mode: config.context_mode,
+    context_max_tokens: config.context_max_tokens,
+    tools: redactTools(config.tools as unknown as Array<Record<string, unknown>>),
+    settings: config.settings,
+    routing: config.routing,
+    metadata: agent.metadata,
+    created_at: toTimestamp(agent.createdAt),
+    updated_at: toTimestamp(agent.updatedAt),
+  };
+}
+
+/** Header values of http and mcp tools may carry credentials: write-only. */
+function redactTools(tools: Array<Record<string, unknown>>) {
+  return tools.map((t) => (t.headers && typeof t.headers === 'object' ? { ...t, headers: Object.fromEntries(Object.keys(t.headers).map((k) => [k, '[redacted]'])) } : t));
+}
+
+function runView(run: Run) {
+  return {
+    object: 'run' as const,
+    id: run.id,
+    agent_id: run.agentId,
+    agent_version: run.agentVersion,
+    thread_id: run.threadId,
+    livemode: run.scope.livemode,
+    status: run.status,
+    mode: run.mode,
+    output: run.output,
+    error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '' } : null,
+    required_action: run.requiredAction,
+    model: run.model,
+    routing: run.routing,
+    usage: run.usage,
+    cost_usd: run.costUsd,
+    latency_ms: run.latency,
+    metadata: run.metadata,
+    created_at: toTimestamp(run.createdAt),
+    started_at: toNullableTimestamp(run.startedAt),
+    completed_at: toNullableTimestamp(run.completedAt),
+  };
+}
+
+function versionView(version: AgentVersion) {
+  return { object: 'agent_version' as const, id: `${version.agentId}@${version.version}`, agent_id: version.agentId, version: version.version, config: version.config, created_at: toTimestamp(version.createdAt) };
+}
+
+function toInput(body: Static<typeof UpdateAgentBody>): AgentInput {
+  return body as unknown as AgentInput;
+}
+
+/** Agent routes: the 12 endpoints of the Agents group. */
+export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { agents, engine, events } = deps.agents;
+
+  async function findRun(request: FastifyRequest, params: { id: string; run_id: string }): Promise<Run> {
+    const auth = authOf(request);
+    const agent = await agents.get(auth.scope, params.id);
+    const run = isId('run', params.run_id) ? await deps.store.runs.get(auth.scope, params.run_id) : undefined;
+    if (!run || run.agentId !== agent.id) throw new ApiError('resource_missing', { message: `No such run: '${params.run_id}'.`, param: 'run_id' });
+    return run;
+  }
+
+  /** Streams the run's events as SSE from `afterSeq` until it finishes or waits for the client. */
+  async function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number, work?: Promise<unknown>) {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-request-id': request.id,
+      ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => k.toLowerCase().startsWith('x-ratelimit')).map(([k, v]) => [k, String(v)])),
+    });
+    const closed = new AbortController();
+    raw.on('close', () => closed.abort());
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+    try {
+      for await (const event of events.follow(runId, afterSeq, closed.signal)) {
+        raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, sequence: event.seq })}\n\n`);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      await work?.catch(() => {});
+      raw.end();
+      // A hijacked reply skips onSend: store the idempotent response here, as the run's JSON.
+      const claim = request.idempotency;
+      if (claim) {
+        request.idempotency = null;
+        const run = await deps.store.runs.getById(runId);
+        if (run) await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(runView(run)), {});
+        else await deps.store.idempotency.release(claim.scope, claim.key);
+      }
+    }
+  }
+
+  app.post('/v1/agents', {
+    schema: {
+      tags: ['Agents'], summary: 'Create an agent',
+      description: 'The agent is active at once. `model: "auto"` routes each run to the best available model; `context` attaches context sources by name or id.',
+      body: CreateAgentBody, response: { 201: AgentObject },
+    },
+  }, async (request, reply) => {
+    const auth = authOf(request);
+    const agent = await agents.create(auth.scope, toInput(request.body) as AgentInput & { name: string });
+    return reply.code(201).send(agentView(agent));
+  });
+
+  app.get('/v1/agents', {
+    schema: {
+      tags: ['Agents'], summary: 'List agents',
+      querystring: StrictObject({ ...PaginationQuery.properties, status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('archived')])) }),
+      response: { 200: ListOf(AgentObject) },
+    },
+  }, async (request) => {
+    const q = request.query;
+    const page = await agents.list(authOf(request).scope, { limit: q.limit ?? 20, after: q.after, before: q.before }, q.status);
+    return toList(page.data.map(agentView), page.hasMore);
+  });
+
+  app.get('/v1/agents/:id', {
+    schema: { tags: ['Agents'], summary: 'Get an agent', params: AgentParams, response: { 200: AgentObject } },
+  }, async (request) => agentView(await agents.get(authOf(request).scope, request.params.id)));
+
+  app.patch('/v1/agents/:id', {
+    schema: { tags: ['Agents'], summary: 'Update an agent (a configuration change makes a new version)', params: AgentParams, body: UpdateAgentBody, response: { 200: AgentObject } },
+  }, async (request) => agentView(await agents.update(authOf(request).scope, request.params.id, toInput(request.body))));
+
+  app.delete('/v1/agents/:id', {
+    schema: {
+      tags: ['Agents'], summary: 'Delete an agent', params: AgentParams,
+      response: { 200: Type.Object({ object: Type.Literal('agent'), id: Type.String(), deleted: Type.Literal(true) }) },
+    },
+  }, async (request) => {
+    const agent = await agents.delete(authOf(request).scope, request.params.id);
+    return { object: 'agent' as const, id: agent.id, deleted: true as const };
+  });
+
+  app.get('/v1/agents/:id/versions', {
+    schema: { tags: ['Agents'], summary: 'List the versions of an agent', params: AgentParams, querystring: PaginationQuery, response: { 200: ListOf(VersionObject) } },
+  }, async (request) => {
+    const q = request.query;
+    const page = await agents.versions(authOf(request).scope, request.params.id, { limit: q.limit ?? 20, after: q.after, before: q.before });
+    return toList(page.data.map(versionView), page.hasMore);
+  });
+
+  app.post('/v1/agents/:id/runs', {
+    schema: {
+      tags: ['Agents'], summary: 'Run an agent',
+      description: 'Waits for the result by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once.',
+      params: AgentParams, body: CreateRunBody, response: { 200: RunObject, 202: RunObject },
+    },
+  }, async (request, reply) => {
+    const auth = authOf(request);
+    const agent = await agents.get(auth.scope, request.params.id);
+    const body = request.body;
+    if (body.stream && body.background) throw new ApiError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
+    const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
+    const input = { input: typeof body.input === 'string' ? body.input : (body.input as ModelMessage[]), threadId: body.thread_id, mode, metadata: body.metadata } as const;
+    if (mode === 'stream') {
+      const { run, slot } = await engine.create(auth.workspace, auth.scope, agent, input);
+      const work = engine.execute(run.id, auth.workspace, slot);
+      return streamRun(request, reply, run.id, 0, work);
+    }
+    const run = await engine.start(auth.workspace, auth.scope, agent, input);
+    return reply.code(mode === 'background' ? 202 : 200).send(runView(run));
+  });
+
+  app.get('/v1/agents/:id/runs', {
+    schema: { tags: ['Agents'], summary: 'List runs of an agent', params: AgentParams, querystring: PaginationQuery, response: { 200: ListOf(RunObject) } },
+  }, async (request) => {
+    const auth = authOf(request);
+    const agent = await agents.get(auth.scope, request.params.id);
+    const q = request.query;
+    const page = await deps.store.runs.listForAgent(auth.scope, agent.id, { limit: q.limit ?? 20, after: q.after, before: q.before });
+    return toList(page.data.map(runView), page.hasMore);
+  });
+
+  app.get('/v1/agents/:id/runs/:run_id', {
+    schema: {
+      tags: ['Agents'], summary: 'Get a run',
+      description: 'With `Accept: text/event-stream`, streams the run\'s events; `Last-Event-ID` resumes after that event.',
+      params: RunParams, response: { 200: RunObject },
+    },
+  }, async (request, reply) => {
+    const run = await findRun(request, request.params);
+    if ((request.headers.accept ?? '').includes('text/event-stream')) {
+      const last = Number(request.headers['last-event-id'] ?? 0);
+      return streamRun(request, reply, run.id, Number.isInteger(last) && last > 0 ? last : 0);
+    }
+    const spans = await deps.store.runs.spans(run.id);
+    return {
+      ...runView(run),
+      steps: spans.filter((s) => s.kind !== 'run').map((s) => ({
+        id: s.id, type: s.kind, name: s.name, status: s.status, started_at: toTimestamp(s.startedAt), ended_at: toNullableTimestamp(s.endedAt),
+        duration_ms: s.endedAt === null ? null : s.endedAt - s.startedAt, ...s.attributes,
+      })),
+    };
+  });
+
+  app.post('/v1/agents/:id/runs/:run_id/cancel', {
+    schema: { tags: ['Agents'], summary: 'Cancel a run', params: RunParams, body: StrictObject({}), response: { 200: RunObject } },
+  }, async (request) => runView(await engine.cancel(await findRun(request, request.params))));
+
+  app.post('/v1/agents/:id/runs/:run_id/tool_outputs', {
+    schema: {
+      tags: ['Agents'], summary: 'Submit tool outputs or approvals for a run in requires_action',
+      description: 'Answer every pending call once: `output` for function tools, `approve` (and optional `reason`) for tools that need approval.',
+      params: RunParams, body: ToolOutputsBody, response: { 200: RunObject, 202: RunObject },
+    },
+  }, async (request, reply) => {
+    const auth = authOf(request);
+    const run = await findRun(request, request.params);
+    const resumed = await engine.submitToolOutputs(auth.workspace, run, request.body.tool_outputs);
+    return reply.code(resumed.mode === 'background' ? 202 : 200).send(runView(resumed));
+  });
+
+  app.get('/v1/threads/:id/messages', {
+    schema: {
+      tags: ['Agents'], summary: "A thread's messages, newest first",
+      params: AgentParams, querystring: PaginationQuery,
+      response: { 200: ListOf(Type.Object({ object: Type.Literal('thread_message'), id: Type.String(), thread_id: Type.String(), run_id: Type.Union([Type.String(), Type.Null()]), role: Type.String(), content: Json, created_at: Timestamp })) },
+    },
+  }, async (request) => {
+    const auth = authOf(request);
+    if (!isId('thread', request.params.id) || !(await deps.store.threads.exists(auth.scope, request.params.id))) {
+      throw new ApiError('resource_missing', { message: `No such thread: '${request.params.id}'.`, param: 'id' });
+    }
+    const q = request.query;
+    const page = await deps.store.threads.messages(request.params.id, { limit: q.limit ?? 20, after: q.after, before: q.before });
+    return toList(page.data.map((m) => {
+      const content = m.content as { content?: unknown };
+      return { object: 'thread_message' as const, id: m.id, thread_id: m.threadId, run_id: m.runId, role: m.role, content: typeof content === 'object' && content && 'content' in content ? content.content : m.content, created_at: toTimestamp(m.createdAt) };
+    }), page.hasMore);
+  });
+}

@@ -1,0 +1,211 @@
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createGoogleGenerativeAI } from '@ai-sdk/google';
+import { createOpenAI } from '@ai-sdk/openai';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import type { ChatModelSetting, Config } from '../config.js';
+import { BUILTIN_MODELS, DECLARED_MODEL_DEFAULTS, SIMULATOR_MODEL, type ModelSpec } from './builtin-models.js';
+import type { ModelCatalogue, ModelInfo } from './ports.js';
+import { createSimulatorModel, SIMULATOR_MODEL_ID, type SimulatorOptions } from './simulator.js';
+
+/** Public endpoints, passed explicitly so the SDKs never fall back to their own env variables. */
+export const PROVIDER_DEFAULT_BASE_URLS = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com/v1',
+  google: 'https://generativelanguage.googleapis.com/v1beta',
+} as const;
+
+/** The config settings the catalogue reads. */
+export type ModelCatalogueConfig = Pick<
+  Config,
+  | 'openaiApiKey'
+  | 'openaiBaseUrl'
+  | 'openaiCompatibleBaseUrl'
+  | 'openaiCompatibleApiKey'
+  | 'openaiCompatibleName'
+  | 'anthropicApiKey'
+  | 'anthropicBaseUrl'
+  | 'googleApiKey'
+  | 'googleBaseUrl'
+  | 'chatModels'
+>;
+
+export interface ModelCatalogueOptions {
+  /** Latency settings of the test-mode simulator (default: none). */
+  simulator?: Omit<SimulatorOptions, 'servingAs'>;
+  /** `fetch` for the providers' HTTP calls (tests, proxies); default the global one. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** A live-mode model that cannot be called: unknown id, or its provider is not configured. */
+export class ModelCatalogueError extends Error {
+  constructor(
+    readonly code: 'unknown_model' | 'model_unavailable',
+    readonly model: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ModelCatalogueError';
+  }
+}
+
+/**
+ * The chat models KAIRO knows: the built-in list (OpenAI, Anthropic, Google), the models the
+ * operator declared in `KAIRO_CHAT_MODELS` (which may override a built-in entry), and the
+ * simulator `kairo/simulator`. A model is `available` when its provider is configured (the
+ * simulator always is). Providers are built once, lazily; nothing touches the network until a
+ * model is called.
+ */
+export function createModelCatalogue(config: ModelCatalogueConfig, options: ModelCatalogueOptions = {}): ModelCatalogue {
+  const configured: Record<string, boolean> = {
+    kairo: true,
+    openai: config.openaiApiKey !== undefined,
+    anthropic: config.anthropicApiKey !== undefined,
+    google: config.googleApiKey !== undefined,
+    [config.openaiCompatibleName]: config.openaiCompatibleBaseUrl !== undefined,
+  };
+
+  const specs = new Map<string, ModelSpec>(BUILTIN_MODELS.map((spec) => [spec.id, spec]));
+  for (const setting of config.chatModels) specs.set(setting.id, declaredSpec(setting, specs.get(setting.id)));
+  specs.delete(SIMULATOR_MODEL_ID);
+  specs.set(SIMULATOR_MODEL_ID, SIMULATOR_MODEL);
+
+  const models = new Map<string, ModelInfo>();
+  for (const spec of specs.values()) models.set(spec.id, freeze({ ...spec, available: configured[spec.provider] === true }));
+
+  const simulators = new Map<string, LanguageModelV3>();
+  const live = new Map<string, LanguageModelV3>();
+  const providers = createProviders(config, options.fetch);
+
+  const simulatorFor = (id: string): LanguageModelV3 => {
+    let model = simulators.get(id);
+    if (!model) {
+      model = createSimulatorModel({ ...options.simulator, servingAs: id });
+      simulators.set(id, model);
+    }
+    return model;
+  };
+
+  return {
+    list() {
+      return [...models.values()];
+    },
+    get(id) {
+      return models.get(id);
+    },
+    languageModel(id, livemode) {
+      if (!livemode) return simulatorFor(id);
+      const info = models.get(id);
+      if (!info) {
+        throw new ModelCatalogueError('unknown_model', id, `Unknown model "${id}". GET /v1/models lists the models of this server.`);
+      }
+      if (info.provider === 'kairo') return simulatorFor(id);
+      if (!info.available) {
+        throw new ModelCatalogueError(
+          'model_unavailable',
+          id,
+          `Model "${id}" is not available: its provider ${info.provider} is not configured on this server (${providerSetting(info.provider, config)}).`,
+        );
+      }
+      let model = live.get(id);
+      if (!model) {
+        model = providers.languageModel(info.provider, info.providerModelId);
+        live.set(id, model);
+      }
+      return model;
+    },
+  };
+}
+
+/** A declared model, over the built-in entry it overrides when there is one. */
+function declaredSpec(setting: ChatModelSetting, base: ModelSpec | undefined): ModelSpec {
+  const pricing = {
+    input: setting.inputPrice ?? base?.pricing.input ?? 0,
+    output: setting.outputPrice ?? base?.pricing.output ?? 0,
+    cachedInput: setting.cachedInputPrice ?? base?.pricing.cachedInput ?? setting.inputPrice ?? base?.pricing.input ?? 0,
+  };
+  return {
+    id: setting.id,
+    provider: setting.provider,
+    providerModelId: setting.model,
+    displayName: base?.displayName ?? setting.model,
+    contextWindow: setting.contextWindow,
+    maxOutputTokens: Math.min(setting.contextWindow, setting.maxOutputTokens ?? base?.maxOutputTokens ?? DECLARED_MODEL_DEFAULTS.maxOutputTokens),
+    pricing,
+    capabilities: {
+      tools: setting.tools ?? base?.capabilities.tools ?? DECLARED_MODEL_DEFAULTS.tools,
+      streaming: true,
+      vision: setting.vision ?? base?.capabilities.vision ?? DECLARED_MODEL_DEFAULTS.vision,
+      jsonOutput: base?.capabilities.jsonOutput ?? true,
+    },
+    quality: setting.quality ?? base?.quality ?? DECLARED_MODEL_DEFAULTS.quality,
+    speed: setting.speed ?? base?.speed ?? DECLARED_MODEL_DEFAULTS.speed,
+    strengths: setting.strengths ?? base?.strengths ?? [],
+  };
+}
+
+function providerSetting(provider: string, config: ModelCatalogueConfig): string {
+  if (provider === 'openai') return 'set KAIRO_OPENAI_API_KEY';
+  if (provider === 'anthropic') return 'set KAIRO_ANTHROPIC_API_KEY';
+  if (provider === 'google') return 'set KAIRO_GOOGLE_API_KEY';
+  if (provider === config.openaiCompatibleName) return 'set KAIRO_OPENAI_COMPATIBLE_BASE_URL';
+  return 'unknown provider';
+}
+
+/** AI SDK providers from the config, each built on first use. */
+function createProviders(config: ModelCatalogueConfig, fetchImpl: typeof globalThis.fetch | undefined) {
+  const withFetch = fetchImpl ? { fetch: fetchImpl } : {};
+  let openai: ReturnType<typeof createOpenAI> | undefined;
+  let anthropic: ReturnType<typeof createAnthropic> | undefined;
+  let google: ReturnType<typeof createGoogleGenerativeAI> | undefined;
+  let compatible: ReturnType<typeof createOpenAICompatible> | undefined;
+
+  return {
+    languageModel(provider: string, modelId: string): LanguageModelV3 {
+      switch (provider) {
+        case 'openai':
+          openai ??= createOpenAI({
+            apiKey: config.openaiApiKey!,
+            baseURL: config.openaiBaseUrl ?? PROVIDER_DEFAULT_BASE_URLS.openai,
+            ...withFetch,
+          });
+          // Chat Completions, which every OpenAI-shaped gateway serves (not the Responses API).
+          return openai.chat(modelId);
+        case 'anthropic':
+          anthropic ??= createAnthropic({
+            apiKey: config.anthropicApiKey!,
+            baseURL: config.anthropicBaseUrl ?? PROVIDER_DEFAULT_BASE_URLS.anthropic,
+            ...withFetch,
+          });
+          return anthropic.languageModel(modelId);
+        case 'google':
+          google ??= createGoogleGenerativeAI({
+            apiKey: config.googleApiKey!,
+            baseURL: config.googleBaseUrl ?? PROVIDER_DEFAULT_BASE_URLS.google,
+            ...withFetch,
+          });
+          return google.languageModel(modelId);
+        default:
+          if (provider !== config.openaiCompatibleName || !config.openaiCompatibleBaseUrl) {
+            throw new Error(`No provider ${provider} is configured.`);
+          }
+          compatible ??= createOpenAICompatible({
+            name: config.openaiCompatibleName,
+            baseURL: config.openaiCompatibleBaseUrl,
+            ...(config.openaiCompatibleApiKey ? { apiKey: config.openaiCompatibleApiKey } : {}),
+            // Token counts on streamed answers too (stream_options.include_usage).
+            includeUsage: true,
+            ...withFetch,
+          });
+          return compatible.chatModel(modelId);
+      }
+    },
+  };
+}
+
+function freeze(info: ModelInfo): ModelInfo {
+  Object.freeze(info.pricing);
+  Object.freeze(info.capabilities);
+  Object.freeze(info.strengths);
+  return Object.freeze(info);
+}

@@ -1,0 +1,319 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type {
+  Agent, AgentRepo, AgentStatus, AgentVersion, Page, PageRequest, Run, RunEvent, RunRepo, RunStatus, Scope, Span,
+  ThreadMessage, ThreadRepo,
+} from './port.js';
+import { paginate } from './kysely-repos.js';
+
+const mode = (livemode: boolean): number => (livemode ? 1 : 0);
+const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
+const json = <T>(text: string | null): T => (text === null ? (null as T) : (JSON.parse(text) as T));
+const num = (value: number | null): number | null => (value === null ? null : Number(value));
+
+function toAgent(row: Database['agents']): Agent {
+  return {
+    id: row.id,
+    scope: scopeOf(row),
+    name: row.name,
+    status: row.status as AgentStatus,
+    version: Number(row.version),
+    config: json(row.config),
+    metadata: json(row.metadata),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toRun(row: Database['runs']): Run {
+  return {
+    id: row.id,
+    scope: scopeOf(row),
+    agentId: row.agent_id,
+    agentVersion: Number(row.agent_version),
+    threadId: row.thread_id,
+    status: row.status as RunStatus,
+    mode: row.mode as Run['mode'],
+    input: json(row.input),
+    state: json(row.state),
+    output: row.output,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    model: row.model,
+    routing: json(row.routing),
+    usage: json(row.usage),
+    costUsd: Number(row.cost_usd),
+    latency: json(row.latency),
+    requiredAction: json(row.required_action),
+    cancelRequested: Number(row.cancel_requested) === 1,
+    metadata: json(row.metadata),
+    createdAt: Number(row.created_at),
+    startedAt: num(row.started_at),
+    completedAt: num(row.completed_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function runRow(run: Run): Database['runs'] {
+  return {
+    id: run.id,
+    workspace_id: run.scope.workspaceId,
+    livemode: mode(run.scope.livemode),
+    agent_id: run.agentId,
+    agent_version: run.agentVersion,
+    thread_id: run.threadId,
+    status: run.status,
+    mode: run.mode,
+    input: JSON.stringify(run.input),
+    state: JSON.stringify(run.state),
+    output: run.output,
+    error_code: run.errorCode,
+    error_message: run.errorMessage,
+    model: run.model,
+    routing: run.routing === null ? null : JSON.stringify(run.routing),
+    usage: JSON.stringify(run.usage),
+    cost_usd: run.costUsd,
+    latency: JSON.stringify(run.latency),
+    required_action: run.requiredAction === null ? null : JSON.stringify(run.requiredAction),
+    cancel_requested: run.cancelRequested ? 1 : 0,
+    metadata: JSON.stringify(run.metadata),
+    created_at: run.createdAt,
+    started_at: run.startedAt,
+    completed_at: run.completedAt,
+    updated_at: run.updatedAt,
+  };
+}
+
+export class KyselyAgentRepo implements AgentRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  private scoped(scope: Scope) {
+    return this.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .where('deleted_at', 'is', null);
+  }
+
+  async create(agent: Agent) {
+    await this.db
+      .insertInto('agents')
+      .values({
+        id: agent.id, workspace_id: agent.scope.workspaceId, livemode: mode(agent.scope.livemode), name: agent.name, status: agent.status,
+        version: agent.version, config: JSON.stringify(agent.config), metadata: JSON.stringify(agent.metadata),
+        created_at: agent.createdAt, updated_at: agent.updatedAt, deleted_at: null,
+      })
+      .execute();
+    await this.db.insertInto('agent_versions').values({ agent_id: agent.id, version: agent.version, config: JSON.stringify(agent.config), created_at: agent.createdAt }).execute();
+    return agent;
+  }
+
+  async get(scope: Scope, id: string) {
+    const row = await this.scoped(scope).where('id', '=', id).executeTakeFirst();
+    return row && toAgent(row);
+  }
+
+  async list(scope: Scope, page: PageRequest, filter: { status?: AgentStatus } = {}): Promise<Page<Agent>> {
+    let query = this.scoped(scope);
+    if (filter.status) query = query.where('status', '=', filter.status);
+    const result = await paginate(query, page);
+    return { data: result.data.map(toAgent), hasMore: result.hasMore };
+  }
+
+  async update(agent: Agent, newVersion: boolean) {
+    await this.db
+      .updateTable('agents')
+      .set({ name: agent.name, status: agent.status, version: agent.version, config: JSON.stringify(agent.config), metadata: JSON.stringify(agent.metadata), updated_at: agent.updatedAt })
+      .where('id', '=', agent.id)
+      .execute();
+    if (newVersion) {
+      await this.db.insertInto('agent_versions').values({ agent_id: agent.id, version: agent.version, config: JSON.stringify(agent.config), created_at: agent.updatedAt }).execute();
+    }
+    return agent;
+  }
+
+  async delete(scope: Scope, id: string, at: number) {
+    const result = await this.db
+      .updateTable('agents')
+      .set({ deleted_at: at, status: 'archived' })
+      .where('id', '=', id)
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async versions(agentId: string, page: PageRequest): Promise<Page<AgentVersion>> {
+    let query = this.db.selectFrom('agent_versions').selectAll().where('agent_id', '=', agentId);
+    if (page.before !== undefined) query = query.where('version', '>', Number(page.before)).orderBy('version', 'asc');
+    else {
+      if (page.after !== undefined) query = query.where('version', '<', Number(page.after));
+      query = query.orderBy('version', 'desc');
+    }
+    const rows = await query.limit(page.limit + 1).execute();
+    const data = rows.slice(0, page.limit).map((r) => ({ agentId: r.agent_id, version: Number(r.version), config: json<Record<string, unknown>>(r.config), createdAt: Number(r.created_at) }));
+    if (page.before !== undefined) data.reverse();
+    return { data, hasMore: rows.length > page.limit };
+  }
+
+  async getVersion(agentId: string, version: number) {
+    const row = await this.db.selectFrom('agent_versions').selectAll().where('agent_id', '=', agentId).where('version', '=', version).executeTakeFirst();
+    return row && { agentId: row.agent_id, version: Number(row.version), config: json<Record<string, unknown>>(row.config), createdAt: Number(row.created_at) };
+  }
+}
+
+export class KyselyRunRepo implements RunRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(run: Run) {
+    await this.db.insertInto('runs').values(runRow(run)).execute();
+    return run;
+  }
+
+  async get(scope: Scope, id: string) {
+    const row = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('id', '=', id)
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async getById(id: string) {
+    const row = await this.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async listForAgent(scope: Scope, agentId: string, page: PageRequest) {
+    const query = this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('agent_id', '=', agentId)
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode));
+    const result = await paginate(query, page);
+    return { data: result.data.map(toRun), hasMore: result.hasMore };
+  }
+
+  async save(run: Run, expectStatus?: RunStatus[]) {
+    const { id, workspace_id, livemode, created_at, cancel_requested, ...changes } = runRow(run);
+    let update = this.db.updateTable('runs').set(changes).where('id', '=', id);
+    if (expectStatus) update = update.where('status', 'in', expectStatus);
+    const result = await update.executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async requestCancel(id: string, at: number) {
+    await this.db.updateTable('runs').set({ cancel_requested: 1, updated_at: at }).where('id', '=', id).execute();
+  }
+
+  async touch(id: string, at: number) {
+    await this.db.updateTable('runs').set({ updated_at: at }).where('id', '=', id).execute();
+  }
+
+  async listAbandoned(before: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('status', 'in', ['queued', 'running'])
+      .where('mode', '!=', 'background')
+      .where('updated_at', '<', before)
+      .limit(limit)
+      .execute();
+    return rows.map(toRun);
+  }
+
+  async appendEvent(event: RunEvent) {
+    await this.db
+      .insertInto('run_events')
+      .values({ run_id: event.runId, seq: event.seq, type: event.type, data: JSON.stringify(event.data), created_at: event.createdAt })
+      .execute();
+  }
+
+  /** Several events in one insert per 200 (a burst of output deltas); not on the RunRepo port yet. */
+  async appendEvents(events: RunEvent[]) {
+    for (let i = 0; i < events.length; i += 200) {
+      await this.db
+        .insertInto('run_events')
+        .values(events.slice(i, i + 200).map((e) => ({ run_id: e.runId, seq: e.seq, type: e.type, data: JSON.stringify(e.data), created_at: e.createdAt })))
+        .execute();
+    }
+  }
+
+  async events(runId: string, afterSeq: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('run_events')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ runId: r.run_id, seq: Number(r.seq), type: r.type, data: json<Record<string, unknown>>(r.data), createdAt: Number(r.created_at) }));
+  }
+
+  async saveSpan(span: Span) {
+    const row = {
+      id: span.id, run_id: span.runId, parent_id: span.parentId, kind: span.kind, name: span.name, status: span.status,
+      attributes: JSON.stringify(span.attributes), started_at: span.startedAt, ended_at: span.endedAt,
+    };
+    const { id, run_id, ...changes } = row;
+    await this.db.insertInto('spans').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).execute();
+  }
+
+  async spans(runId: string) {
+    const rows = await this.db.selectFrom('spans').selectAll().where('run_id', '=', runId).orderBy('started_at').orderBy('id').execute();
+    return rows.map((r) => ({
+      id: r.id, runId: r.run_id, parentId: r.parent_id, kind: r.kind as Span['kind'], name: r.name, status: r.status as Span['status'],
+      attributes: json<Record<string, unknown>>(r.attributes), startedAt: Number(r.started_at), endedAt: num(r.ended_at),
+    }));
+  }
+}
+
+export class KyselyThreadRepo implements ThreadRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(thread: { id: string; scope: Scope; createdAt: number }) {
+    await this.db
+      .insertInto('threads')
+      .values({ id: thread.id, workspace_id: thread.scope.workspaceId, livemode: mode(thread.scope.livemode), created_at: thread.createdAt, updated_at: thread.createdAt })
+      .execute();
+  }
+
+  async exists(scope: Scope, id: string) {
+    const row = await this.db
+      .selectFrom('threads')
+      .select('id')
+      .where('id', '=', id)
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async addMessages(messages: ThreadMessage[]) {
+    if (messages.length === 0) return;
+    await this.db
+      .insertInto('thread_messages')
+      .values(messages.map((m) => ({ id: m.id, thread_id: m.threadId, run_id: m.runId, role: m.role, content: JSON.stringify(m.content), created_at: m.createdAt })))
+      .execute();
+  }
+
+  async messages(threadId: string, page: PageRequest) {
+    const result = await paginate(this.db.selectFrom('thread_messages').selectAll().where('thread_id', '=', threadId), page);
+    return { data: result.data.map(toMessage), hasMore: result.hasMore };
+  }
+
+  async history(threadId: string) {
+    const rows = await this.db.selectFrom('thread_messages').selectAll().where('thread_id', '=', threadId).orderBy('id').execute();
+    return rows.map(toMessage);
+  }
+}
+
+function toMessage(row: Database['thread_messages']): ThreadMessage {
+  return { id: row.id, threadId: row.thread_id, runId: row.run_id, role: row.role as ThreadMessage['role'], content: json(row.content), createdAt: Number(row.created_at) };
+}
