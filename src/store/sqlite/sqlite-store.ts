@@ -20,7 +20,32 @@ function openConnection(file: string, readonly: boolean): SqliteDatabase.Databas
   db.pragma('busy_timeout = 5000');
   // Both connections: the writer maintains the vec0 vector tables, the reader searches them.
   sqliteVec.load(db);
+  cachePreparedStatements(db);
   return db;
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query afresh, and preparing costs more than running most of ours. The
+ * queries are built from a fixed set of shapes, so their prepared statements are kept by SQL
+ * text (least recently used dropped first). Reuse is safe: Kysely runs one statement at a time
+ * on a connection and reads each result fully (`all`/`run`) before the next.
+ */
+function cachePreparedStatements(db: SqliteDatabase.Database): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  db.prepare = ((sql: string) => {
+    let statement = cache.get(sql);
+    if (statement) {
+      cache.delete(sql);
+    } else {
+      statement = prepare(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(sql, statement);
+    return statement;
+  }) as typeof db.prepare;
 }
 
 /**
