@@ -11,6 +11,7 @@
 //
 // Options (after `npm run bench:api --`): --rounds N (3) --duration S (5) --warmup S (2)
 // --connections C (64) --pin (taskset: servers on CPU 0, load generator on CPU 1).
+// Exit status: 0 targets met, 1 a target missed, 2 not judged (other work took > 10 % of the CPU).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -358,36 +359,41 @@ async function main(): Promise<void> {
     );
     const ratio = enterprise.rps / baseline;
     const clean = enterprise.errors === 0 && enterprise.timeouts === 0 && Object.keys(enterprise.statusCounts).every((s) => s === '200');
-    const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
     const enterpriseCpuRatio = cpuRatio(enterprise.cpu);
+    console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min)`);
+    // The servers and the load generator need a CPU each; anything else running takes CPU from
+    // them unevenly, which can move the ratios either way. Such a run is reported, not judged.
+    let shared = false;
+    if (accountBefore && accountAfter) {
+      const total = accountAfter.total - accountBefore.total;
+      const other = Math.max(0, accountAfter.busy - accountBefore.busy - (accountAfter.own - accountBefore.own));
+      const share = (100 * other) / Math.max(1, total);
+      shared = share > 10;
+      console.log(`other work during the measured rounds: ${share.toFixed(0)} % of the machine's CPU time (other processes and hypervisor steal)`);
+      if (shared) {
+        console.log(
+          'WARNING: the benchmark shared the machine, so every figure of this run is skewed: req/s and p99, and CPU µs per ' +
+            'request too (a server that gets the CPU in shorter slices handles fewer requests per wake-up; KAIRO suffers most). ' +
+            'The targets are not judged; re-run on a quiet machine.',
+        );
+      }
+    }
+
+    const verdict = (ok: boolean) => (shared ? 'n/a ' : ok ? 'PASS' : 'FAIL');
     console.log('\ntargets, on the enterprise row (KAIRO GET /v1/workspace: auth, rate-limit headers, route; all 200):');
     console.log(`  ${verdict(ratio >= 0.5)}  throughput ${ratio.toFixed(2)}× bare node:http (target ≥ 0.50×)`);
     console.log(`  ${verdict(enterprise.p99 <= 10)}  p99 ${enterprise.p99.toFixed(1)} ms (target ≤ 10 ms)`);
-    console.log(`  ${verdict(clean)}  every response 200, no errors or timeouts`);
+    console.log(`  ${clean ? 'PASS' : 'FAIL'}  every response 200, no errors or timeouts`);
     if (enterpriseCpuRatio !== undefined) {
       console.log(
         `  info  CPU ratio ${enterpriseCpuRatio.toFixed(2)}× (${baselineCpu!.toFixed(1)} µs/req for node:http, ` +
           `${enterprise.cpu!.toFixed(1)} µs/req for KAIRO; not part of the verdict)`,
       );
     }
-    console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min)`);
-    // The servers and the load generator need a CPU each; anything else running takes CPU from
-    // them unevenly (more from the busier rows), which squeezes the req/s ratios toward 1.
-    if (accountBefore && accountAfter) {
-      const total = accountAfter.total - accountBefore.total;
-      const other = Math.max(0, accountAfter.busy - accountBefore.busy - (accountAfter.own - accountBefore.own));
-      const share = (100 * other) / Math.max(1, total);
-      console.log(`other work during the measured rounds: ${share.toFixed(0)} % of the machine's CPU time (other processes and hypervisor steal)`);
-      if (share > 10) {
-        console.log(
-          'WARNING: the benchmark shared the machine, so every figure of this run is skewed: req/s and p99, and CPU µs per ' +
-            'request too (a server that gets the CPU in shorter slices handles fewer requests per wake-up; KAIRO suffers most). ' +
-            'Re-run on a quiet machine.',
-        );
-      }
-    }
-    console.log(`(finished in ${Math.round((Date.now() - startedAt) / 1000)} s)`);
-    if (!(ratio >= 0.5 && enterprise.p99 <= 10 && clean)) process.exitCode = 1;
+    console.log(`\n(finished in ${Math.round((Date.now() - startedAt) / 1000)} s)`);
+    // 1: a target missed; 2: not judged (the machine was busy).
+    if (!clean || (!shared && !(ratio >= 0.5 && enterprise.p99 <= 10))) process.exitCode = 1;
+    else if (shared) process.exitCode = 2;
   } finally {
     await stopAll();
     await fs.rm(dataDir, { recursive: true, force: true });
