@@ -32,7 +32,9 @@ const StatusResponse = Type.Object({
   started_at: Timestamp,
 });
 
-const Limit = Type.Union([Type.Integer(), Type.Null()], { description: 'null means unlimited.' });
+// A type list rather than anyOf: the same JSON Schema, but the serializer writes it without
+// validating each alternative (this route is on the benchmarked hot path).
+const Limit = Type.Unsafe<number | null>({ type: ['integer', 'null'], description: 'null means unlimited.' });
 
 const WorkspaceResponse = Type.Object({
   object: Type.Literal('workspace'),
