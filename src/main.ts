@@ -46,9 +46,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const context = openContext(config, store, queue);
-  const catalogue = createModelCatalogue(config);
-  const agents = openAgents(config, store, queue, context, catalogue, limits.concurrency);
+  const { context, agents, catalogue, fetcher } = openAreas(config, store, queue, limits.concurrency);
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
@@ -66,6 +64,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
     await (listening ?? app)?.close().catch(() => {});
     await queue.close().catch(() => {});
     await limits.close().catch(() => {});
+    await fetcher.close().catch(() => {});
     await store.close().catch(() => {});
     throw error;
   }
@@ -98,6 +97,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
         await queue.stop(config.shutdownTimeoutMs);
         await queue.close();
         await limits.close();
+        await fetcher.close();
         await store.close();
       })();
       return closing;
@@ -111,10 +111,10 @@ export async function startWorker(config: Config, log: (message: string) => void
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   registerMaintenanceJobs(queue, store);
-  const context = openContext(config, store, queue);
-  context.registerJobs();
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  openAgents(config, store, queue, context, createModelCatalogue(config), limits.concurrency).registerJobs();
+  const { context, agents, fetcher } = openAreas(config, store, queue, limits.concurrency);
+  context.registerJobs();
+  agents.registerJobs();
   await queue.start();
   return {
     async close() {
@@ -122,34 +122,37 @@ export async function startWorker(config: Config, log: (message: string) => void
       await queue.stop(config.shutdownTimeoutMs);
       await queue.close();
       await limits.close();
+      await fetcher.close();
       await store.close();
     },
   };
 }
 
-/** The agents area: models, routing, tools and the run engine. */
-function openAgents(config: Config, store: Store, queue: Queue, context: ContextService, catalogue: ReturnType<typeof createModelCatalogue>, concurrency: ConcurrencyLimiter): AgentsModule {
-  return new AgentsModule({
+/**
+ * The context and agents areas, sharing one outbound fetcher (one connection pool under the
+ * operator's address policy) that the caller closes on shutdown.
+ */
+function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter) {
+  const fetcher = createSafeFetcher({ allowCidrs: config.outboundAllowCidrs });
+  const context = new ContextService({
+    store,
+    queue,
+    embedders: createEmbedderRegistry(config),
+    fetcher,
+    schedulerIntervalMs: config.refreshSchedulerIntervalMs,
+  });
+  const catalogue = createModelCatalogue(config);
+  const agents = new AgentsModule({
     store,
     queue,
     catalogue,
     router: createModelRouter(catalogue),
     context,
     slots: new RunSlots(concurrency),
-    fetcher: createSafeFetcher({ allowCidrs: config.outboundAllowCidrs }),
+    fetcher,
     outboundAllowCidrs: config.outboundAllowCidrs,
   });
-}
-
-/** The context area with the embedding models and outbound fetcher the operator configured. */
-function openContext(config: Config, store: Store, queue: Queue): ContextService {
-  return new ContextService({
-    store,
-    queue,
-    embedders: createEmbedderRegistry(config),
-    fetcher: createSafeFetcher({ allowCidrs: config.outboundAllowCidrs }),
-    schedulerIntervalMs: config.refreshSchedulerIntervalMs,
-  });
+  return { context, agents, catalogue, fetcher };
 }
 
 function readFile(file: string): Buffer {
