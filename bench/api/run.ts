@@ -12,13 +12,15 @@
 // Options (after `npm run bench:api --`): --rounds N (3) --duration S (5) --warmup S (2)
 // --connections C (64) --pin (taskset: servers on CPU 0, load generator on CPU 1).
 // Exit status: 0 targets met, 1 a target missed, 2 not judged (other work took > 10 % of the CPU).
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LoadResult, LoadSpec } from './load.js';
+import { spawnTracked, stopAll, waitForOutput } from '../support/children.js';
+
 
 const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -50,66 +52,6 @@ function parseOptions(argv: string[]): Options {
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
-}
-
-// ---------------------------------------------------------------- child processes
-
-const children = new Set<ChildProcess>();
-
-/** Spawns a child, optionally pinned to one CPU, and tracks it for cleanup. */
-function spawnTracked(args: string[], cpu: number | undefined): ChildProcess {
-  const [command, ...rest] = cpu === undefined ? [process.execPath, ...args] : ['taskset', '-c', String(cpu), process.execPath, ...args];
-  const child = spawn(command!, rest, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all([...children].map(stop));
-}
-
-// Last resort if the orchestrator dies without running its finally block.
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void stopAll().finally(() => process.exit(130));
-  });
-}
-
-/** Collects a child's output and resolves once `ready` matches what it has printed so far. */
-function waitForOutput(child: ChildProcess, name: string, ready: (stdout: string) => boolean, timeoutMs = 30_000): Promise<string> {
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms\n${stdout}${stderr}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (ready(stdout)) {
-        clearTimeout(timer);
-        resolve(stdout);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited early (${code ?? signal})\n${stdout}${stderr}`));
-    });
-  });
 }
 
 interface Target {

@@ -9,7 +9,7 @@
 // phase (8) --duration S of the throughput phase (5) --baseline N generateText calls (3000)
 // --cpu-prof DIR (start the server with --cpu-prof, profiles written to DIR on exit)
 // --cli FILE (another build's dist/cli/index.js, to compare before and after a change).
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,8 @@ import { promisify } from 'node:util';
 import { generateText, streamText } from 'ai';
 import { Pool } from 'undici';
 import { createSimulatorModel } from '../../src/models/simulator.js';
+import { spawnTracked, stopAll, waitForOutput } from '../support/children.js';
+
 
 const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,63 +61,6 @@ function parseOptions(argv: string[]): Options {
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
-}
-
-// ---------------------------------------------------------------- child processes
-
-const children = new Set<ChildProcess>();
-
-function spawnTracked(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // SIGTERM lets the server shut down cleanly (and write its CPU profile with --cpu-prof).
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all([...children].map(stop));
-}
-
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void stopAll().finally(() => process.exit(130));
-  });
-}
-
-function waitForOutput(child: ChildProcess, name: string, ready: (stdout: string) => boolean, timeoutMs = 30_000): Promise<string> {
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${timeoutMs} ms\n${stdout}${stderr}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (ready(stdout)) {
-        clearTimeout(timer);
-        resolve(stdout);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited early (${code ?? signal})\n${stdout}${stderr}`));
-    });
-  });
 }
 
 async function kairoCli(args: string[], dataDir: string): Promise<string> {
