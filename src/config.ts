@@ -54,6 +54,13 @@ export interface Config {
   outboundAllowCidrs: string[];
   /** How often each process looks for context sources due for a scheduled refresh (ms). */
   refreshSchedulerIntervalMs: number;
+  /**
+   * How long a job (and a workflow run) stays claimed by a process without renewal: after a
+   * crash, its work is picked up again this long after the last renewal (ms).
+   */
+  jobLeaseMs: number;
+  /** How often each process looks for workflow schedules that are due (ms). */
+  workflowSchedulerIntervalMs: number;
 }
 
 /** One configured remote embedding model. */
@@ -153,6 +160,8 @@ const sources: Record<keyof Config, Source> = {
   chatModels: { flag: '--chat-models', env: 'KAIRO_CHAT_MODELS' },
   outboundAllowCidrs: { flag: '--outbound-allow-cidrs', env: 'KAIRO_OUTBOUND_ALLOW_CIDRS' },
   refreshSchedulerIntervalMs: { flag: '--refresh-scheduler-interval', env: 'KAIRO_REFRESH_SCHEDULER_INTERVAL_MS' },
+  jobLeaseMs: { flag: '--job-lease', env: 'KAIRO_JOB_LEASE_MS' },
+  workflowSchedulerIntervalMs: { flag: '--workflow-scheduler-interval', env: 'KAIRO_WORKFLOW_SCHEDULER_INTERVAL_MS' },
 };
 
 function describe(key: keyof Config): string {
@@ -302,6 +311,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     chatModels,
     outboundAllowCidrs: parseCidrs(str('outboundAllowCidrs')),
     refreshSchedulerIntervalMs: int('refreshSchedulerIntervalMs', 15_000, 100, 3_600_000),
+    jobLeaseMs: int('jobLeaseMs', 30_000, 1_000, 3_600_000),
+    workflowSchedulerIntervalMs: int('workflowSchedulerIntervalMs', 1_000, 100, 3_600_000),
   };
 }
 

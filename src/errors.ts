@@ -45,6 +45,7 @@ export const errorCatalogue = {
   refresh_in_progress: { status: 409, type: 'conflict_error', message: 'A refresh of this source is already running.' },
   run_not_waiting: { status: 409, type: 'conflict_error', message: 'The run is not waiting for tool outputs.' },
   run_not_cancellable: { status: 409, type: 'conflict_error', message: 'The run has already finished.' },
+  workflow_has_active_runs: { status: 409, type: 'conflict_error', message: 'The workflow has runs in progress.' },
   agent_not_active: { status: 409, type: 'conflict_error', message: 'The agent is not active.' },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.' },
   concurrency_limited: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.' },

@@ -20,6 +20,7 @@ import { createModelCatalogue } from './models/catalogue.js';
 import { createModelRouter } from './models/router.js';
 import { RunSlots } from './platform/run-slots.js';
 import type { ConcurrencyLimiter } from './limits/port.js';
+import { WorkflowsModule } from './workflows/workflows-module.js';
 
 /** A running KAIRO server (API, and in embedded mode the job worker too). */
 export interface Kairo {
@@ -44,16 +45,16 @@ export async function startKairo(config: Config): Promise<Kairo> {
   // Read before anything is opened, so a bad TLS file fails the start without side effects.
   const https = config.tlsCert && config.tlsKey ? { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } : undefined;
   const store = await openStore(config);
-  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, catalogue, fetcher } = openAreas(config, store, queue, limits.concurrency);
+  const { context, agents, workflows, catalogue, fetcher } = openAreas(config, store, queue, limits.concurrency);
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
   let bootstrap: Bootstrap | undefined;
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, catalogue, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, workflows, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -74,9 +75,11 @@ export async function startKairo(config: Config): Promise<Kairo> {
   registerMaintenanceJobs(queue, store);
   context.registerJobs();
   agents.registerJobs();
+  workflows.registerJobs();
   const stopSweeper = agents.startSweeper((error) => logger.warn({ err: error }, 'abandoned runs not swept'));
   const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
   const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
+  const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, (error) => logger.warn({ err: error }, 'workflow schedules not fired'));
   if (config.role === 'all') await queue.start();
 
   let closing: Promise<void> | undefined;
@@ -92,6 +95,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
         await listener.close();
         stopMaintenance();
         stopScheduler();
+        stopWorkflowSchedules();
         stopSweeper();
         stopHeartbeats();
         await queue.stop(config.shutdownTimeoutMs);
@@ -108,13 +112,14 @@ export async function startKairo(config: Config): Promise<Kairo> {
 /** A worker process (cluster mode): runs queued jobs, serves no HTTP. */
 export async function startWorker(config: Config, log: (message: string) => void): Promise<{ close(): Promise<void> }> {
   const store = await openStore(config);
-  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   registerMaintenanceJobs(queue, store);
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, fetcher } = openAreas(config, store, queue, limits.concurrency);
+  const { context, agents, workflows, fetcher } = openAreas(config, store, queue, limits.concurrency);
   context.registerJobs();
   agents.registerJobs();
+  workflows.registerJobs();
   await queue.start();
   return {
     async close() {
@@ -129,7 +134,7 @@ export async function startWorker(config: Config, log: (message: string) => void
 }
 
 /**
- * The context and agents areas, sharing one outbound fetcher (one connection pool under the
+ * The context, agents and workflows areas, sharing one outbound fetcher (one connection pool under the
  * operator's address policy) that the caller closes on shutdown.
  */
 function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter) {
@@ -142,17 +147,19 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
   const catalogue = createModelCatalogue(config);
+  const slots = new RunSlots(concurrency);
   const agents = new AgentsModule({
     store,
     queue,
     catalogue,
     router: createModelRouter(catalogue),
     context,
-    slots: new RunSlots(concurrency),
+    slots,
     fetcher,
     outboundAllowCidrs: config.outboundAllowCidrs,
   });
-  return { context, agents, catalogue, fetcher };
+  const workflows = new WorkflowsModule({ store, queue, slots, fetcher, agents, leaseMs: config.jobLeaseMs });
+  return { context, agents, workflows, catalogue, fetcher };
 }
 
 function readFile(file: string): Buffer {

@@ -57,7 +57,12 @@ export interface StartRunInput {
   threadId?: string;
   mode: Run['mode'];
   metadata?: Record<string, string>;
+  /** A slot the caller already holds (a workflow run calling an agent): the run uses it and leaves it held. */
+  slot?: RunSlot;
 }
+
+/** A caller's slot lent to a run: the run's release leaves it held. */
+const borrowed = (slot: RunSlot): RunSlot => ({ lost: slot.lost, release: async () => {} });
 
 const emptyUsage = () => ({ input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, total_tokens: 0 });
 
@@ -121,7 +126,7 @@ export class RunEngine {
     if (threadId !== undefined && !(await this.deps.store.threads.exists(scope, threadId))) {
       throw new ApiError('resource_missing', { message: `No such thread: '${threadId}'.`, param: 'thread_id' });
     }
-    const slot = input.mode === 'background' ? undefined : await this.deps.slots.acquireOrThrow(workspace);
+    const slot = input.mode === 'background' ? undefined : input.slot ? borrowed(input.slot) : await this.deps.slots.acquireOrThrow(workspace);
     const now = this.now();
     const run: Run = {
       id: newId('run'), scope, agentId: agent.id, agentVersion: agent.version, threadId: threadId ?? null, status: 'queued', mode: input.mode,

@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { RunEvent, RunRepo, Store, Transaction } from '../store/port.js';
+import type { Repos, RunEvent, RunRepo, Store, Transaction } from '../store/port.js';
 
 /** The longest a buffered event waits before it is written. */
 const BUFFER_MS = 50;
 
-/** A repository that can insert several events in one statement (the Kysely repos can). */
-type BatchingRunRepo = RunRepo & { appendEvents?(events: RunEvent[]): Promise<void> };
+/** Where a kind of run keeps its events (agent runs: `runs`; workflow runs: `workflowRuns`). */
+export type EventRepo = Pick<RunRepo, 'appendEvent' | 'events'> & {
+  /** Several events in one statement, when the repository can. */
+  appendEvents?(events: RunEvent[]): Promise<void>;
+};
 
 /**
  * The per-run event log. Every event a client can see is appended with a sequence number, so
@@ -24,7 +27,11 @@ export class RunEventLog {
   /** A write of buffered events that failed in the background, reported by the next append. */
   private readonly failed = new Map<string, unknown>();
 
-  constructor(private readonly store: Store, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+    private readonly repoOf: (repos: Repos) => EventRepo = (repos) => repos.runs,
+  ) {
     this.bus.setMaxListeners(0);
   }
 
@@ -40,12 +47,12 @@ export class RunEventLog {
    */
   async append(runId: string, type: string, data: Record<string, unknown>, tx?: Transaction): Promise<RunEvent> {
     await this.flush(runId);
-    const event = await this.reserve(runId, type, data);
+    const event = await this.reserve(runId, type, data, tx);
     if (tx) {
-      await tx.runs.appendEvent(event);
+      await this.repoOf(tx).appendEvent(event);
       tx.afterCommit(() => void this.bus.emit(runId, event));
     } else {
-      await this.store.runs.appendEvent(event);
+      await this.repoOf(this.store).appendEvent(event);
       this.bus.emit(runId, event);
     }
     return event;
@@ -90,12 +97,12 @@ export class RunEventLog {
   }
 
   private async write(events: RunEvent[]): Promise<void> {
-    const repo = this.store.runs as BatchingRunRepo;
+    const repo = this.repoOf(this.store);
     if (events.length === 1) await repo.appendEvent(events[0]!);
     else if (repo.appendEvents) await repo.appendEvents(events);
     else {
       await this.store.transaction(async (tx) => {
-        for (const event of events) await tx.runs.appendEvent(event);
+        for (const event of events) await this.repoOf(tx).appendEvent(event);
       });
     }
   }
@@ -110,28 +117,28 @@ export class RunEventLog {
     this.writing.delete(runId);
   }
 
-  private async reserve(runId: string, type: string, data: Record<string, unknown>): Promise<RunEvent> {
+  /** Takes the next sequence number; the log is read (through `tx` when in one) only when it is not known here. */
+  private async reserve(runId: string, type: string, data: Record<string, unknown>, tx?: Transaction): Promise<RunEvent> {
     let seq = this.nextSeq.get(runId);
     if (seq === undefined) {
-      const last = await this.lastSeq(runId);
+      const last = await this.lastSeq(runId, tx);
       seq = last + 1;
     }
     this.nextSeq.set(runId, seq + 1);
     return { runId, seq, type, data, createdAt: this.now() };
   }
 
-  private async lastSeq(runId: string): Promise<number> {
+  private async lastSeq(runId: string, tx?: Transaction): Promise<number> {
     let last = 0;
     for (;;) {
-      const batch = await this.store.runs.events(runId, last, 1000);
+      const batch = await this.repoOf(tx ?? this.store).events(runId, last, 1000);
       if (batch.length === 0) return last;
       last = batch.at(-1)!.seq;
     }
   }
 
   /**
-   * Events after `afterSeq` until the run ends (an event of type run.completed, run.failed,
-   * run.cancelled or run.requires_action) or `signal` aborts.
+   * Events after `afterSeq` until the run ends or waits (TERMINAL_EVENTS) or `signal` aborts.
    */
   async *follow(runId: string, afterSeq: number, signal: AbortSignal, pollMs = 250): AsyncGenerator<RunEvent> {
     let last = afterSeq;
@@ -140,21 +147,23 @@ export class RunEventLog {
     this.bus.on(runId, onEvent);
     try {
       while (!signal.aborted) {
-        const batch = await this.store.runs.events(runId, last, 500);
+        const batch = await this.repoOf(this.store).events(runId, last, 500);
         for (const event of batch) {
           last = event.seq;
           yield event;
           if (TERMINAL_EVENTS.has(event.type)) return;
         }
         if (batch.length === 500) continue;
+        const onAbort = () => wake?.();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pollMs);
           wake = () => {
             clearTimeout(timer);
             resolve();
           };
-          signal.addEventListener('abort', () => wake?.(), { once: true });
+          signal.addEventListener('abort', onAbort, { once: true });
         });
+        signal.removeEventListener('abort', onAbort);
         wake = undefined;
       }
     } finally {
@@ -163,5 +172,5 @@ export class RunEventLog {
   }
 }
 
-/** Events after which a stream ends (the run finished or waits for the client). */
-export const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled', 'run.requires_action']);
+/** Events after which a stream ends (the run finished, or waits for the client or for time to pass). */
+export const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled', 'run.requires_action', 'run.waiting']);

@@ -26,6 +26,8 @@ export function withRuntimeOptions(command: Command): Command {
     .option('--google-base-url <url>', 'Google Generative AI base URL (env KAIRO_GOOGLE_BASE_URL; key: KAIRO_GOOGLE_API_KEY)')
     .option('--chat-models <list>', 'extra chat models, e.g. compatible/llama3.1:8b:128000;tools=yes (env KAIRO_CHAT_MODELS)')
     .option('--refresh-scheduler-interval <ms>', 'how often to look for due source refreshes (env KAIRO_REFRESH_SCHEDULER_INTERVAL_MS, default 15000)')
+    .option('--job-lease <ms>', 'how long a crashed process keeps its jobs and workflow runs claimed (env KAIRO_JOB_LEASE_MS, default 30000)')
+    .option('--workflow-scheduler-interval <ms>', 'how often to look for due workflow schedules (env KAIRO_WORKFLOW_SCHEDULER_INTERVAL_MS, default 1000)')
     .option('--redis-prefix <prefix>', 'prefix of every Redis key (env KAIRO_REDIS_PREFIX, default kairo)')
     .option('--shutdown-timeout <ms>', 'how long to wait for in-flight work on shutdown (env KAIRO_SHUTDOWN_TIMEOUT_MS)');
 }
@@ -40,7 +42,7 @@ export function toFlags(options: Record<string, unknown>): ConfigFlags {
     openaiBaseUrl: 'openaiBaseUrl', openaiCompatibleBaseUrl: 'openaiCompatibleBaseUrl', openaiCompatibleName: 'openaiCompatibleName',
     embeddingModels: 'embeddingModels', defaultEmbeddingModel: 'defaultEmbeddingModel', outboundAllowCidrs: 'outboundAllowCidrs',
     anthropicBaseUrl: 'anthropicBaseUrl', googleBaseUrl: 'googleBaseUrl', chatModels: 'chatModels', redisPrefix: 'redisPrefix',
-    refreshSchedulerInterval: 'refreshSchedulerIntervalMs',
+    refreshSchedulerInterval: 'refreshSchedulerIntervalMs', jobLease: 'jobLeaseMs', workflowSchedulerInterval: 'workflowSchedulerIntervalMs',
   };
   for (const [option, key] of Object.entries(map)) {
     const value = options[option];

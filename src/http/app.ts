@@ -17,8 +17,10 @@ import { lazyRequestLoggerFactory } from './request-logger.js';
 import { platformRoutes } from './routes/platform.js';
 import { contextRoutes } from './routes/context.js';
 import { agentRoutes } from './routes/agents.js';
+import { workflowRoutes } from './routes/workflows.js';
 import { modelRoutes } from './routes/models.js';
 import type { AgentsModule } from '../agents/agents-module.js';
+import type { WorkflowsModule } from '../workflows/workflows-module.js';
 import type { ModelCatalogue } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 
@@ -31,6 +33,7 @@ export interface AppDeps {
   concurrency: ConcurrencyLimiter;
   context: ContextService;
   agents: AgentsModule;
+  workflows: WorkflowsModule;
   catalogue: ModelCatalogue;
   version: string;
   startedAt: number;
@@ -121,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => platformRoutes(scope, deps));
   await app.register(async (scope) => contextRoutes(scope, deps));
   await app.register(async (scope) => agentRoutes(scope, deps));
+  await app.register(async (scope) => workflowRoutes(scope, deps));
   await app.register(async (scope) => modelRoutes(scope, deps));
   return app;
 }

@@ -21,6 +21,11 @@ export interface BullmqQueueOptions {
   relayAfterMs?: number;
   /** How long finished jobs stay in Redis, answering getJob and deduplicating their ids (default 7 days). */
   keepFinishedMs?: number;
+  /**
+   * How long a worker's lock on an active job lasts without renewal (BullMQ's lockDuration,
+   * default 30 000 ms); a crashed worker's job is run again once it lapses (checked as often).
+   */
+  lockMs?: number | undefined;
   /** Called with errors that have no caller to go to (Redis errors, a failed post-commit push). */
   onError?: (error: unknown) => void;
 }
@@ -60,6 +65,7 @@ export class BullmqQueue implements Queue {
   private readonly relayAfterMs: number;
   private readonly keepFinishedSeconds: number;
   private readonly onError: (error: unknown) => void;
+  private readonly lockMs: number;
   private readonly handlers = new Map<string, JobHandler<any>>();
   private readonly connection: Redis;
   private readonly bull: BullQueue;
@@ -78,6 +84,7 @@ export class BullmqQueue implements Queue {
     this.relayAfterMs = options.relayAfterMs ?? 5000;
     this.keepFinishedSeconds = Math.ceil((options.keepFinishedMs ?? 7 * 24 * 3600 * 1000) / 1000);
     this.onError = options.onError ?? (() => {});
+    this.lockMs = options.lockMs ?? 30_000;
     this.connection = new Redis(this.redisUrl);
     this.bull = new BullQueue(this.queueName, { connection: this.connection, prefix: this.prefix });
     this.bull.on('error', (error) => this.onError(error));
@@ -121,6 +128,8 @@ export class BullmqQueue implements Queue {
       connection: this.workerConnection,
       prefix: this.prefix,
       concurrency,
+      lockDuration: this.lockMs,
+      stalledInterval: this.lockMs,
     });
     this.worker = worker;
     worker.on('error', (error) => this.onError(error));

@@ -15,6 +15,8 @@ export interface OpenQueueOptions {
   prefix?: string | undefined;
   /** The local queue's longest sleep between polls (default 1000 ms); ignored by BullMQ. */
   pollIntervalMs?: number | undefined;
+  /** How long a claimed job stays claimed without renewal (default 30 000 ms). */
+  leaseMs?: number | undefined;
   /** Errors with no caller to go to, e.g. a failed poll or a Redis reconnect; log them. */
   onError?: ((error: unknown) => void) | undefined;
 }
@@ -22,6 +24,6 @@ export interface OpenQueueOptions {
 /** BullMQ on Redis when a Redis URL is configured, else the durable queue on the store's database. */
 export function openQueue(options: OpenQueueOptions): Queue {
   const { store, queueName, onError } = options;
-  if (options.redisUrl) return new BullmqQueue({ store, queueName, onError, redisUrl: options.redisUrl, prefix: options.prefix });
-  return new LocalQueue({ store, queueName, onError, pollIntervalMs: options.pollIntervalMs });
+  if (options.redisUrl) return new BullmqQueue({ store, queueName, onError, redisUrl: options.redisUrl, prefix: options.prefix, lockMs: options.leaseMs });
+  return new LocalQueue({ store, queueName, onError, pollIntervalMs: options.pollIntervalMs, ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}) });
 }

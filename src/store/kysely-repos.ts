@@ -7,6 +7,7 @@ import type {
 } from './port.js';
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-repos.js';
 import { KyselyAgentRepo, KyselyRunRepo, KyselyThreadRepo } from './agent-repos.js';
+import { KyselyWorkflowRepo, KyselyWorkflowRunRepo } from './workflow-repos.js';
 
 /** Dialect differences the shared repositories need to know about. */
 export interface DialectTraits {
@@ -488,5 +489,7 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits): Repos 
     agents: new KyselyAgentRepo(db),
     runs: new KyselyRunRepo(db),
     threads: new KyselyThreadRepo(db),
+    workflows: new KyselyWorkflowRepo(db),
+    workflowRuns: new KyselyWorkflowRunRepo(db),
   };
 }

@@ -44,6 +44,8 @@ export class KyselyStore implements Store {
   readonly agents: Repos['agents'];
   readonly runs: Repos['runs'];
   readonly threads: Repos['threads'];
+  readonly workflows: Repos['workflows'];
+  readonly workflowRuns: Repos['workflowRuns'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -66,6 +68,8 @@ export class KyselyStore implements Store {
     this.agents = repos.agents;
     this.runs = repos.runs;
     this.threads = repos.threads;
+    this.workflows = repos.workflows;
+    this.workflowRuns = repos.workflowRuns;
   }
 
   /** The transaction the current async call chain runs in, so nested calls can join it. */

@@ -221,6 +221,80 @@ export interface SpansTable {
   ended_at: number | null;
 }
 
+export interface WorkflowsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  name: string;
+  version: number;
+  definition: string;
+  metadata: string;
+  next_fire_at: number | null;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface WorkflowVersionsTable {
+  workflow_id: string;
+  version: number;
+  definition: string;
+  created_at: number;
+}
+
+export interface WorkflowRunsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  workflow_id: string;
+  workflow_version: number;
+  status: string;
+  mode: string;
+  trigger: string;
+  scheduled_for: number | null;
+  parent_run_id: string | null;
+  parent_step_key: string | null;
+  input: string;
+  output: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_step: string | null;
+  cancel_requested: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  metadata: string;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  updated_at: number;
+}
+
+export interface WorkflowStepsTable {
+  run_id: string;
+  key: string;
+  step_id: string;
+  type: string;
+  status: string;
+  position: number;
+  input: string | null;
+  output: string | null;
+  state: string;
+  error_code: string | null;
+  error_message: string | null;
+  attempts: number;
+  wake_at: number | null;
+  started_at: number | null;
+  completed_at: number | null;
+  updated_at: number;
+}
+
+export interface WorkflowScheduleFiresTable {
+  workflow_id: string;
+  due_at: number;
+  run_id: string;
+  created_at: number;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -239,4 +313,10 @@ export interface Database {
   runs: RunsTable;
   run_events: RunEventsTable;
   spans: SpansTable;
+  workflows: WorkflowsTable;
+  workflow_versions: WorkflowVersionsTable;
+  workflow_runs: WorkflowRunsTable;
+  workflow_steps: WorkflowStepsTable;
+  workflow_run_events: RunEventsTable;
+  workflow_schedule_fires: WorkflowScheduleFiresTable;
 }

@@ -74,6 +74,27 @@ const factories: ObjectFactory[] = [
     },
   },
   {
+    path: '/v1/workflows/{id}',
+    async create(api, key) {
+      const res = await api({ method: 'POST', path: '/v1/workflows', key, body: { name: 'isolation probe', steps: [{ id: 'one', type: 'transform', expression: '1' }] } });
+      expectStatus(res, 201);
+      return { id: res.body.id };
+    },
+    bodies: { 'PUT /v1/workflows/{id}': { name: 'taken over', steps: [{ id: 'two', type: 'transform', expression: '2' }] } },
+  },
+  {
+    path: '/v1/workflows/{id}/runs/{run_id}',
+    async create(api, key) {
+      // Waits in an approval step, so that cancel and resume would both change it.
+      const workflow = await api({ method: 'POST', path: '/v1/workflows', key, body: { name: 'isolation probe', steps: [{ id: 'ok', type: 'approval' }] } });
+      expectStatus(workflow, 201);
+      const run = await api({ method: 'POST', path: `/v1/workflows/${workflow.body.id}/runs`, key, body: {} });
+      expectStatus(run, 200);
+      return { id: workflow.body.id, run_id: run.body.id };
+    },
+    bodies: { 'POST /v1/workflows/{id}/runs/{run_id}/resume': { data: { approved: true } } },
+  },
+  {
     path: '/v1/threads/{id}',
     read: '/v1/threads/{id}/messages',
     async create(api, key) {

@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as foundation from './0001-foundation.js';
 import * as context from './0002-context.js';
 import * as agents from './0004-agents.js';
+import * as workflows from './0005-workflows.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-context': context,
   '0004-agents': agents,
+  '0005-workflows': workflows,
 };
 
 /**

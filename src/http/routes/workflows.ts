@@ -1,0 +1,374 @@
+import { Type } from 'typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Workflow, WorkflowRun, WorkflowStepState, WorkflowVersion } from '../../store/port.js';
+import { ApiError } from '../../errors.js';
+import type { WorkflowDefinition } from '../../workflows/definition.js';
+import { authOf } from '../plugins/auth.js';
+import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
+import type { AppDeps } from '../app.js';
+
+const Json = Type.Unknown();
+const AnyObject = Type.Object({}, { additionalProperties: true });
+const Metadata = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }), { maxProperties: 50 });
+
+const WorkflowBody = StrictObject({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
+  input_schema: Type.Optional(Type.Union([AnyObject, Type.Null()], { description: 'JSON Schema the input of every run must satisfy.' })),
+  steps: Type.Array(AnyObject, {
+    minItems: 1, maxItems: 200,
+    description: 'Steps run in order: agent, http, transform, branch, parallel, map, delay, approval, workflow. See docs/workflows.md.',
+  }),
+  output: Type.Optional(Type.Union([Type.String({ maxLength: 10_000 }), Type.Null()], { description: "JSONata expression: the run's output (default: the last step's output)." })),
+  retry: Type.Optional(AnyObject),
+  schedule: Type.Optional(Type.Union([AnyObject, Type.Null()], { description: '{ cron, timezone, input }: each due time starts one run.' })),
+  metadata: Type.Optional(Metadata),
+});
+
+const WorkflowObject = Type.Object({
+  object: Type.Literal('workflow'),
+  id: Type.String(),
+  livemode: Type.Boolean(),
+  version: Type.Integer(),
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  input_schema: Type.Union([AnyObject, Type.Null()]),
+  steps: Type.Array(AnyObject),
+  output: Type.Union([Type.String(), Type.Null()]),
+  retry: AnyObject,
+  schedule: Type.Union([AnyObject, Type.Null()]),
+  next_run_at: Type.Union([Timestamp, Type.Null()]),
+  metadata: Type.Record(Type.String(), Type.String()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const VersionObject = Type.Object({
+  object: Type.Literal('workflow_version'),
+  id: Type.String(),
+  workflow_id: Type.String(),
+  version: Type.Integer(),
+  definition: AnyObject,
+  created_at: Timestamp,
+});
+
+const StepObject = Type.Object({
+  key: Type.String({ description: 'Unique in the run: the step id, prefixed by its map iterations (each[2].fetch).' }),
+  step_id: Type.String(),
+  type: Type.String(),
+  status: Type.String({ description: 'pending, running, succeeded, failed, skipped or waiting.' }),
+  attempts: Type.Integer(),
+  input: Json,
+  output: Json,
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  child_run_id: Type.Optional(Type.String()),
+  wake_at: Type.Union([Timestamp, Type.Null()]),
+  started_at: Type.Union([Timestamp, Type.Null()]),
+  completed_at: Type.Union([Timestamp, Type.Null()]),
+  duration_ms: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+const RunObject = Type.Object({
+  object: Type.Literal('workflow_run'),
+  id: Type.String(),
+  workflow_id: Type.String(),
+  workflow_version: Type.Integer(),
+  livemode: Type.Boolean(),
+  status: Type.String({ description: 'queued, running, waiting, completed, failed or cancelled.' }),
+  mode: Type.String(),
+  trigger: Type.String({ description: 'api, schedule or workflow.' }),
+  scheduled_for: Type.Union([Timestamp, Type.Null()]),
+  parent_run_id: Type.Union([Type.String(), Type.Null()]),
+  input: Json,
+  output: Json,
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), step: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  cancel_requested: Type.Boolean(),
+  steps: Type.Optional(Type.Array(StepObject)),
+  metadata: Type.Record(Type.String(), Type.String()),
+  created_at: Timestamp,
+  started_at: Type.Union([Timestamp, Type.Null()]),
+  completed_at: Type.Union([Timestamp, Type.Null()]),
+});
+
+const StartRunBody = StrictObject({
+  input: Type.Optional(Json),
+  stream: Type.Optional(Type.Boolean({ description: 'Answer with server-sent events as the run progresses.' })),
+  background: Type.Optional(Type.Boolean({ description: 'Answer 202 at once; poll or stream the run.' })),
+  metadata: Type.Optional(Metadata),
+});
+
+const ResumeBody = StrictObject({
+  step: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'The waiting approval step (id or key); needed only when several wait.' })),
+  data: Type.Optional(Json),
+});
+
+const WorkflowParams = StrictObject({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+const RunParams = StrictObject({ id: Type.String({ minLength: 1, maxLength: 128 }), run_id: Type.String({ minLength: 1, maxLength: 128 }) });
+const RunStatus = Type.Union(['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)));
+
+function workflowView(workflow: Workflow) {
+  const definition = workflow.definition as unknown as WorkflowDefinition;
+  return {
+    object: 'workflow' as const,
+    id: workflow.id,
+    livemode: workflow.scope.livemode,
+    version: workflow.version,
+    name: definition.name,
+    description: definition.description,
+    input_schema: definition.input_schema,
+    steps: redactSteps(definition.steps as unknown as Array<Record<string, unknown>>),
+    output: definition.output,
+    retry: definition.retry as unknown as Record<string, unknown>,
+    schedule: definition.schedule as unknown as Record<string, unknown> | null,
+    next_run_at: toNullableTimestamp(workflow.nextFireAt),
+    metadata: workflow.metadata,
+    created_at: toTimestamp(workflow.createdAt),
+    updated_at: toTimestamp(workflow.updatedAt),
+  };
+}
+
+/** Header values of http steps may carry credentials: write-only, like agents' tool headers. */
+function redactSteps(steps: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return steps.map((step) => {
+    const copy: Record<string, unknown> = { ...step };
+    if (copy.headers && typeof copy.headers === 'object') copy.headers = Object.fromEntries(Object.keys(copy.headers).map((k) => [k, '[redacted]']));
+    for (const field of ['steps', 'default', 'on_timeout']) if (Array.isArray(copy[field])) copy[field] = redactSteps(copy[field] as Array<Record<string, unknown>>);
+    if (Array.isArray(copy.cases)) copy.cases = (copy.cases as Array<Record<string, unknown>>).map((c) => ({ ...c, steps: redactSteps(c.steps as Array<Record<string, unknown>>) }));
+    if (Array.isArray(copy.branches)) copy.branches = (copy.branches as Array<Record<string, unknown>>).map((b) => ({ ...b, steps: redactSteps(b.steps as Array<Record<string, unknown>>) }));
+    return copy;
+  });
+}
+
+function versionView(version: WorkflowVersion) {
+  const definition = version.definition as unknown as WorkflowDefinition;
+  return {
+    object: 'workflow_version' as const, id: `${version.workflowId}@${version.version}`, workflow_id: version.workflowId, version: version.version,
+    definition: { ...version.definition, steps: redactSteps(definition.steps as unknown as Array<Record<string, unknown>>) }, created_at: toTimestamp(version.createdAt),
+  };
+}
+
+function stepView(step: WorkflowStepState) {
+  return {
+    key: step.key,
+    step_id: step.stepId,
+    type: step.type,
+    status: step.status,
+    attempts: step.attempts,
+    input: step.input,
+    output: step.output,
+    error: step.errorCode ? { code: step.errorCode, message: step.errorMessage ?? '' } : null,
+    ...(typeof step.state.child_run_id === 'string' ? { child_run_id: step.state.child_run_id } : {}),
+    wake_at: step.status === 'waiting' || step.status === 'pending' ? toNullableTimestamp(step.wakeAt) : null,
+    started_at: toNullableTimestamp(step.startedAt),
+    completed_at: toNullableTimestamp(step.completedAt),
+    duration_ms: step.startedAt !== null && step.completedAt !== null ? step.completedAt - step.startedAt : null,
+  };
+}
+
+function runView(run: WorkflowRun, steps?: WorkflowStepState[]) {
+  return {
+    object: 'workflow_run' as const,
+    id: run.id,
+    workflow_id: run.workflowId,
+    workflow_version: run.workflowVersion,
+    livemode: run.scope.livemode,
+    status: run.status,
+    mode: run.mode,
+    trigger: run.trigger,
+    scheduled_for: toNullableTimestamp(run.scheduledFor),
+    parent_run_id: run.parentRunId,
+    input: run.input,
+    output: run.output,
+    error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '', step: run.errorStep } : null,
+    cancel_requested: run.cancelRequested,
+    ...(steps ? { steps: steps.map(stepView) } : {}),
+    metadata: run.metadata,
+    created_at: toTimestamp(run.createdAt),
+    started_at: toNullableTimestamp(run.startedAt),
+    completed_at: toNullableTimestamp(run.completedAt),
+  };
+}
+
+/** Workflow routes: the Workflows group. */
+export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { workflows, events } = deps.workflows;
+
+  const page = (q: { limit?: number; after?: string; before?: string }) => ({ limit: q.limit ?? 20, after: q.after, before: q.before });
+
+  async function fullRun(runId: string) {
+    const run = (await deps.store.workflowRuns.getById(runId))!;
+    return runView(run, await workflows.steps(run.id));
+  }
+
+  /** Waits until the run finishes or waits (approval, long delay), or the client goes away. */
+  async function settled(request: FastifyRequest, runId: string): Promise<void> {
+    const closed = new AbortController();
+    const onClose = () => closed.abort();
+    request.raw.on('close', onClose);
+    try {
+      for await (const _event of events.follow(runId, 0, closed.signal)) {
+        // Reading to the end of the log is the wait.
+      }
+    } finally {
+      request.raw.off('close', onClose);
+    }
+  }
+
+  /** Streams the run's events as SSE from `afterSeq` until it finishes or waits. */
+  async function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number) {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-request-id': request.id,
+      ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => k.toLowerCase().startsWith('x-ratelimit')).map(([k, v]) => [k, String(v)])),
+    });
+    const closed = new AbortController();
+    raw.on('close', () => closed.abort());
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+    try {
+      for await (const event of events.follow(runId, afterSeq, closed.signal)) {
+        raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, sequence: event.seq })}\n\n`);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      raw.end();
+      // A hijacked reply skips onSend: store the idempotent response here, as the run's JSON.
+      const claim = request.idempotency;
+      if (claim) {
+        request.idempotency = null;
+        await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(await fullRun(runId)), {});
+      }
+    }
+  }
+
+  app.post('/v1/workflows', {
+    schema: {
+      tags: ['Workflows'], summary: 'Create a workflow',
+      description: 'The definition is validated whole: unique step ids, references to earlier steps and to existing agents and workflows, no call cycles, expressions that parse. Errors name the step and field.',
+      body: WorkflowBody, response: { 201: WorkflowObject },
+    },
+  }, async (request, reply) => reply.code(201).send(workflowView(await workflows.create(authOf(request).scope, request.body))));
+
+  app.get('/v1/workflows', {
+    schema: { tags: ['Workflows'], summary: 'List workflows', querystring: PaginationQuery, response: { 200: ListOf(WorkflowObject) } },
+  }, async (request) => {
+    const result = await workflows.list(authOf(request).scope, page(request.query));
+    return toList(result.data.map(workflowView), result.hasMore);
+  });
+
+  app.get('/v1/workflows/:id', {
+    schema: { tags: ['Workflows'], summary: 'Get a workflow', params: WorkflowParams, response: { 200: WorkflowObject } },
+  }, async (request) => workflowView(await workflows.get(authOf(request).scope, request.params.id)));
+
+  app.put('/v1/workflows/:id', {
+    schema: {
+      tags: ['Workflows'], summary: 'Replace a workflow (a new version)',
+      description: 'Runs already started keep the version they started with.',
+      params: WorkflowParams, body: WorkflowBody, response: { 200: WorkflowObject },
+    },
+  }, async (request) => workflowView(await workflows.replace(authOf(request).scope, request.params.id, request.body)));
+
+  app.delete('/v1/workflows/:id', {
+    schema: {
+      tags: ['Workflows'], summary: 'Delete a workflow',
+      description: 'Refused with 409 workflow_has_active_runs while runs are queued, running or waiting: cancel them first. Finished runs stay readable.',
+      params: WorkflowParams,
+      response: { 200: Type.Object({ object: Type.Literal('workflow'), id: Type.String(), deleted: Type.Literal(true) }) },
+    },
+  }, async (request) => {
+    const workflow = await workflows.delete(authOf(request).scope, request.params.id);
+    return { object: 'workflow' as const, id: workflow.id, deleted: true as const };
+  });
+
+  app.get('/v1/workflows/:id/versions', {
+    schema: { tags: ['Workflows'], summary: 'List the versions of a workflow', params: WorkflowParams, querystring: PaginationQuery, response: { 200: ListOf(VersionObject) } },
+  }, async (request) => {
+    const result = await workflows.versions(authOf(request).scope, request.params.id, page(request.query));
+    return toList(result.data.map(versionView), result.hasMore);
+  });
+
+  app.post('/v1/workflows/:id/runs', {
+    schema: {
+      tags: ['Workflows'], summary: 'Start a workflow run',
+      description: 'Waits until the run finishes or waits (approval, long delay) by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once. Every run executes durably through the job queue.',
+      params: WorkflowParams, body: StartRunBody, response: { 200: RunObject, 202: RunObject },
+    },
+  }, async (request, reply) => {
+    const auth = authOf(request);
+    const body = request.body;
+    if (body.stream && body.background) throw new ApiError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
+    const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
+    const run = await workflows.start(auth.workspace, auth.scope, request.params.id, { input: body.input, mode, ...(body.metadata ? { metadata: body.metadata } : {}) });
+    if (mode === 'stream') return streamRun(request, reply, run.id, 0);
+    if (mode === 'background') return reply.code(202).send(runView(run, []));
+    await settled(request, run.id);
+    return fullRun(run.id);
+  });
+
+  app.get('/v1/workflows/:id/runs', {
+    schema: {
+      tags: ['Workflows'], summary: 'List runs of a workflow',
+      params: WorkflowParams,
+      querystring: StrictObject({
+        ...PaginationQuery.properties,
+        status: Type.Optional(RunStatus),
+        trigger: Type.Optional(Type.Union([Type.Literal('api'), Type.Literal('schedule'), Type.Literal('workflow')])),
+      }),
+      response: { 200: ListOf(RunObject) },
+    },
+  }, async (request) => {
+    const q = request.query;
+    const result = await workflows.listRuns(authOf(request).scope, {
+      workflowId: request.params.id, ...(q.status ? { status: q.status as WorkflowRun['status'] } : {}), ...(q.trigger ? { trigger: q.trigger } : {}),
+    }, page(q));
+    return toList(result.data.map((r) => runView(r)), result.hasMore);
+  });
+
+  app.get('/v1/workflows/:id/runs/:run_id', {
+    schema: {
+      tags: ['Workflows'], summary: 'Get a workflow run with the state of each step',
+      description: "With `Accept: text/event-stream`, streams the run's events; `Last-Event-ID` resumes after that event.",
+      params: RunParams, response: { 200: RunObject },
+    },
+  }, async (request, reply) => {
+    const auth = authOf(request);
+    const workflow = await workflows.get(auth.scope, request.params.id);
+    const run = await workflows.getRun(auth.scope, workflow.id, request.params.run_id);
+    if ((request.headers.accept ?? '').includes('text/event-stream')) {
+      const last = Number(request.headers['last-event-id'] ?? 0);
+      return streamRun(request, reply, run.id, Number.isInteger(last) && last > 0 ? last : 0);
+    }
+    return runView(run, await workflows.steps(run.id));
+  });
+
+  app.post('/v1/workflows/:id/runs/:run_id/cancel', {
+    schema: {
+      tags: ['Workflows'], summary: 'Cancel a workflow run',
+      description: 'A queued or waiting run is cancelled at once; a running one stops its running steps within moments. Steps not finished are marked skipped.',
+      params: RunParams, body: StrictObject({}), response: { 200: RunObject },
+    },
+  }, async (request) => {
+    const auth = authOf(request);
+    const workflow = await workflows.get(auth.scope, request.params.id);
+    const run = await workflows.cancel(auth.scope, workflow.id, request.params.run_id);
+    return fullRun(run.id);
+  });
+
+  app.post('/v1/workflows/:id/runs/:run_id/resume', {
+    schema: {
+      tags: ['Workflows'], summary: 'Resume a run waiting in an approval step',
+      description: "`data` becomes the approval step's output. The run continues in the background; poll or stream it.",
+      params: RunParams, body: ResumeBody, response: { 202: RunObject },
+    },
+  }, async (request, reply) => {
+    const auth = authOf(request);
+    const workflow = await workflows.get(auth.scope, request.params.id);
+    const run = await workflows.resume(auth.scope, workflow.id, request.params.run_id, request.body);
+    return reply.code(202).send(await fullRun(run.id));
+  });
+}

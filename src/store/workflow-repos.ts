@@ -1,0 +1,349 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type {
+  Page, PageRequest, RunEvent, Scope, Workflow, WorkflowRepo, WorkflowRun, WorkflowRunFilter, WorkflowRunRepo, WorkflowRunStatus,
+  WorkflowStepState, WorkflowStepStatus, WorkflowVersion,
+} from './port.js';
+import { ACTIVE_WORKFLOW_RUN_STATUSES } from './port.js';
+import { paginate } from './kysely-repos.js';
+
+const mode = (livemode: boolean): number => (livemode ? 1 : 0);
+const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
+const json = <T>(text: string | null): T => (text === null ? (null as T) : (JSON.parse(text) as T));
+const num = (value: number | null): number | null => (value === null ? null : Number(value));
+/** JSON text of a value that may be undefined (stored as JSON null). */
+const jsonText = (value: unknown): string => JSON.stringify(value ?? null);
+
+function toWorkflow(row: Database['workflows']): Workflow {
+  return {
+    id: row.id,
+    scope: scopeOf(row),
+    name: row.name,
+    version: Number(row.version),
+    definition: json(row.definition),
+    metadata: json(row.metadata),
+    nextFireAt: num(row.next_fire_at),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+const toVersion = (row: Database['workflow_versions']): WorkflowVersion => ({
+  workflowId: row.workflow_id,
+  version: Number(row.version),
+  definition: json(row.definition),
+  createdAt: Number(row.created_at),
+});
+
+export class KyselyWorkflowRepo implements WorkflowRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  private scoped(scope: Scope) {
+    return this.db
+      .selectFrom('workflows')
+      .selectAll()
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .where('deleted_at', 'is', null);
+  }
+
+  async create(workflow: Workflow) {
+    await this.db
+      .insertInto('workflows')
+      .values({
+        id: workflow.id, workspace_id: workflow.scope.workspaceId, livemode: mode(workflow.scope.livemode), name: workflow.name,
+        version: workflow.version, definition: JSON.stringify(workflow.definition), metadata: JSON.stringify(workflow.metadata),
+        next_fire_at: workflow.nextFireAt, created_at: workflow.createdAt, updated_at: workflow.updatedAt, deleted_at: null,
+      })
+      .execute();
+    await this.insertVersion(workflow);
+    return workflow;
+  }
+
+  private async insertVersion(workflow: Workflow) {
+    await this.db
+      .insertInto('workflow_versions')
+      .values({ workflow_id: workflow.id, version: workflow.version, definition: JSON.stringify(workflow.definition), created_at: workflow.updatedAt })
+      .execute();
+  }
+
+  async get(scope: Scope, id: string) {
+    const row = await this.scoped(scope).where('id', '=', id).executeTakeFirst();
+    return row && toWorkflow(row);
+  }
+
+  async getById(id: string) {
+    const row = await this.db.selectFrom('workflows').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return row && toWorkflow(row);
+  }
+
+  async list(scope: Scope, page: PageRequest) {
+    const result = await paginate(this.scoped(scope), page);
+    return { data: result.data.map(toWorkflow), hasMore: result.hasMore };
+  }
+
+  async replace(workflow: Workflow) {
+    await this.db
+      .updateTable('workflows')
+      .set({
+        name: workflow.name, version: workflow.version, definition: JSON.stringify(workflow.definition), metadata: JSON.stringify(workflow.metadata),
+        next_fire_at: workflow.nextFireAt, updated_at: workflow.updatedAt,
+      })
+      .where('id', '=', workflow.id)
+      .execute();
+    await this.insertVersion(workflow);
+  }
+
+  async delete(scope: Scope, id: string, at: number) {
+    const result = await this.db
+      .updateTable('workflows')
+      .set({ deleted_at: at, updated_at: at, next_fire_at: null })
+      .where('id', '=', id)
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async versions(workflowId: string, page: PageRequest): Promise<Page<WorkflowVersion>> {
+    let query = this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId);
+    if (page.before !== undefined) query = query.where('version', '>', Number(page.before)).orderBy('version', 'asc');
+    else {
+      if (page.after !== undefined) query = query.where('version', '<', Number(page.after));
+      query = query.orderBy('version', 'desc');
+    }
+    const rows = await query.limit(page.limit + 1).execute();
+    const data = rows.slice(0, page.limit).map(toVersion);
+    if (page.before !== undefined) data.reverse();
+    return { data, hasMore: rows.length > page.limit };
+  }
+
+  async getVersion(workflowId: string, version: number) {
+    const row = await this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId).where('version', '=', version).executeTakeFirst();
+    return row && toVersion(row);
+  }
+
+  async dueSchedules(now: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('workflows')
+      .selectAll()
+      .where('next_fire_at', 'is not', null)
+      .where('next_fire_at', '<=', now)
+      .where('deleted_at', 'is', null)
+      .orderBy('next_fire_at')
+      .limit(limit)
+      .execute();
+    return rows.map(toWorkflow);
+  }
+
+  async advanceSchedule(id: string, expected: number, next: number | null) {
+    const result = await this.db.updateTable('workflows').set({ next_fire_at: next }).where('id', '=', id).where('next_fire_at', '=', expected).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+}
+
+function toWorkflowRun(row: Database['workflow_runs']): WorkflowRun {
+  return {
+    id: row.id,
+    scope: scopeOf(row),
+    workflowId: row.workflow_id,
+    workflowVersion: Number(row.workflow_version),
+    status: row.status as WorkflowRunStatus,
+    mode: row.mode as WorkflowRun['mode'],
+    trigger: row.trigger as WorkflowRun['trigger'],
+    scheduledFor: num(row.scheduled_for),
+    parentRunId: row.parent_run_id,
+    parentStepKey: row.parent_step_key,
+    input: json(row.input),
+    output: json(row.output),
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    errorStep: row.error_step,
+    cancelRequested: Number(row.cancel_requested) === 1,
+    metadata: json(row.metadata),
+    createdAt: Number(row.created_at),
+    startedAt: num(row.started_at),
+    completedAt: num(row.completed_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** The columns save() writes: everything but identity, ownership, the cancel flag and the lease. */
+function runChanges(run: WorkflowRun) {
+  return {
+    status: run.status,
+    output: run.output === undefined ? null : JSON.stringify(run.output),
+    error_code: run.errorCode,
+    error_message: run.errorMessage,
+    error_step: run.errorStep,
+    metadata: JSON.stringify(run.metadata),
+    started_at: run.startedAt,
+    completed_at: run.completedAt,
+    updated_at: run.updatedAt,
+  };
+}
+
+function toStep(row: Database['workflow_steps']): WorkflowStepState {
+  return {
+    runId: row.run_id,
+    key: row.key,
+    stepId: row.step_id,
+    type: row.type,
+    status: row.status as WorkflowStepStatus,
+    position: Number(row.position),
+    input: json(row.input),
+    output: json(row.output),
+    state: json(row.state),
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    attempts: Number(row.attempts),
+    wakeAt: num(row.wake_at),
+    startedAt: num(row.started_at),
+    completedAt: num(row.completed_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(run: WorkflowRun) {
+    await this.db
+      .insertInto('workflow_runs')
+      .values({
+        id: run.id, workspace_id: run.scope.workspaceId, livemode: mode(run.scope.livemode), workflow_id: run.workflowId,
+        workflow_version: run.workflowVersion, mode: run.mode, trigger: run.trigger, scheduled_for: run.scheduledFor,
+        parent_run_id: run.parentRunId, parent_step_key: run.parentStepKey, input: jsonText(run.input),
+        cancel_requested: run.cancelRequested ? 1 : 0, lease_owner: null, lease_until: null, created_at: run.createdAt, ...runChanges(run),
+      })
+      .execute();
+    return run;
+  }
+
+  async get(scope: Scope, id: string) {
+    const row = await this.db
+      .selectFrom('workflow_runs')
+      .selectAll()
+      .where('id', '=', id)
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .executeTakeFirst();
+    return row && toWorkflowRun(row);
+  }
+
+  async getById(id: string) {
+    const row = await this.db.selectFrom('workflow_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toWorkflowRun(row);
+  }
+
+  async list(scope: Scope, filter: WorkflowRunFilter, page: PageRequest) {
+    let query = this.db
+      .selectFrom('workflow_runs')
+      .selectAll()
+      .where('workflow_id', '=', filter.workflowId)
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode));
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.trigger) query = query.where('trigger', '=', filter.trigger);
+    const result = await paginate(query, page);
+    return { data: result.data.map(toWorkflowRun), hasMore: result.hasMore };
+  }
+
+  async save(run: WorkflowRun, expectStatus?: WorkflowRunStatus[]) {
+    let update = this.db.updateTable('workflow_runs').set(runChanges(run)).where('id', '=', run.id);
+    if (expectStatus) update = update.where('status', 'in', expectStatus);
+    const result = await update.executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async requestCancel(id: string, at: number) {
+    await this.db.updateTable('workflow_runs').set({ cancel_requested: 1, updated_at: at }).where('id', '=', id).execute();
+  }
+
+  async countActive(workflowId: string) {
+    const row = await this.db
+      .selectFrom('workflow_runs')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('workflow_id', '=', workflowId)
+      .where('status', 'in', ACTIVE_WORKFLOW_RUN_STATUSES)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  async claim(id: string, owner: string, until: number, now: number) {
+    const result = await this.db
+      .updateTable('workflow_runs')
+      .set({ lease_owner: owner, lease_until: until })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now), eb('lease_owner', '=', owner)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async renew(id: string, owner: string, until: number) {
+    const row = await this.db
+      .updateTable('workflow_runs')
+      .set({ lease_until: until })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .returning('cancel_requested')
+      .executeTakeFirst();
+    return row && { cancelRequested: Number(row.cancel_requested) === 1 };
+  }
+
+  async release(id: string, owner: string) {
+    await this.db.updateTable('workflow_runs').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
+  }
+
+  async leaseUntil(id: string) {
+    const row = await this.db.selectFrom('workflow_runs').select('lease_until').where('id', '=', id).executeTakeFirst();
+    return row ? num(row.lease_until) : null;
+  }
+
+  async steps(runId: string) {
+    const rows = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).orderBy('position').orderBy('key').execute();
+    return rows.map(toStep);
+  }
+
+  async saveStep(step: WorkflowStepState) {
+    const changes = {
+      status: step.status, input: jsonText(step.input), output: jsonText(step.output), state: JSON.stringify(step.state),
+      error_code: step.errorCode, error_message: step.errorMessage, attempts: step.attempts, wake_at: step.wakeAt,
+      started_at: step.startedAt, completed_at: step.completedAt, updated_at: step.updatedAt,
+    };
+    await this.db
+      .insertInto('workflow_steps')
+      .values({ run_id: step.runId, key: step.key, step_id: step.stepId, type: step.type, position: step.position, ...changes })
+      .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet(changes))
+      .execute();
+  }
+
+  async appendEvent(event: RunEvent) {
+    await this.db
+      .insertInto('workflow_run_events')
+      .values({ run_id: event.runId, seq: event.seq, type: event.type, data: JSON.stringify(event.data), created_at: event.createdAt })
+      .execute();
+  }
+
+  async events(runId: string, afterSeq: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('workflow_run_events')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ runId: r.run_id, seq: Number(r.seq), type: r.type, data: json<Record<string, unknown>>(r.data), createdAt: Number(r.created_at) }));
+  }
+
+  async recordFire(workflowId: string, dueAt: number, runId: string, at: number) {
+    const result = await this.db
+      .insertInto('workflow_schedule_fires')
+      .values({ workflow_id: workflowId, due_at: dueAt, run_id: runId, created_at: at })
+      .onConflict((oc) => oc.columns(['workflow_id', 'due_at']).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+}

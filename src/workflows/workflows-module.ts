@@ -1,0 +1,69 @@
+import type { Queue } from '../queue/port.js';
+import type { Store } from '../store/port.js';
+import type { SafeFetcher } from '../context/ports.js';
+import type { RunSlots } from '../platform/run-slots.js';
+import { ApiError } from '../errors.js';
+import { isId } from '../ids.js';
+import { RunEventLog } from '../agents/run-events.js';
+import type { AgentsModule } from '../agents/agents-module.js';
+import { WORKFLOW_RUN_JOB, WorkflowEngine, type AgentCaller } from './engine.js';
+import { WorkflowScheduler } from './schedule.js';
+import { WorkflowService } from './workflows.js';
+
+/** Agent run errors that a new attempt cannot fix. */
+const PERMANENT_AGENT_ERRORS = new Set(['max_steps_exceeded', 'agent_requires_action', 'agent_missing', 'agent_not_active']);
+
+/** The workflows area wired together: definitions, the durable engine, its event log and schedules. */
+export class WorkflowsModule {
+  readonly workflows: WorkflowService;
+  readonly engine: WorkflowEngine;
+  readonly events: RunEventLog;
+  readonly scheduler: WorkflowScheduler;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      queue: Queue;
+      slots: RunSlots;
+      fetcher: SafeFetcher;
+      agents: AgentsModule;
+      /** How long an engine's claim on a run lasts without renewal (a crashed engine's run resumes after it). */
+      leaseMs: number;
+    },
+  ) {
+    this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.workflowRuns);
+    this.engine = new WorkflowEngine({
+      store: deps.store, queue: deps.queue, events: this.events, slots: deps.slots, fetcher: deps.fetcher,
+      agents: agentCaller(deps.store, deps.agents), leaseMs: deps.leaseMs,
+    });
+    this.workflows = new WorkflowService(deps.store, this.engine);
+    this.scheduler = new WorkflowScheduler({ store: deps.store, engine: this.engine });
+  }
+
+  registerJobs(): void {
+    this.deps.queue.register<{ runId: string }>(WORKFLOW_RUN_JOB, (job) => this.engine.advance(job.payload.runId, job.signal));
+  }
+}
+
+/** Agent steps run the agent to completion in wait mode, on the workflow run's concurrent-run slot. */
+function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
+  return {
+    async run({ workspace, scope, agentId, input, slot, metadata }) {
+      const agent = isId('agent', agentId) ? await store.agents.get(scope, agentId) : undefined;
+      if (!agent) return { ok: false, runId: null, code: 'agent_missing', message: `Agent ${agentId} no longer exists.`, retryable: false };
+      let run;
+      try {
+        run = await agents.engine.start(workspace, scope, agent, { input, mode: 'wait', metadata, slot });
+      } catch (error) {
+        if (error instanceof ApiError) return { ok: false, runId: null, code: error.code, message: error.message, retryable: error.status >= 500 || error.status === 429 };
+        throw error;
+      }
+      if (run.status === 'completed') return { ok: true, runId: run.id, output: run.output ?? '' };
+      if (run.status === 'requires_action') {
+        return { ok: false, runId: run.id, code: 'agent_requires_action', message: 'The agent asked for function tool outputs or an approval, which a workflow step cannot give.', retryable: false };
+      }
+      const code = run.errorCode ?? `agent_run_${run.status}`;
+      return { ok: false, runId: run.id, code, message: run.errorMessage ?? `The agent run ended ${run.status}.`, retryable: run.status === 'failed' && !PERMANENT_AGENT_ERRORS.has(code) };
+    },
+  };
+}
