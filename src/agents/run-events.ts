@@ -8,6 +8,8 @@ const BUFFER_MS = 50;
 export type EventRepo = Pick<RunRepo, 'appendEvent' | 'events'> & {
   /** Several events in one statement, when the repository can. */
   appendEvents?(events: RunEvent[]): Promise<void>;
+  /** The last sequence number of a run's log (0 when empty), when the repository can say it in one read. */
+  lastEventSeq?(runId: string): Promise<number>;
 };
 
 /**
@@ -129,9 +131,11 @@ export class RunEventLog {
   }
 
   private async lastSeq(runId: string, tx?: Transaction): Promise<number> {
+    const repo = this.repoOf(tx ?? this.store);
+    if (repo.lastEventSeq) return repo.lastEventSeq(runId);
     let last = 0;
     for (;;) {
-      const batch = await this.repoOf(tx ?? this.store).events(runId, last, 1000);
+      const batch = await repo.events(runId, last, 1000);
       if (batch.length === 0) return last;
       last = batch.at(-1)!.seq;
     }

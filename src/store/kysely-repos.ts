@@ -41,6 +41,20 @@ export async function paginate<DB, TB extends keyof DB, O extends { id: string }
   return { data, hasMore };
 }
 
+/**
+ * A versions cursor — a version's id (`agent_…@3`, `wf_…@3`, as in `last_id`) or its bare number —
+ * as a bound the `integer` column compares with alike on every database: rounded to the side that
+ * keeps the comparison exact and clamped to 32 bits (PostgreSQL rejects `1.5`, `NaN` and
+ * out-of-range integer parameters where SQLite just compares). Undefined for a cursor that names
+ * no number: no version lies beyond it.
+ */
+export function versionBound(cursor: string, round: (n: number) => number): number | undefined {
+  const text = cursor.slice(cursor.lastIndexOf('@') + 1);
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (Number.isNaN(n)) return undefined;
+  return Math.min(Math.max(round(n), -(2 ** 31)), 2 ** 31 - 1);
+}
+
 type WorkspaceRow = Database['workspaces'];
 type KeyRow = Database['api_keys'];
 type JobRow = Database['jobs'];

@@ -596,6 +596,8 @@ export interface WorkflowRunRepo {
   saveStep(step: WorkflowStepState): Promise<void>;
   appendEvent(event: RunEvent): Promise<void>;
   events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
+  /** The last event's sequence number (0 when there is none). */
+  lastEventSeq(runId: string): Promise<number>;
   /** Records that a schedule fired for `dueAt`; false when that due time already fired. */
   recordFire(workflowId: string, dueAt: number, runId: string, at: number): Promise<boolean>;
 }

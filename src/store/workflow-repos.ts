@@ -5,7 +5,7 @@ import type {
   WorkflowStepState, WorkflowStepStatus, WorkflowVersion,
 } from './port.js';
 import { ACTIVE_WORKFLOW_RUN_STATUSES } from './port.js';
-import { paginate } from './kysely-repos.js';
+import { paginate, versionBound } from './kysely-repos.js';
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
@@ -108,9 +108,16 @@ export class KyselyWorkflowRepo implements WorkflowRepo {
 
   async versions(workflowId: string, page: PageRequest): Promise<Page<WorkflowVersion>> {
     let query = this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId);
-    if (page.before !== undefined) query = query.where('version', '>', Number(page.before)).orderBy('version', 'asc');
-    else {
-      if (page.after !== undefined) query = query.where('version', '<', Number(page.after));
+    if (page.before !== undefined) {
+      const bound = versionBound(page.before, Math.floor);
+      if (bound === undefined) return { data: [], hasMore: false };
+      query = query.where('version', '>', bound).orderBy('version', 'asc');
+    } else {
+      if (page.after !== undefined) {
+        const bound = versionBound(page.after, Math.ceil);
+        if (bound === undefined) return { data: [], hasMore: false };
+        query = query.where('version', '<', bound);
+      }
       query = query.orderBy('version', 'desc');
     }
     const rows = await query.limit(page.limit + 1).execute();
@@ -251,6 +258,8 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
   }
 
   async save(run: WorkflowRun, expectStatus?: WorkflowRunStatus[]) {
+    // No status to expect matches nothing (and `in ()` is a syntax error on PostgreSQL).
+    if (expectStatus && expectStatus.length === 0) return false;
     let update = this.db.updateTable('workflow_runs').set(runChanges(run)).where('id', '=', run.id);
     if (expectStatus) update = update.where('status', 'in', expectStatus);
     const result = await update.executeTakeFirst();
@@ -336,6 +345,15 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
       .limit(limit)
       .execute();
     return rows.map((r) => ({ runId: r.run_id, seq: Number(r.seq), type: r.type, data: json<Record<string, unknown>>(r.data), createdAt: Number(r.created_at) }));
+  }
+
+  async lastEventSeq(runId: string) {
+    const row = await this.db
+      .selectFrom('workflow_run_events')
+      .select((eb) => eb.fn.max<number>('seq').as('last'))
+      .where('run_id', '=', runId)
+      .executeTakeFirst();
+    return Number(row?.last ?? 0);
   }
 
   async recordFire(workflowId: string, dueAt: number, runId: string, at: number) {

@@ -257,7 +257,7 @@ export class WorkflowEngine {
       const output = ex.definition.output === null ? last : await this.evaluate(ex, frame, ex.definition.output, '(output)', 'output');
       return await this.finish(ex.run, { status: 'completed', output });
     } catch (error) {
-      if (error instanceof Parked) return this.park(ex.run, error.wakeAt);
+      if (error instanceof Parked) return this.park(ex, error.wakeAt);
       if (error instanceof StepFailed) {
         return this.finish(ex.run, { status: 'failed', errorCode: error.code, errorMessage: error.message, errorStep: error.key }, ex);
       }
@@ -443,7 +443,7 @@ export class WorkflowEngine {
     const input = typeof value === 'string' ? value : JSON.stringify(value);
     const result = await this.deps.agents.run({
       workspace: ex.workspace, scope: ex.run.scope, agentId: step.agent, input, slot: ex.slot,
-      metadata: { workflow_run_id: ex.run.id, workflow_step: state.key, idempotency_key: `${ex.run.id}:${state.key}:${state.attempts}` },
+      metadata: { workflow_run_id: ex.run.id, workflow_step: state.key, workflow_step_attempt: String(state.attempts), idempotency_key: `${ex.run.id}:${state.key}` },
     });
     ex.signal.throwIfAborted();
     if (!result.ok) throw new AttemptFailed(result.code, result.runId ? `${result.message} (agent run ${result.runId})` : result.message, result.retryable);
@@ -629,13 +629,23 @@ export class WorkflowEngine {
     });
   }
 
-  private async park(run: WorkflowRun, wakeAt: number | null): Promise<WorkflowRun> {
+  /**
+   * Leaves the run `waiting` until `wakeAt` (a delayed job wakes it) or until something outside
+   * does: an approval's resume, a called run's end. The event says which, so that a client
+   * waiting for the run can tell a person's decision from a wait that ends by itself.
+   */
+  private async park(ex: Execution, wakeAt: number | null): Promise<WorkflowRun> {
+    const { run } = ex;
     const now = this.now();
     const waiting: WorkflowRun = { ...run, status: 'waiting', updatedAt: now };
+    const approvals = [...ex.states.values()].filter((s) => s.type === 'approval' && s.status === 'waiting' && !s.state.resolution).map((s) => s.key);
+    const waitingFor = approvals.length > 0 ? 'approval' : wakeAt !== null ? 'time' : 'workflow';
     await this.deps.store.transaction(async (tx) => {
       await tx.workflowRuns.save(waiting);
       if (wakeAt !== null) await this.wake(run.id, wakeAt - now, tx);
-      await this.deps.events.append(run.id, 'run.waiting', { run_id: run.id, wake_at: wakeAt === null ? null : new Date(wakeAt).toISOString() }, tx);
+      await this.deps.events.append(run.id, 'run.waiting', {
+        run_id: run.id, waiting_for: waitingFor, approvals, wake_at: wakeAt === null ? null : new Date(wakeAt).toISOString(),
+      }, tx);
     });
     return waiting;
   }
@@ -689,6 +699,15 @@ export class WorkflowEngine {
     let position = 0;
     for (const step of allSteps(definition.steps)) positions.set(step.id, position++);
     const ex = { run: current, definition, states, positions } as Execution;
+    // Workflows this run called and waits for are cancelled with it.
+    for (const state of states.values()) {
+      const child = state.state.child_run_id;
+      if (state.type === 'workflow' && state.status === 'running' && typeof child === 'string') {
+        await this.deps.store.workflowRuns.requestCancel(child, this.now());
+        this.abortLocal(child);
+        await this.wake(child);
+      }
+    }
     return this.finish(current, { status: 'cancelled', errorCode: 'cancelled', errorMessage: 'The run was cancelled.' }, ex);
   }
 

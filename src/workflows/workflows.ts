@@ -32,10 +32,11 @@ export class WorkflowService {
     const { metadata, ...fields } = body;
     const definition = await validateWorkflowDefinition(fields, this.lookups(scope));
     const now = this.now();
-    return this.store.workflows.create({
+    const workflow: Workflow = {
       id: newId('wf'), scope, name: definition.name, version: 1, definition: definition as unknown as Record<string, unknown>,
       metadata: metadata ?? {}, nextFireAt: nextFireAt(definition.schedule, now), createdAt: now, updatedAt: now,
-    });
+    };
+    return this.store.transaction((tx) => tx.workflows.create(workflow));
   }
 
   async get(scope: Scope, id: string): Promise<Workflow> {

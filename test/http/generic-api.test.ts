@@ -136,6 +136,11 @@ function check(op: Operation, res: WireResponse, validKey: boolean, routed = tru
 
 // --- the document itself ---------------------------------------------------------------------
 
+/** True for a schema with no constraint: every JSON value is valid. */
+function acceptsAnything(schema: JsonSchema): boolean {
+  return Object.keys(schema).every((key) => ['description', 'title', 'default', 'examples'].includes(key));
+}
+
 describe('the OpenAPI document', () => {
   it('lists the platform operations, secured and public', () => {
     const names = ops.map((op) => op.name);
@@ -296,6 +301,8 @@ describe('refused requests (every operation)', () => {
       const schema = op.bodySchema!;
       const base = validBody(op)!;
       for (const field of declaredFields(schema)) {
+        // A field that takes any JSON value (a run's input, an approval's data) has no wrong value.
+        if (acceptsAnything(field.schema)) continue;
         fields++;
         const wrong = fc.oneof(notAnObject, fc.dictionary(fc.string({ maxLength: 5 }), jsonValue, { maxKeys: 2 }), fc.string({ minLength: 201, maxLength: 400 }))
           .filter((value) => !isValid(field.schema, value));

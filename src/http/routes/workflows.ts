@@ -8,6 +8,9 @@ import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 
+/** A wait-mode request or a stream follows a run through waits shorter than this. */
+const SHORT_WAIT_MS = 30_000;
+
 const Json = Type.Unknown();
 const AnyObject = Type.Object({}, { additionalProperties: true });
 const Metadata = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }), { maxProperties: 50 });
@@ -202,14 +205,41 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
     return runView(run, await workflows.steps(run.id));
   }
 
-  /** Waits until the run finishes or waits (approval, long delay), or the client goes away. */
+  /**
+   * The run's events after `afterSeq` until it finishes, or waits for a person (an approval) or
+   * for a time more than SHORT_WAIT_MS away. Waits that end by themselves (a called workflow, a
+   * short delay or backoff) are followed through.
+   */
+  async function* runEvents(runId: string, afterSeq: number, signal: AbortSignal) {
+    let last = afterSeq;
+    // A finished run's log does not grow: past its last event there is nothing to wait for.
+    if (afterSeq > 0 && (await deps.store.workflowRuns.events(runId, afterSeq, 1)).length === 0) {
+      const run = await deps.store.workflowRuns.getById(runId);
+      if (!run || ['completed', 'failed', 'cancelled'].includes(run.status)) return;
+    }
+    while (!signal.aborted) {
+      let pause: Record<string, unknown> | undefined;
+      for await (const event of events.follow(runId, last, signal)) {
+        last = event.seq;
+        yield event;
+        if (event.type === 'run.waiting') pause = event.data;
+      }
+      if (!pause) return;
+      // A wait that is already over (a replay of a run that went on since) is history: read on.
+      if ((await deps.store.workflowRuns.events(runId, last, 1)).length > 0) continue;
+      const wakeAt = typeof pause.wake_at === 'string' ? Date.parse(pause.wake_at) : null;
+      if (pause.waiting_for === 'approval' || (wakeAt !== null && wakeAt - Date.now() > SHORT_WAIT_MS)) return;
+    }
+  }
+
+  /** Waits as `runEvents` says, or until the client goes away (the run goes on). */
   async function settled(request: FastifyRequest, runId: string): Promise<void> {
     const closed = new AbortController();
     const onClose = () => closed.abort();
     request.raw.on('close', onClose);
     try {
-      for await (const _event of events.follow(runId, 0, closed.signal)) {
-        // Reading to the end of the log is the wait.
+      for await (const _event of runEvents(runId, 0, closed.signal)) {
+        // Reading the events is the wait.
       }
     } finally {
       request.raw.off('close', onClose);
@@ -231,7 +261,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
     raw.on('close', () => closed.abort());
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
     try {
-      for await (const event of events.follow(runId, afterSeq, closed.signal)) {
+      for await (const event of runEvents(runId, afterSeq, closed.signal)) {
         raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, sequence: event.seq })}\n\n`);
       }
     } finally {
