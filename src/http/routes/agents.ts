@@ -10,6 +10,7 @@ import type { AgentInput } from '../../agents/agents.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../app.js';
+import { sendEventStream } from '../sse.js';
 
 const Json = Type.Unknown();
 const ToolSchema = Type.Object({ type: Type.Union([Type.Literal('context_search'), Type.Literal('http'), Type.Literal('function'), Type.Literal('mcp'), Type.Literal('agent')]) }, {
@@ -194,36 +195,16 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   }
 
   /** Streams the run's events as SSE from `afterSeq` until it finishes or waits for the client. */
-  async function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number, work?: Promise<unknown>) {
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-request-id': request.id,
-      ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => k.toLowerCase().startsWith('x-ratelimit')).map(([k, v]) => [k, String(v)])),
-    });
-    const closed = new AbortController();
-    raw.on('close', () => closed.abort());
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-    try {
-      for await (const event of events.follow(runId, afterSeq, closed.signal)) {
-        raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, sequence: event.seq })}\n\n`);
-      }
-    } finally {
-      clearInterval(heartbeat);
+  function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number, work?: Promise<unknown>) {
+    return sendEventStream(request, reply, (signal) => events.follow(runId, afterSeq, signal), async () => {
       await work?.catch(() => {});
-      raw.end();
-      // A hijacked reply skips onSend: store the idempotent response here, as the run's JSON.
       const claim = request.idempotency;
-      if (claim) {
-        request.idempotency = null;
-        const run = await deps.store.runs.getById(runId);
-        if (run) await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(runView(run)), {});
-        else await deps.store.idempotency.release(claim.scope, claim.key);
-      }
-    }
+      if (!claim) return;
+      request.idempotency = null;
+      const run = await deps.store.runs.getById(runId);
+      if (run) await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(runView(run)), {});
+      else await deps.store.idempotency.release(claim.scope, claim.key);
+    });
   }
 
   app.post('/v1/agents', {

@@ -7,6 +7,7 @@ import type { WorkflowDefinition } from '../../workflows/definition.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../app.js';
+import { sendEventStream } from '../sse.js';
 
 /** A wait-mode request or a stream follows a run through waits shorter than this. */
 const SHORT_WAIT_MS = 30_000;
@@ -246,34 +247,14 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
     }
   }
 
-  /** Streams the run's events as SSE from `afterSeq` until it finishes or waits. */
-  async function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number) {
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-request-id': request.id,
-      ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => k.toLowerCase().startsWith('x-ratelimit')).map(([k, v]) => [k, String(v)])),
-    });
-    const closed = new AbortController();
-    raw.on('close', () => closed.abort());
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-    try {
-      for await (const event of runEvents(runId, afterSeq, closed.signal)) {
-        raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, sequence: event.seq })}\n\n`);
-      }
-    } finally {
-      clearInterval(heartbeat);
-      raw.end();
-      // A hijacked reply skips onSend: store the idempotent response here, as the run's JSON.
+  /** Streams the run's events as SSE from `afterSeq`, as far as a wait-mode request would wait. */
+  function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number) {
+    return sendEventStream(request, reply, (signal) => runEvents(runId, afterSeq, signal), async () => {
       const claim = request.idempotency;
-      if (claim) {
-        request.idempotency = null;
-        await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(await fullRun(runId)), {});
-      }
-    }
+      if (!claim) return;
+      request.idempotency = null;
+      await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(await fullRun(runId)), {});
+    });
   }
 
   app.post('/v1/workflows', {

@@ -1,0 +1,38 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RunEvent } from '../store/port.js';
+
+/**
+ * Answers with a run's events as server-sent events: `id` is the event's sequence number (what a
+ * client sends back as `Last-Event-ID`), `event` its type. The reply is hijacked, so the
+ * rate-limit headers set earlier are copied over; `events` gets a signal that aborts when the
+ * client goes away, and `finish` runs once the stream ends (a hijacked reply skips onSend, so an
+ * idempotent request stores its response there).
+ */
+export async function sendEventStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  events: (signal: AbortSignal) => AsyncIterable<RunEvent>,
+  finish: () => Promise<unknown>,
+): Promise<void> {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-request-id': request.id,
+    ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => k.toLowerCase().startsWith('x-ratelimit')).map(([k, v]) => [k, String(v)])),
+  });
+  const closed = new AbortController();
+  raw.on('close', () => closed.abort());
+  const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+  try {
+    for await (const event of events(closed.signal)) {
+      raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ ...event.data, sequence: event.seq })}\n\n`);
+    }
+  } finally {
+    clearInterval(heartbeat);
+    await finish();
+    raw.end();
+  }
+}
