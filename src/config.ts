@@ -61,6 +61,8 @@ export interface Config {
   jobLeaseMs: number;
   /** How often each process looks for workflow schedules that are due (ms). */
   workflowSchedulerIntervalMs: number;
+  /** Jobs (background runs, workflow advances, ingestion) one process runs at once. */
+  workerConcurrency: number;
 }
 
 /** One configured remote embedding model. */
@@ -162,6 +164,7 @@ const sources: Record<keyof Config, Source> = {
   refreshSchedulerIntervalMs: { flag: '--refresh-scheduler-interval', env: 'KAIRO_REFRESH_SCHEDULER_INTERVAL_MS' },
   jobLeaseMs: { flag: '--job-lease', env: 'KAIRO_JOB_LEASE_MS' },
   workflowSchedulerIntervalMs: { flag: '--workflow-scheduler-interval', env: 'KAIRO_WORKFLOW_SCHEDULER_INTERVAL_MS' },
+  workerConcurrency: { flag: '--worker-concurrency', env: 'KAIRO_WORKER_CONCURRENCY' },
 };
 
 function describe(key: keyof Config): string {
@@ -313,6 +316,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     refreshSchedulerIntervalMs: int('refreshSchedulerIntervalMs', 15_000, 100, 3_600_000),
     jobLeaseMs: int('jobLeaseMs', 30_000, 1_000, 3_600_000),
     workflowSchedulerIntervalMs: int('workflowSchedulerIntervalMs', 1_000, 100, 3_600_000),
+    workerConcurrency: int('workerConcurrency', 8, 1, 1_000),
   };
 }
 

@@ -80,7 +80,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
   const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
   const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, (error) => logger.warn({ err: error }, 'workflow schedules not fired'));
-  if (config.role === 'all') await queue.start();
+  if (config.role === 'all') await queue.start({ concurrency: config.workerConcurrency });
 
   let closing: Promise<void> | undefined;
   return {
@@ -120,7 +120,7 @@ export async function startWorker(config: Config, log: (message: string) => void
   context.registerJobs();
   agents.registerJobs();
   workflows.registerJobs();
-  await queue.start();
+  await queue.start({ concurrency: config.workerConcurrency });
   return {
     async close() {
       stopHeartbeats();

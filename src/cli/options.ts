@@ -28,6 +28,7 @@ export function withRuntimeOptions(command: Command): Command {
     .option('--refresh-scheduler-interval <ms>', 'how often to look for due source refreshes (env KAIRO_REFRESH_SCHEDULER_INTERVAL_MS, default 15000)')
     .option('--job-lease <ms>', 'how long a crashed process keeps its jobs and workflow runs claimed (env KAIRO_JOB_LEASE_MS, default 30000)')
     .option('--workflow-scheduler-interval <ms>', 'how often to look for due workflow schedules (env KAIRO_WORKFLOW_SCHEDULER_INTERVAL_MS, default 1000)')
+    .option('--worker-concurrency <n>', 'jobs one process runs at once (env KAIRO_WORKER_CONCURRENCY, default 8)')
     .option('--redis-prefix <prefix>', 'prefix of every Redis key (env KAIRO_REDIS_PREFIX, default kairo)')
     .option('--shutdown-timeout <ms>', 'how long to wait for in-flight work on shutdown (env KAIRO_SHUTDOWN_TIMEOUT_MS)');
 }
@@ -43,6 +44,7 @@ export function toFlags(options: Record<string, unknown>): ConfigFlags {
     embeddingModels: 'embeddingModels', defaultEmbeddingModel: 'defaultEmbeddingModel', outboundAllowCidrs: 'outboundAllowCidrs',
     anthropicBaseUrl: 'anthropicBaseUrl', googleBaseUrl: 'googleBaseUrl', chatModels: 'chatModels', redisPrefix: 'redisPrefix',
     refreshSchedulerInterval: 'refreshSchedulerIntervalMs', jobLease: 'jobLeaseMs', workflowSchedulerInterval: 'workflowSchedulerIntervalMs',
+    workerConcurrency: 'workerConcurrency',
   };
   for (const [option, key] of Object.entries(map)) {
     const value = options[option];

@@ -20,6 +20,8 @@ export const WORKFLOW_RUN_JOB = 'workflows.run';
 const INLINE_WAIT_MS = 5_000;
 /** A run whose lease another engine holds, or whose workspace is at its cap, is retried this soon. */
 const BUSY_RETRY_MS = 1_000;
+/** A cancel asked in another process (an API-only one) stops a running run within about this long. */
+const CANCEL_CHECK_MS = 1_000;
 const HTTP_DEFAULT_TIMEOUT_MS = 15_000;
 const HTTP_MAX_RESPONSE_BYTES = 1024 * 1024;
 const DEFAULT_MAP_CONCURRENCY = 4;
@@ -168,7 +170,10 @@ export class WorkflowEngine {
     const { store } = this.deps;
     let run = await store.workflowRuns.getById(runId);
     if (!run || TERMINAL.has(run.status)) return { status: run?.status ?? 'missing' };
-    if (!(await store.workflowRuns.claim(runId, this.owner, this.now() + this.deps.leaseMs, this.now()))) {
+    // An owner of this advance alone: claim() lets an owner take its own lease again, so with the
+    // engine's name two jobs of one run in this process (a wake while it runs) would both advance it.
+    const owner = `${this.owner}:${randomBytes(4).toString('hex')}`;
+    if (!(await store.workflowRuns.claim(runId, owner, this.now() + this.deps.leaseMs, this.now()))) {
       const until = (await store.workflowRuns.leaseUntil(runId)) ?? this.now();
       await this.wake(runId, Math.min(Math.max(until - this.now(), 50), BUSY_RETRY_MS));
       return { status: 'busy' };
@@ -180,7 +185,7 @@ export class WorkflowEngine {
     jobSignal.addEventListener('abort', onJobAbort, { once: true });
     this.controllers.set(runId, controller);
     const renew = setInterval(() => {
-      store.workflowRuns.renew(runId, this.owner, this.now() + this.deps.leaseMs).then(
+      store.workflowRuns.renew(runId, owner, this.now() + this.deps.leaseMs).then(
         (held) => {
           if (!held) controller.abort(new Error('lease lost'));
           else if (held.cancelRequested) controller.abort(new Error('cancelled'));
@@ -188,6 +193,14 @@ export class WorkflowEngine {
         () => {},
       );
     }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
+    // Renewals see the cancel flag only every third of the lease: look for it more often between them.
+    const watch = Math.floor(this.deps.leaseMs / 3) > CANCEL_CHECK_MS
+      ? setInterval(() => {
+        store.workflowRuns.getById(runId).then((current) => {
+          if (current?.cancelRequested) controller.abort(new Error('cancelled'));
+        }, () => {});
+      }, CANCEL_CHECK_MS)
+      : undefined;
     let slot: RunSlot | null = null;
     try {
       run = (await store.workflowRuns.getById(runId))!;
@@ -220,10 +233,11 @@ export class WorkflowEngine {
       throw error;
     } finally {
       clearInterval(renew);
+      clearInterval(watch);
       jobSignal.removeEventListener('abort', onJobAbort);
       this.controllers.delete(runId);
       await slot?.release();
-      await store.workflowRuns.release(runId, this.owner).catch(() => {});
+      await store.workflowRuns.release(runId, owner).catch(() => {});
     }
   }
 

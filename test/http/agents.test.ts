@@ -156,6 +156,14 @@ describe.each(backends)('agents API on %s', (backend) => {
       headers: { authorization: `Bearer ${ws.testKey}`, accept: 'text/event-stream', 'last-event-id': String(ids[2]) },
     });
     expect(resumed.events.map((e) => e.id)).toEqual(ids.slice(3));
+
+    // A client that already has the last event of a finished run gets an empty stream at once.
+    const caughtUp = await readSse(`${server.url}/v1/agents/${agent.id}/runs/${runId}`, {
+      headers: { authorization: `Bearer ${ws.testKey}`, accept: 'text/event-stream', 'last-event-id': String(ids.at(-1)) },
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(caughtUp.status).toBe(200);
+    expect(caughtUp.events).toEqual([]);
   });
 
   it('runs in the background and answers 202', async () => {

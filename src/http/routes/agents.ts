@@ -194,9 +194,18 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
     return run;
   }
 
+  /** The run's events after `afterSeq`; none when the client already has the last event of a run that stopped. */
+  async function* followRun(runId: string, afterSeq: number, signal: AbortSignal) {
+    if (afterSeq > 0 && (await deps.store.runs.events(runId, afterSeq, 1)).length === 0) {
+      const run = await deps.store.runs.getById(runId);
+      if (!run || ['completed', 'failed', 'cancelled', 'requires_action'].includes(run.status)) return;
+    }
+    yield* events.follow(runId, afterSeq, signal);
+  }
+
   /** Streams the run's events as SSE from `afterSeq` until it finishes or waits for the client. */
   function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number, work?: Promise<unknown>) {
-    return sendEventStream(request, reply, (signal) => events.follow(runId, afterSeq, signal), async () => {
+    return sendEventStream(request, reply, (signal) => followRun(runId, afterSeq, signal), async () => {
       await work?.catch(() => {});
       const claim = request.idempotency;
       if (!claim) return;
