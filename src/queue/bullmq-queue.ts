@@ -38,6 +38,9 @@ interface OutboxJobOptions {
   backoffMs: number;
 }
 
+/** Lapsed locks BullMQ tolerates per job; attempts bound them (see start()). */
+const MAX_STALLED_COUNT = 1_000_000;
+
 const stateMap: Record<string, JobStatus | undefined> = {
   waiting: 'waiting',
   'waiting-children': 'waiting',
@@ -130,6 +133,11 @@ export class BullmqQueue implements Queue {
       concurrency,
       lockDuration: this.lockMs,
       stalledInterval: this.lockMs,
+      // BullMQ fails a job whose lock lapsed more than once ("job stalled more than allowable
+      // limit", default 1), whatever its attempts: a job whose worker died twice (kill -9, OOM)
+      // would be lost. As on the local queue, a lapsed lock costs one attempt instead: dispatch()
+      // gives up once the attempts started exceed the job's maxAttempts.
+      maxStalledCount: MAX_STALLED_COUNT,
     });
     this.worker = worker;
     worker.on('error', (error) => this.onError(error));
@@ -231,6 +239,14 @@ export class BullmqQueue implements Queue {
   }
 
   private async dispatch(job: Job, signal: AbortSignal | undefined): Promise<unknown> {
+    const maxAttempts = job.opts.attempts ?? 1;
+    if (job.attemptsStarted > maxAttempts) {
+      throw new BullUnrecoverableError(
+        `Job ${job.id} gave up: attempt ${job.attemptsStarted} exceeds maxAttempts ${maxAttempts} because its lock ` +
+          `expired before it finished (the worker died or the handler outran the lock)` +
+          (job.failedReason ? `; last error: ${job.failedReason}` : ''),
+      );
+    }
     const handler = this.handlers.get(job.name);
     if (!handler) {
       throw new BullUnrecoverableError(`No handler is registered for job kind "${job.name}" on queue "${this.queueName}"`);
@@ -241,7 +257,7 @@ export class BullmqQueue implements Queue {
         kind: job.name,
         payload: job.data,
         attempt: job.attemptsStarted,
-        maxAttempts: job.opts.attempts ?? 1,
+        maxAttempts,
         signal: signal ?? new AbortController().signal,
       });
       return result ?? null;

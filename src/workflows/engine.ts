@@ -155,7 +155,7 @@ export class WorkflowEngine {
    * run); false when an engine holds it.
    */
   async withLease<T>(runId: string, work: () => Promise<T>): Promise<{ done: true; value: T } | { done: false }> {
-    const owner = `${this.owner}:api`;
+    const owner = `${this.owner}:${randomBytes(4).toString('hex')}`;
     if (!(await this.deps.store.workflowRuns.claim(runId, owner, this.now() + this.deps.leaseMs, this.now()))) return { done: false };
     this.deps.events.release(runId);
     try {
