@@ -518,6 +518,20 @@ describe.each(storeBackends)('store conformance: $name', (backend) => {
       await expect(store.jobs.get(newId('job'))).resolves.toBeUndefined();
     });
 
+    it('purges finished jobs last changed before a time, and nothing else', async () => {
+      const queue = uniqueName('q');
+      const oldDone = job(queue, { runAt: now, state: 'completed', updatedAt: now - 10_000 });
+      const oldFailed = job(queue, { runAt: now, state: 'failed', updatedAt: now - 10_000 });
+      const newDone = job(queue, { runAt: now, state: 'completed', updatedAt: now });
+      const oldWaiting = job(queue, { runAt: now, state: 'waiting', updatedAt: now - 10_000 });
+      for (const j of [oldDone, oldFailed, newDone, oldWaiting]) expect(await store.jobs.insert(j)).toBe(true);
+      expect(await store.jobs.purgeFinished(now - 1)).toBeGreaterThanOrEqual(2);
+      await expect(store.jobs.get(oldDone.id)).resolves.toBeUndefined();
+      await expect(store.jobs.get(oldFailed.id)).resolves.toBeUndefined();
+      await expect(store.jobs.get(newDone.id)).resolves.toEqual(newDone);
+      await expect(store.jobs.get(oldWaiting.id)).resolves.toEqual(oldWaiting);
+    });
+
     it('claims due waiting jobs by run_at up to the limit, then reclaims expired leases', async () => {
       const queue = uniqueName('q');
       const a = job(queue, { runAt: now - 3_000 });
