@@ -165,10 +165,10 @@ describe('kairo serve survives kill -9 and restart', { timeout: 120_000 }, () =>
     const delayed = jobs.get(delayedJobId)!;
     const orphan = jobs.get(orphanJobId)!;
     expect(delayed.attempts).toBe(1);
-    expect(JSON.parse(delayed.result!)).toEqual({ purged: 0 });
+    expect(JSON.parse(delayed.result!)).toEqual({ purged: 0, jobsPurged: 0 });
     // Claimed once by the dead worker, once more by the restarted server.
     expect(orphan.attempts).toBe(2);
-    expect(JSON.parse(orphan.result!)).toEqual({ purged: 0 });
+    expect(JSON.parse(orphan.result!)).toEqual({ purged: 0, jobsPurged: 0 });
     expect(orphan.lastError).toBeNull();
   });
 
