@@ -9,22 +9,15 @@
 // phase (8) --duration S of the throughput phase (5) --baseline N generateText calls (3000)
 // --cpu-prof DIR (start the server with --cpu-prof, profiles written to DIR on exit)
 // --cli FILE (another build's dist/cli/index.js, to compare before and after a change).
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { generateText, streamText } from 'ai';
-import { Pool } from 'undici';
 import { createSimulatorModel } from '../../src/models/simulator.js';
-import { spawnTracked, stopAll, waitForOutput } from '../support/children.js';
-
-
-const execFileAsync = promisify(execFile);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-let cli = path.join(root, 'dist/cli/index.js');
+import { stopAll } from '../support/children.js';
+import { cpuMicros } from '../support/cpu.js';
+import { builtCli, httpClient, startKairo, type HttpClient, type HttpResult } from '../support/kairo.js';
+import { ms, percentile, stats, table, type Stats } from '../support/stats.js';
 
 /** The prompt of every call and run: a plain text answer, no tools, no context. */
 const PROMPT = 'Write a haiku about the sea.';
@@ -40,10 +33,11 @@ interface Options {
   durationSeconds: number;
   baselineCalls: number;
   cpuProfDir: string | undefined;
+  cli: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { runs: 2000, warmup: 300, concurrency: 8, durationSeconds: 5, baselineCalls: 3000, cpuProfDir: undefined };
+  const options: Options = { runs: 2000, warmup: 300, concurrency: 8, durationSeconds: 5, baselineCalls: 3000, cpuProfDir: undefined, cli: builtCli };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const int = (min: number, max: number): number => {
@@ -57,83 +51,26 @@ function parseOptions(argv: string[]): Options {
     else if (flag === '--duration') options.durationSeconds = int(1, 30);
     else if (flag === '--baseline') options.baselineCalls = int(10, 100_000);
     else if (flag === '--cpu-prof') options.cpuProfDir = path.resolve(argv[++i] ?? '');
-    else if (flag === '--cli') cli = path.resolve(argv[++i] ?? '');
+    else if (flag === '--cli') options.cli = path.resolve(argv[++i] ?? '');
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
 }
 
-async function kairoCli(args: string[], dataDir: string): Promise<string> {
-  const { stdout } = await execFileAsync(process.execPath, [cli, ...args, '--data', dataDir], { cwd: root, timeout: 30_000 });
-  return stdout.trim();
-}
-
-interface Kairo {
-  base: string;
-  key: string;
-  pid: number;
-}
-
-/** The built server on SQLite, and a test key of an enterprise workspace (no rate limit, no run cap). */
-async function startKairo(dataDir: string, options: Options): Promise<Kairo> {
-  const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
-  const child = spawnTracked([...profile, cli, 'serve', '--data', dataDir, '--port', '0', '--log-level', 'warn']);
-  const out = await waitForOutput(child, 'kairo serve', (s) => /listening on http:\/\/\S+/.test(s) && /test key: sk_test_\S+\n/.test(s));
-  const base = /listening on (http:\/\/[^\s]+)/.exec(out)![1]!;
-  if (!base.startsWith('http://127.0.0.1:')) throw new Error(`kairo serve is not on 127.0.0.1: ${base}`);
-  const workspaceId = await kairoCli(['workspaces', 'create', '--name', 'bench-runs', '--plan', 'enterprise'], dataDir);
-  if (!/^ws_\w+$/.test(workspaceId)) throw new Error(`workspaces create printed ${JSON.stringify(workspaceId)}`);
-  const key = await kairoCli(['keys', 'create', '--workspace', workspaceId, '--mode', 'test', '--name', 'bench-runs'], dataDir);
-  if (!/^sk_test_\S+$/.test(key)) throw new Error('keys create did not print a test secret');
-  return { base, key, pid: child.pid! };
-}
-
 // ---------------------------------------------------------------- measurement
 
-interface Stats {
-  count: number;
+interface PhaseStats extends Stats {
+  /** Calls or runs a second over the phase that measured them. */
   perSecond: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function stats(latencies: number[], elapsedMs: number): Stats {
-  const sorted = Float64Array.from(latencies).sort();
-  const list = Array.from(sorted);
-  return {
-    count: list.length,
-    perSecond: (list.length * 1000) / elapsedMs,
-    p50: percentile(list, 50),
-    p90: percentile(list, 90),
-    p99: percentile(list, 99),
-    max: list.at(-1) ?? NaN,
-    mean: list.reduce((a, b) => a + b, 0) / Math.max(1, list.length),
-  };
-}
-
-const clockTicks = 100; // USER_HZ
-
-/** A process's user + system CPU time in µs (Linux /proc), or undefined elsewhere. */
-async function cpuMicros(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
-  } catch {
-    return undefined;
-  }
+/** The latencies of one phase, and the rate they came at over its wall time. */
+function phaseStats(latencies: number[], elapsedMs: number): PhaseStats {
+  return { ...stats(latencies), perSecond: (latencies.length * 1000) / elapsedMs };
 }
 
 /** (a) The model alone: generateText on the simulator, one call after the other, in this process. */
-async function baseline(calls: number, warmup: number): Promise<Stats> {
+async function baseline(calls: number, warmup: number): Promise<PhaseStats> {
   const model = createSimulatorModel();
   for (let i = 0; i < warmup; i++) await generateText({ model, prompt: PROMPT });
   const latencies: number[] = [];
@@ -144,14 +81,14 @@ async function baseline(calls: number, warmup: number): Promise<Stats> {
     latencies.push(performance.now() - t0);
     if (i === 0 && !result.text.startsWith('Simulated answer')) throw new Error(`unexpected simulator answer: ${result.text}`);
   }
-  return stats(latencies, performance.now() - started);
+  return phaseStats(latencies, performance.now() - started);
 }
 
 /**
  * Reference: the model call as the run engine makes it (streamText with system and messages,
  * every stream part read), to tell the SDK's streaming cost from KAIRO's own.
  */
-async function streamedCalls(calls: number, warmup: number): Promise<Stats> {
+async function streamedCalls(calls: number, warmup: number): Promise<PhaseStats> {
   const model = createSimulatorModel();
   const once = async () => {
     const result = streamText({ model, system: 'Answer briefly.', messages: [{ role: 'user', content: PROMPT }], tools: {}, maxRetries: 0, onError: () => {} });
@@ -165,45 +102,24 @@ async function streamedCalls(calls: number, warmup: number): Promise<Stats> {
     await once();
     latencies.push(performance.now() - t0);
   }
-  return stats(latencies, performance.now() - started);
+  return phaseStats(latencies, performance.now() - started);
 }
 
-interface HttpResult {
-  status: number;
-  body: any;
-}
-
-/** Keep-alive HTTP/1.1 client: `connections` sockets, no pipelining. */
-function client(kairo: Kairo, connections: number) {
-  const pool = new Pool(kairo.base, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
-  const headers = { authorization: `Bearer ${kairo.key}`, 'content-type': 'application/json' };
-  return {
-    async request(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<HttpResult> {
-      const response = await pool.request({ method, path: urlPath, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await response.body.text();
-      return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
-    },
-    close: () => pool.close(),
-  };
-}
-
-type Client = ReturnType<typeof client>;
-
-async function createAgent(http: Client): Promise<string> {
+async function createAgent(http: HttpClient): Promise<string> {
   const res = await http.request('POST', '/v1/agents', { name: 'bench', model: 'kairo/simulator', instructions: 'Answer briefly.' });
   if (res.status !== 201) throw new Error(`create agent: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id as string;
 }
 
 /** One wait-mode run; throws unless it answered 200 with a completed run. */
-async function runOnce(http: Client, agentId: string): Promise<HttpResult> {
+async function runOnce(http: HttpClient, agentId: string): Promise<HttpResult> {
   const res = await http.request('POST', `/v1/agents/${agentId}/runs`, { input: PROMPT });
   if (res.status !== 200 || res.body?.status !== 'completed') throw new Error(`run: ${res.status} ${JSON.stringify(res.body)}`);
   return res;
 }
 
 /** (b1) Sequential wait-mode runs over one keep-alive connection: latency per run. */
-async function sequential(http: Client, agentId: string, runs: number, warmup: number, deadline: number): Promise<Stats & { serverTotalMsP50: number }> {
+async function sequential(http: HttpClient, agentId: string, runs: number, warmup: number, deadline: number): Promise<PhaseStats & { serverTotalMsP50: number }> {
   for (let i = 0; i < warmup && Date.now() < deadline; i++) await runOnce(http, agentId);
   const latencies: number[] = [];
   const serverTotals: number[] = [];
@@ -214,12 +130,12 @@ async function sequential(http: Client, agentId: string, runs: number, warmup: n
     latencies.push(performance.now() - t0);
     serverTotals.push(Number(res.body.latency_ms?.total_ms ?? NaN));
   }
-  const result = stats(latencies, performance.now() - started);
+  const result = phaseStats(latencies, performance.now() - started);
   return { ...result, serverTotalMsP50: percentile([...serverTotals].sort((a, b) => a - b), 50) };
 }
 
 /** (b2) `concurrency` runs in flight for `durationSeconds`: runs/s. */
-async function concurrent(http: Client, agentId: string, concurrency: number, durationSeconds: number): Promise<Stats> {
+async function concurrent(http: HttpClient, agentId: string, concurrency: number, durationSeconds: number): Promise<PhaseStats> {
   const latencies: number[] = [];
   const started = performance.now();
   const until = started + durationSeconds * 1000;
@@ -232,11 +148,11 @@ async function concurrent(http: Client, agentId: string, concurrency: number, du
       }
     }),
   );
-  return stats(latencies, performance.now() - started);
+  return phaseStats(latencies, performance.now() - started);
 }
 
 /** Reference: an authenticated read of the agent (auth, one query, serialisation) — KAIRO's HTTP floor. */
-async function readAgent(http: Client, agentId: string, count: number): Promise<Stats> {
+async function readAgent(http: HttpClient, agentId: string, count: number): Promise<PhaseStats> {
   const latencies: number[] = [];
   const started = performance.now();
   for (let i = 0; i < count; i++) {
@@ -245,11 +161,11 @@ async function readAgent(http: Client, agentId: string, count: number): Promise<
     latencies.push(performance.now() - t0);
     if (res.status !== 200) throw new Error(`GET agent: ${res.status}`);
   }
-  return stats(latencies, performance.now() - started);
+  return phaseStats(latencies, performance.now() - started);
 }
 
 /** A sample run has usage and a trace (spans as `steps`), and is persisted as completed. */
-async function verifySample(http: Client, agentId: string): Promise<string> {
+async function verifySample(http: HttpClient, agentId: string): Promise<string> {
   const run = await runOnce(http, agentId);
   const fetched = await http.request('GET', `/v1/agents/${agentId}/runs/${run.body.id}`);
   const body = fetched.body;
@@ -265,14 +181,6 @@ async function verifySample(http: Client, agentId: string): Promise<string> {
 }
 
 // ---------------------------------------------------------------- report
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : 'n/a');
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -295,9 +203,9 @@ async function main(): Promise<void> {
     const base = await baseline(options.baselineCalls, Math.min(options.warmup, 500));
     const streamed = await streamedCalls(Math.ceil(options.baselineCalls / 2), Math.min(options.warmup, 200));
 
-    const kairo = await startKairo(dataDir, options);
-    const seqHttp = client(kairo, 1);
-    const parHttp = client(kairo, options.concurrency);
+    const kairo = await startKairo({ cli: options.cli, dataDir, name: 'bench-runs', cpuProfDir: options.cpuProfDir });
+    const seqHttp = httpClient(kairo, 1);
+    const parHttp = httpClient(kairo, options.concurrency);
     try {
       const agentId = await createAgent(seqHttp);
       console.log(`  sample ${await verifySample(seqHttp, agentId)}`);

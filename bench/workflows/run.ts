@@ -25,20 +25,14 @@
 // --cpu-prof DIR (start the server with --cpu-prof; profiles written to DIR on exit)
 // --cli FILE (another build's dist/cli/index.js, to compare before and after a change).
 // Exit status: 0 target met, 1 target missed or a run went wrong.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { Pool } from 'undici';
 import { evaluateExpression, type ExpressionScope } from '../../src/workflows/expressions.js';
-import { spawnTracked, stopAll, waitForOutput } from '../support/children.js';
-
-const execFileAsync = promisify(execFile);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-let cli = path.join(root, 'dist/cli/index.js');
+import { stopAll } from '../support/children.js';
+import { cpuAccount, cpuMicros } from '../support/cpu.js';
+import { builtCli, httpClient, startKairo, type HttpClient, type HttpResult, type Kairo } from '../support/kairo.js';
+import { ms, percentile, stats, table, type Stats } from '../support/stats.js';
 
 const STEPS = 20;
 const TARGET_OVERHEAD_P50_MS = 2;
@@ -53,10 +47,11 @@ interface Options {
   durationSeconds: number;
   baselineChains: number;
   cpuProfDir: string | undefined;
+  cli: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { runs: 150, warmup: 20, concurrency: 4, durationSeconds: 4, baselineChains: 3000, cpuProfDir: undefined };
+  const options: Options = { runs: 150, warmup: 20, concurrency: 4, durationSeconds: 4, baselineChains: 3000, cpuProfDir: undefined, cli: builtCli };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const int = (min: number, max: number): number => {
@@ -70,7 +65,7 @@ function parseOptions(argv: string[]): Options {
     else if (flag === '--duration') options.durationSeconds = int(1, 30);
     else if (flag === '--baseline') options.baselineChains = int(10, 100_000);
     else if (flag === '--cpu-prof') options.cpuProfDir = path.resolve(argv[++i] ?? '');
-    else if (flag === '--cli') cli = path.resolve(argv[++i] ?? '');
+    else if (flag === '--cli') options.cli = path.resolve(argv[++i] ?? '');
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
@@ -92,55 +87,9 @@ function agentSteps(count: number, agentId: string): Array<{ id: string; type: '
   return Array.from({ length: count }, (_, i) => ({ id: `a${i + 1}`, type: 'agent' as const, agent: agentId, input: i === 0 ? 'input.text' : `steps.a${i}` }));
 }
 
-// ---------------------------------------------------------------- server and client
+// ---------------------------------------------------------------- requests
 
-async function kairoCli(args: string[], dataDir: string): Promise<string> {
-  const { stdout } = await execFileAsync(process.execPath, [cli, ...args, '--data', dataDir], { cwd: root, timeout: 30_000 });
-  return stdout.trim();
-}
-
-interface Kairo {
-  base: string;
-  key: string;
-  pid: number;
-}
-
-/** The built server on SQLite, and a test key of an enterprise workspace (no rate limit, no run cap). */
-async function startKairo(dataDir: string, options: Options): Promise<Kairo> {
-  const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
-  const child = spawnTracked([...profile, cli, 'serve', '--data', dataDir, '--port', '0', '--log-level', 'warn']);
-  const out = await waitForOutput(child, 'kairo serve', (s) => /listening on http:\/\/\S+/.test(s) && /test key: sk_test_\S+\n/.test(s));
-  const base = /listening on (http:\/\/[^\s]+)/.exec(out)![1]!;
-  if (!base.startsWith('http://127.0.0.1:')) throw new Error(`kairo serve is not on 127.0.0.1: ${base}`);
-  const workspaceId = await kairoCli(['workspaces', 'create', '--name', 'bench-workflows', '--plan', 'enterprise'], dataDir);
-  if (!/^ws_\w+$/.test(workspaceId)) throw new Error(`workspaces create printed ${JSON.stringify(workspaceId)}`);
-  const key = await kairoCli(['keys', 'create', '--workspace', workspaceId, '--mode', 'test', '--name', 'bench-workflows'], dataDir);
-  if (!/^sk_test_\S+$/.test(key)) throw new Error('keys create did not print a test secret');
-  return { base, key, pid: child.pid! };
-}
-
-interface HttpResult {
-  status: number;
-  body: any;
-}
-
-/** Keep-alive HTTP/1.1 client: `connections` sockets, no pipelining. */
-function client(kairo: Kairo, connections: number) {
-  const pool = new Pool(kairo.base, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
-  const headers = { authorization: `Bearer ${kairo.key}`, 'content-type': 'application/json' };
-  return {
-    async request(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<HttpResult> {
-      const response = await pool.request({ method, path: urlPath, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await response.body.text();
-      return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };
-    },
-    close: () => pool.close(),
-  };
-}
-
-type Client = ReturnType<typeof client>;
-
-async function create(http: Client, urlPath: string, body: unknown): Promise<string> {
+async function create(http: HttpClient, urlPath: string, body: unknown): Promise<string> {
   const res = await http.request('POST', urlPath, body);
   if (res.status !== 201) throw new Error(`POST ${urlPath}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id as string;
@@ -155,7 +104,7 @@ interface StepView {
 }
 
 /** One wait-mode workflow run; throws unless it answered 200 with a completed run whose steps all succeeded. */
-async function runWorkflow(http: Client, workflowId: string, input: unknown, steps: number): Promise<HttpResult> {
+async function runWorkflow(http: HttpClient, workflowId: string, input: unknown, steps: number): Promise<HttpResult> {
   const res = await http.request('POST', `/v1/workflows/${workflowId}/runs`, { input });
   const body = res.body;
   if (res.status !== 200 || body?.status !== 'completed') throw new Error(`workflow run: ${res.status} ${JSON.stringify(body)}`);
@@ -167,7 +116,7 @@ async function runWorkflow(http: Client, workflowId: string, input: unknown, ste
 }
 
 /** One wait-mode agent run. */
-async function runAgent(http: Client, agentId: string, input: string): Promise<HttpResult> {
+async function runAgent(http: HttpClient, agentId: string, input: string): Promise<HttpResult> {
   const res = await http.request('POST', `/v1/agents/${agentId}/runs`, { input });
   if (res.status !== 200 || res.body?.status !== 'completed') throw new Error(`agent run: ${res.status} ${JSON.stringify(res.body)}`);
   return res;
@@ -199,59 +148,6 @@ function intervals(steps: StepView[]): { cycles: number[]; gaps: number[] } {
 }
 
 // ---------------------------------------------------------------- measurement
-
-interface Stats {
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function stats(values: number[]): Stats {
-  const list = Array.from(Float64Array.from(values).sort());
-  return {
-    count: list.length,
-    p50: percentile(list, 50),
-    p90: percentile(list, 90),
-    p99: percentile(list, 99),
-    max: list.at(-1) ?? NaN,
-    mean: list.reduce((a, b) => a + b, 0) / Math.max(1, list.length),
-  };
-}
-
-const clockTicks = 100; // USER_HZ
-
-/** A process's user + system CPU time in µs (Linux /proc), or undefined elsewhere. */
-async function cpuMicros(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU time of the whole machine (busy, total) and of this benchmark's processes, in µs from /proc; undefined off Linux. */
-async function cpuAccount(serverPid: number): Promise<{ busy: number; total: number; own: number } | undefined> {
-  try {
-    const [stat, self] = await Promise.all([fs.readFile('/proc/stat', 'utf8'), fs.readFile('/proc/self/stat', 'utf8')]);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = stat.split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
-    const busy = user! + nice! + system! + irq! + softirq! + steal!;
-    const fields = self.slice(self.lastIndexOf(')') + 2).split(' ');
-    const own = ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1e6) / clockTicks + ((await cpuMicros(serverPid)) ?? 0);
-    return { busy: (busy * 1e6) / clockTicks, total: ((busy + idle! + iowait!) * 1e6) / clockTicks, own };
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Baseline: the 20 transform expressions as plain async function calls in this process
@@ -307,7 +203,7 @@ interface DurableResult {
  * alternation. `work(run)` is the step work to subtract, per step, for a 20-step run.
  */
 async function durable(
-  http: Client, kairo: Kairo, ids: { many: string; one: string }, input: unknown, runs: number, warmup: number, deadline: number,
+  http: HttpClient, kairo: Kairo, ids: { many: string; one: string }, input: unknown, runs: number, warmup: number, deadline: number,
   check: (body: any) => void, work: (body: any) => Promise<number>, workOfOneStep: () => number,
 ): Promise<DurableResult> {
   for (let i = 0; i < warmup && Date.now() < deadline; i++) {
@@ -358,7 +254,7 @@ async function durable(
 
 /** `concurrency` clients, each starting the next run when its last one finished, for `durationSeconds`. */
 async function concurrent(
-  http: Client, kairo: Kairo, workflowId: string, input: unknown, concurrency: number, durationSeconds: number,
+  http: HttpClient, kairo: Kairo, workflowId: string, input: unknown, concurrency: number, durationSeconds: number,
 ): Promise<{ runsPerSecond: number; wall: Stats; serverCpuMsPerRun: number | undefined }> {
   const latencies: number[] = [];
   const cpu0 = await cpuMicros(kairo.pid);
@@ -387,7 +283,7 @@ async function concurrent(
  * POST /v1/agents/{id}/runs with the previous answer as input (what a script does without a
  * workflow engine). Per call and per chain.
  */
-async function agentChains(http: Client, agentId: string, chains: number, warmup: number, deadline: number): Promise<{ perCall: Stats; perChain: Stats; serverTotal: Stats }> {
+async function agentChains(http: HttpClient, agentId: string, chains: number, warmup: number, deadline: number): Promise<{ perCall: Stats; perChain: Stats; serverTotal: Stats }> {
   const chain = async (calls?: number[], totals?: number[]): Promise<string> => {
     let input = AGENT_PROMPT;
     for (let i = 0; i < STEPS; i++) {
@@ -412,7 +308,7 @@ async function agentChains(http: Client, agentId: string, chains: number, warmup
 }
 
 /** The agent runs a workflow run made (metadata.workflow_run_id), newest first in the agent's list. */
-async function agentRunsOf(http: Client, agentId: string, workflowRunId: string, expected: number): Promise<any[]> {
+async function agentRunsOf(http: HttpClient, agentId: string, workflowRunId: string, expected: number): Promise<any[]> {
   const res = await http.request('GET', `/v1/agents/${agentId}/runs?limit=${Math.min(100, expected + 5)}`);
   if (res.status !== 200) throw new Error(`GET agent runs: ${res.status}`);
   const runs = (res.body.data as any[]).filter((r) => r.metadata?.workflow_run_id === workflowRunId);
@@ -423,7 +319,7 @@ async function agentRunsOf(http: Client, agentId: string, workflowRunId: string,
 }
 
 /** A sample run of each workflow, read back with GET: completed, every step persisted with its output and timings. */
-async function verifySample(http: Client, workflowId: string, input: unknown, steps: number, expectOutput: (output: unknown) => boolean): Promise<string> {
+async function verifySample(http: HttpClient, workflowId: string, input: unknown, steps: number, expectOutput: (output: unknown) => boolean): Promise<string> {
   const run = await runWorkflow(http, workflowId, input, steps);
   const fetched = await http.request('GET', `/v1/workflows/${workflowId}/runs/${run.body.id}`);
   const body = fetched.body;
@@ -443,13 +339,6 @@ async function verifySample(http: Client, workflowId: string, input: unknown, st
 
 // ---------------------------------------------------------------- report
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-const ms = (value: number | undefined, digits = 2) => (value !== undefined && Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const rate = (value: number) => (Number.isFinite(value) ? value.toFixed(value < 100 ? 1 : 0) : 'n/a');
 
 async function main(): Promise<void> {
@@ -474,9 +363,9 @@ async function main(): Promise<void> {
     const plain = await plainTransforms(options.baselineChains, Math.min(500, options.baselineChains));
     const transformWork = plain.perStep.mean;
 
-    const kairo = await startKairo(dataDir, options);
-    const seqHttp = client(kairo, 1);
-    const parHttp = client(kairo, options.concurrency);
+    const kairo = await startKairo({ cli: options.cli, dataDir, name: 'bench-workflows', cpuProfDir: options.cpuProfDir });
+    const seqHttp = httpClient(kairo, 1);
+    const parHttp = httpClient(kairo, options.concurrency);
     try {
       const agentId = await create(seqHttp, '/v1/agents', { name: 'bench-workflows', model: 'auto', instructions: 'Answer briefly.' });
       const transform = {
@@ -492,7 +381,7 @@ async function main(): Promise<void> {
       console.log(`  sample transform ${await verifySample(seqHttp, transform.many, transformInput, STEPS, (o) => o === STEPS)}`);
       console.log(`  sample agent     ${await verifySample(seqHttp, agent.many, agentInput, STEPS, (o) => typeof o === 'string' && o.startsWith('Simulated answer'))}`);
 
-      const accountBefore = await cpuAccount(kairo.pid);
+      const accountBefore = await cpuAccount([kairo.pid]);
 
       // Transform steps: the work per step is the plain evaluation's mean.
       const tx = await durable(
@@ -524,7 +413,7 @@ async function main(): Promise<void> {
       const agPar = await concurrent(parHttp, kairo, agent.many, agentInput, options.concurrency, options.durationSeconds);
       const chains = await agentChains(seqHttp, agentId, Math.ceil(options.runs / 3), Math.ceil(options.warmup / 4), phaseDeadline(1));
 
-      const accountAfter = await cpuAccount(kairo.pid);
+      const accountAfter = await cpuAccount([kairo.pid]);
 
       console.log('');
       console.log('transform steps (`steps.sN + 1`), per run of 20 steps:');
