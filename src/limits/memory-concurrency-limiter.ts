@@ -57,7 +57,7 @@ export class MemoryConcurrencyLimiter implements ConcurrencyLimiter {
     if (held.size === 0) this.slots.delete(key);
   }
 
-  async count(key: string, now: number = Date.now()): Promise<number> {
+  count(key: string, now: number = Date.now()): number {
     const held = this.slots.get(key);
     if (held === undefined) return 0;
     let live = 0;

@@ -38,7 +38,7 @@ export interface ConcurrencyLimiter {
   /** Extends a held slot's lease; false when it had already expired and was given up. */
   renew(key: string, slotId: string, leaseMs: number, now?: number): Promise<boolean>;
   release(key: string, slotId: string): Promise<void>;
-  /** Slots currently held (leases not expired). */
-  count(key: string, now?: number): Promise<number>;
+  /** Slots currently held (leases not expired); synchronous when the limiter is in memory. */
+  count(key: string, now?: number): number | Promise<number>;
   close(): Promise<void>;
 }

@@ -68,7 +68,7 @@ export class RunSlots {
   }
 
   /** Slots held now. */
-  inUse(workspace: Workspace): Promise<number> {
+  async inUse(workspace: Workspace): Promise<number> {
     return this.limiter.count(workspace.id);
   }
 }

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiKey } from '../../store/port.js';
+import type { AuthContext } from '../../platform/authenticate.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from '../../platform/api-keys.js';
 import { getStatus } from '../../platform/status.js';
 import { plans } from '../../platform/plans.js';
@@ -93,17 +94,19 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps): P
     },
   }, async () => ({ object: 'status' as const, ...(await getStatus(deps)) }));
 
-  app.get('/v1/workspace', {
-    schema: { tags: ['Platform'], summary: 'The workspace of the calling key: plan, limits and usage now', response: { 200: WorkspaceResponse } },
-  }, async (request) => {
-    const auth = authOf(request);
+  /** A workspace's `created_at` text, made once per workspace object (auth shares one per key). */
+  const createdAtText = new WeakMap<object, string>();
+
+  /**
+   * The workspace view. Synchronous when the limiters answer synchronously (in memory), so this
+   * hot read costs no promise and no microtask; with Redis it waits for them.
+   */
+  const workspaceView = (auth: AuthContext, remaining: number | null, reset: number, concurrentRuns: number) => {
     const limits = plans[auth.workspace.plan];
-    let remaining: number | null = null;
-    let reset = 0;
-    if (limits.burst !== null && limits.requestsPerMinute !== null) {
-      const state = await deps.rateLimiter.peek(auth.workspace.id, { capacity: limits.burst, refillPerMinute: limits.requestsPerMinute });
-      remaining = state.remaining;
-      reset = state.resetSeconds;
+    let createdAt = createdAtText.get(auth.workspace);
+    if (createdAt === undefined) {
+      createdAt = toTimestamp(auth.workspace.createdAt);
+      createdAtText.set(auth.workspace, createdAt);
     }
     return {
       object: 'workspace' as const,
@@ -112,13 +115,23 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps): P
       plan: auth.workspace.plan,
       livemode: auth.livemode,
       limits: { requests_per_minute: limits.requestsPerMinute, burst: limits.burst, concurrent_runs: limits.concurrentRuns },
-      usage: {
-        rate_limit_remaining: remaining,
-        rate_limit_reset_seconds: reset,
-        concurrent_runs: await deps.concurrency.count(auth.workspace.id),
-      },
-      created_at: toTimestamp(auth.workspace.createdAt),
+      usage: { rate_limit_remaining: remaining, rate_limit_reset_seconds: reset, concurrent_runs: concurrentRuns },
+      created_at: createdAt,
     };
+  };
+
+  app.get('/v1/workspace', {
+    schema: { tags: ['Platform'], summary: 'The workspace of the calling key: plan, limits and usage now', response: { 200: WorkspaceResponse } },
+  }, (request) => {
+    const auth = authOf(request);
+    const limits = plans[auth.workspace.plan];
+    const bucket = limits.burst !== null && limits.requestsPerMinute !== null ? { capacity: limits.burst, refillPerMinute: limits.requestsPerMinute } : null;
+    const state = bucket === null ? null : deps.rateLimiter.peek(auth.workspace.id, bucket);
+    const count = deps.concurrency.count(auth.workspace.id);
+    if (state instanceof Promise || count instanceof Promise) {
+      return Promise.all([state, count]).then(([settled, runs]) => workspaceView(auth, settled?.remaining ?? null, settled?.resetSeconds ?? 0, runs));
+    }
+    return workspaceView(auth, state?.remaining ?? null, state?.resetSeconds ?? 0, count);
   });
 
   app.post('/v1/api_keys', {
