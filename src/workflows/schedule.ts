@@ -56,10 +56,10 @@ export class WorkflowScheduler {
     const next = cron.nextRun(new Date(Math.max(now, dueAt)))?.getTime() ?? null;
     return this.deps.store.transaction(async (tx) => {
       if (!(await tx.workflows.advanceSchedule(workflow.id, expected, next))) return false;
-      const runId = await this.deps.engine.create(workflow.scope, workflow, {
+      const run = await this.deps.engine.create(workflow.scope, workflow, {
         input: schedule.input, mode: 'background', trigger: 'schedule', scheduledFor: dueAt,
       }, tx);
-      if (!(await tx.workflowRuns.recordFire(workflow.id, dueAt, runId.id, now))) throw new AlreadyFired();
+      if (!(await tx.workflowRuns.recordFire(workflow.id, dueAt, run.id, now))) throw new AlreadyFired();
       return true;
     }).catch((error: unknown) => {
       if (error instanceof AlreadyFired) return false;

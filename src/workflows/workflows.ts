@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import { isId, newId } from '../ids.js';
-import type { Page, PageRequest, Scope, Store, Workflow, WorkflowRun, WorkflowRunFilter, WorkflowStepState, WorkflowVersion, Workspace } from '../store/port.js';
+import type { Page, PageRequest, Scope, Store, Workflow, WorkflowRun, WorkflowRunFilter, WorkflowStepState, WorkflowVersion } from '../store/port.js';
 import type { WorkflowDefinition } from './definition.js';
 import type { WorkflowEngine } from './engine.js';
 import { nextFireAt } from './schedule.js';
@@ -82,11 +82,10 @@ export class WorkflowService {
   }
 
   /** Starts a run: validated input, queued, with its first job (the caller waits or streams if it wants). */
-  async start(workspace: Workspace, scope: Scope, id: string, request: { input: unknown; mode: WorkflowRun['mode']; metadata?: Record<string, string> }): Promise<WorkflowRun> {
+  async start(scope: Scope, id: string, request: { input: unknown; mode: WorkflowRun['mode']; metadata?: Record<string, string> }): Promise<WorkflowRun> {
     const workflow = await this.get(scope, id);
     const definition = workflow.definition as unknown as WorkflowDefinition;
     validateRunInput(definition, request.input ?? {}, 'input');
-    void workspace;
     return this.engine.create(scope, workflow, { input: request.input ?? {}, mode: request.mode, trigger: 'api', ...(request.metadata ? { metadata: request.metadata } : {}) });
   }
 

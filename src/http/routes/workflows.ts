@@ -314,7 +314,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
     const body = request.body;
     if (body.stream && body.background) throw new ApiError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
     const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
-    const run = await workflows.start(auth.workspace, auth.scope, request.params.id, { input: body.input, mode, ...(body.metadata ? { metadata: body.metadata } : {}) });
+    const run = await workflows.start(auth.scope, request.params.id, { input: body.input, mode, ...(body.metadata ? { metadata: body.metadata } : {}) });
     if (mode === 'stream') return streamRun(request, reply, run.id, 0);
     if (mode === 'background') return reply.code(202).send(runView(run, []));
     await settled(request, run.id);
