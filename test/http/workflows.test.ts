@@ -590,6 +590,23 @@ describe.each(backends)('workflows API on %s', (backend) => {
     expect(Date.now() - began).toBeLessThan(2_000);
   });
 
+  it('ends a stream resumed at the last event of a run that waits for an approval', async () => {
+    const wf = await createWorkflow({ steps: [{ id: 'gate', type: 'approval', prompt: 'ok?' }] });
+    const run = await start(wf.id, {});
+    expect(run.body.status).toBe('waiting');
+    const all = await readSse(`${server.url}/v1/workflows/${wf.id}/runs/${run.body.id}`, {
+      headers: { authorization: `Bearer ${ws.testKey}`, accept: 'text/event-stream' }, signal: AbortSignal.timeout(5_000),
+    });
+    expect(all.events.at(-1)!.event).toBe('run.waiting');
+    expect(all.events.at(-1)!.data).toMatchObject({ waiting_for: 'approval', approvals: ['gate'] });
+    const caughtUp = await readSse(`${server.url}/v1/workflows/${wf.id}/runs/${run.body.id}`, {
+      headers: { authorization: `Bearer ${ws.testKey}`, accept: 'text/event-stream', 'last-event-id': String(all.events.at(-1)!.id) },
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(caughtUp.status).toBe(200);
+    expect(caughtUp.events).toEqual([]);
+  });
+
   it('starts one run for two requests with the same Idempotency-Key', async () => {
     const wf = await createWorkflow({ steps: [{ id: 'call', type: 'http', method: 'POST', url: `${recv.url}/idem/{{ run.id }}`, body: '{}' }] });
     const key = `start-${Date.now()}`;

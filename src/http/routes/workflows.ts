@@ -12,6 +12,12 @@ import { sendEventStream } from '../sse.js';
 /** A wait-mode request or a stream follows a run through waits shorter than this. */
 const SHORT_WAIT_MS = 30_000;
 
+/** Whether a `run.waiting` event is a wait for a person (an approval) or for a time more than SHORT_WAIT_MS away. */
+function waitsLong(data: Record<string, unknown>): boolean {
+  const wakeAt = typeof data.wake_at === 'string' ? Date.parse(data.wake_at) : null;
+  return data.waiting_for === 'approval' || (wakeAt !== null && wakeAt - Date.now() > SHORT_WAIT_MS);
+}
+
 const Json = Type.Unknown();
 const AnyObject = Type.Object({}, { additionalProperties: true });
 const Metadata = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }), { maxProperties: 50 });
@@ -213,10 +219,12 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
    */
   async function* runEvents(runId: string, afterSeq: number, signal: AbortSignal) {
     let last = afterSeq;
-    // A finished run's log does not grow: past its last event there is nothing to wait for.
+    // A client that has the last event of a finished run, or of one waiting for a person or a
+    // long time, has everything: the log will not grow soon.
     if (afterSeq > 0 && (await deps.store.workflowRuns.events(runId, afterSeq, 1)).length === 0) {
-      const run = await deps.store.workflowRuns.getById(runId);
-      if (!run || ['completed', 'failed', 'cancelled'].includes(run.status)) return;
+      const [lastEvent] = await deps.store.workflowRuns.events(runId, afterSeq - 1, 1);
+      if (!lastEvent || ['run.completed', 'run.failed', 'run.cancelled'].includes(lastEvent.type)) return;
+      if (lastEvent.type === 'run.waiting' && waitsLong(lastEvent.data)) return;
     }
     while (!signal.aborted) {
       let pause: Record<string, unknown> | undefined;
@@ -228,8 +236,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
       if (!pause) return;
       // A wait that is already over (a replay of a run that went on since) is history: read on.
       if ((await deps.store.workflowRuns.events(runId, last, 1)).length > 0) continue;
-      const wakeAt = typeof pause.wake_at === 'string' ? Date.parse(pause.wake_at) : null;
-      if (pause.waiting_for === 'approval' || (wakeAt !== null && wakeAt - Date.now() > SHORT_WAIT_MS)) return;
+      if (waitsLong(pause)) return;
     }
   }
 
