@@ -44,20 +44,24 @@ describe('workflow schedules across downtime', () => {
     await sleep(4_000);
     const restartedAt = Date.now();
     kairo = await start();
+    // The scheduler's first look happened while starting: every due time up to now had passed.
+    const upAt = Date.now();
     await sleep(1_500);
     const fires = await scheduled(kairo.url);
 
     expect(new Set(fires).size).toBe(fires.length);
-    const beforeStop = fires.filter((t) => t <= stoppedAt);
-    const whileDown = fires.filter((t) => t > stoppedAt && t <= restartedAt - 1_000);
-    const afterRestart = fires.filter((t) => t > restartedAt - 1_000);
-    expect(beforeStop.length).toBeGreaterThanOrEqual(1);
-    // About four due times passed while it was down: none of them fired on its own…
-    expect(whileDown).toEqual([]);
-    // …and the catch-up run is for the latest due time before the restart (within a second of it).
-    expect(afterRestart.length).toBeGreaterThanOrEqual(1);
-    expect(afterRestart[0]!).toBeLessThanOrEqual(restartedAt);
-    // Then the schedule goes on, one run per second.
-    for (let i = 1; i < afterRestart.length; i++) expect(afterRestart[i]! - afterRestart[i - 1]!).toBe(1_000);
+    expect(fires.filter((t) => t <= stoppedAt).length).toBeGreaterThanOrEqual(1);
+    const afterStop = fires.filter((t) => t > stoppedAt);
+    expect(afterStop.length).toBeGreaterThanOrEqual(1);
+    // The first run after the stop is the catch-up: for a due time that had passed when the server
+    // came back (not the next one to come)…
+    expect(afterStop[0]!).toBeLessThanOrEqual(upAt);
+    // …and for the latest of the about four that passed while it was down, none of the others.
+    expect(afterStop[0]!).toBeGreaterThanOrEqual(restartedAt - 1_000);
+    // Then the schedule goes on, on whole seconds (a tick that comes late under load may itself
+    // collapse two due times, by the same policy).
+    expect(afterStop.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < afterStop.length; i++) expect(afterStop[i]! - afterStop[i - 1]!).toBeGreaterThanOrEqual(1_000);
+    for (const t of afterStop) expect(t % 1_000).toBe(0);
   });
 });
