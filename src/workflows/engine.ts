@@ -413,10 +413,11 @@ export class WorkflowEngine {
 
   /** Sleeps until `wakeAt` when it is near; parks the run when it is not. */
   private async waitUntil(ex: Execution, wakeAt: number): Promise<void> {
-    const remaining = wakeAt - this.now();
-    if (remaining <= 0) return;
-    if (remaining > INLINE_WAIT_MS) throw new Parked(wakeAt);
-    await sleep(remaining, undefined, { signal: ex.signal });
+    // A loop: a timer may fire a millisecond before the clock says its time has come.
+    for (let remaining = wakeAt - this.now(); remaining > 0; remaining = wakeAt - this.now()) {
+      if (remaining > INLINE_WAIT_MS) throw new Parked(wakeAt);
+      await sleep(remaining, undefined, { signal: ex.signal });
+    }
   }
 
   private async http(ex: Execution, step: HttpStep, state: WorkflowStepState, frame: Frame) {
@@ -551,13 +552,14 @@ export class WorkflowEngine {
 
   private async delay(ex: Execution, step: DelayStep, state: WorkflowStepState, frame: Frame): Promise<unknown> {
     if (state.wakeAt === null) {
+      const now = this.now();
       let wakeAt: number;
       try {
-        wakeAt = step.duration !== undefined ? this.now() + parseDuration(step.duration)! : toTime(await this.evaluate(ex, frame, step.until!, state.key, 'until'), state.key);
+        wakeAt = step.duration !== undefined ? now + parseDuration(step.duration)! : toTime(await this.evaluate(ex, frame, step.until!, state.key, 'until'), state.key);
       } catch (error) {
         throw await this.failStep(ex, state, error);
       }
-      Object.assign(state, { status: 'waiting', startedAt: this.now(), wakeAt, input: { until: new Date(wakeAt).toISOString() } });
+      Object.assign(state, { status: 'waiting', startedAt: now, wakeAt, input: { until: new Date(wakeAt).toISOString() } });
       await this.saveStep(ex, state, { type: 'step.waiting', data: { wake_at: new Date(wakeAt).toISOString() } });
     }
     await this.waitUntil(ex, state.wakeAt!);
