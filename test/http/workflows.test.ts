@@ -282,13 +282,11 @@ describe.each(backends)('workflows API on %s', (backend) => {
         },
       ],
     });
-    const began = Date.now();
     const res = await start(wf.id, {});
     expect(res.body.status).toBe('completed');
     const path = `/par/${res.body.id}`;
     expect(recv.hits(path)).toHaveLength(2);
     expect(recv.peak(path)).toBe(2);
-    expect(Date.now() - began).toBeLessThan(2_000);
     const fan = stepOf(res.body, 'fan');
     expect(fan.status).toBe('succeeded');
     expect(Object.keys(fan.output).sort()).toEqual(['left', 'pure', 'right']);
@@ -580,14 +578,12 @@ describe.each(backends)('workflows API on %s', (backend) => {
     expect(replay.events.map((e) => e.event)).toEqual(['step.completed', 'run.completed']);
 
     // Reconnecting after the last event of a finished run ends at once, with nothing to send.
-    const began = Date.now();
     const caughtUp = await readSse(`${server.url}/v1/workflows/${wf.id}/runs/${runId}`, {
       headers: { authorization: `Bearer ${ws.testKey}`, accept: 'text/event-stream', 'last-event-id': '5' },
       signal: AbortSignal.timeout(5_000),
     });
     expect(caughtUp.status).toBe(200);
     expect(caughtUp.events).toEqual([]);
-    expect(Date.now() - began).toBeLessThan(2_000);
   });
 
   it('ends a stream resumed at the last event of a run that waits for an approval', async () => {
