@@ -4,7 +4,7 @@ import type {
   Agent, AgentRepo, AgentStatus, AgentVersion, Page, PageRequest, Run, RunEvent, RunRepo, RunStatus, Scope, Span,
   ThreadMessage, ThreadRepo,
 } from './port.js';
-import { paginate, versionBound } from './kysely-repos.js';
+import { paginate, paginateVersions } from './kysely-repos.js';
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
@@ -146,23 +146,11 @@ export class KyselyAgentRepo implements AgentRepo {
   }
 
   async versions(agentId: string, page: PageRequest): Promise<Page<AgentVersion>> {
-    let query = this.db.selectFrom('agent_versions').selectAll().where('agent_id', '=', agentId);
-    if (page.before !== undefined) {
-      const bound = versionBound(page.before, Math.floor);
-      if (bound === undefined) return { data: [], hasMore: false };
-      query = query.where('version', '>', bound).orderBy('version', 'asc');
-    } else {
-      if (page.after !== undefined) {
-        const bound = versionBound(page.after, Math.ceil);
-        if (bound === undefined) return { data: [], hasMore: false };
-        query = query.where('version', '<', bound);
-      }
-      query = query.orderBy('version', 'desc');
-    }
-    const rows = await query.limit(page.limit + 1).execute();
-    const data = rows.slice(0, page.limit).map((r) => ({ agentId: r.agent_id, version: Number(r.version), config: json<Record<string, unknown>>(r.config), createdAt: Number(r.created_at) }));
-    if (page.before !== undefined) data.reverse();
-    return { data, hasMore: rows.length > page.limit };
+    const result = await paginateVersions(this.db.selectFrom('agent_versions').selectAll().where('agent_id', '=', agentId), page);
+    return {
+      data: result.data.map((r) => ({ agentId: r.agent_id, version: Number(r.version), config: json<Record<string, unknown>>(r.config), createdAt: Number(r.created_at) })),
+      hasMore: result.hasMore,
+    };
   }
 
   async getVersion(agentId: string, version: number) {

@@ -48,11 +48,36 @@ export async function paginate<DB, TB extends keyof DB, O extends { id: string }
  * out-of-range integer parameters where SQLite just compares). Undefined for a cursor that names
  * no number: no version lies beyond it.
  */
-export function versionBound(cursor: string, round: (n: number) => number): number | undefined {
+function versionBound(cursor: string, round: (n: number) => number): number | undefined {
   const text = cursor.slice(cursor.lastIndexOf('@') + 1);
   const n = text.trim() === '' ? NaN : Number(text);
   if (Number.isNaN(n)) return undefined;
   return Math.min(Math.max(round(n), -(2 ** 31)), 2 ** 31 - 1);
+}
+
+/** Newest-first cursor pagination of an object's versions (rows with an integer `version`), as `paginate` does by id. */
+export async function paginateVersions<DB, TB extends keyof DB, O extends { version: number }>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  page: PageRequest,
+): Promise<Page<O>> {
+  const versionColumn = 'version' as any;
+  let q = query;
+  if (page.before !== undefined) {
+    const bound = versionBound(page.before, Math.floor);
+    if (bound === undefined) return { data: [], hasMore: false };
+    q = q.where(versionColumn, '>', bound).orderBy(versionColumn, 'asc');
+  } else {
+    if (page.after !== undefined) {
+      const bound = versionBound(page.after, Math.ceil);
+      if (bound === undefined) return { data: [], hasMore: false };
+      q = q.where(versionColumn, '<', bound);
+    }
+    q = q.orderBy(versionColumn, 'desc');
+  }
+  const rows = (await q.limit(page.limit + 1).execute()) as O[];
+  const data = rows.slice(0, page.limit);
+  if (page.before !== undefined) data.reverse();
+  return { data, hasMore: rows.length > page.limit };
 }
 
 type WorkspaceRow = Database['workspaces'];

@@ -5,7 +5,7 @@ import type {
   WorkflowStepState, WorkflowStepStatus, WorkflowVersion,
 } from './port.js';
 import { ACTIVE_WORKFLOW_RUN_STATUSES } from './port.js';
-import { paginate, versionBound } from './kysely-repos.js';
+import { paginate, paginateVersions } from './kysely-repos.js';
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
@@ -107,23 +107,8 @@ export class KyselyWorkflowRepo implements WorkflowRepo {
   }
 
   async versions(workflowId: string, page: PageRequest): Promise<Page<WorkflowVersion>> {
-    let query = this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId);
-    if (page.before !== undefined) {
-      const bound = versionBound(page.before, Math.floor);
-      if (bound === undefined) return { data: [], hasMore: false };
-      query = query.where('version', '>', bound).orderBy('version', 'asc');
-    } else {
-      if (page.after !== undefined) {
-        const bound = versionBound(page.after, Math.ceil);
-        if (bound === undefined) return { data: [], hasMore: false };
-        query = query.where('version', '<', bound);
-      }
-      query = query.orderBy('version', 'desc');
-    }
-    const rows = await query.limit(page.limit + 1).execute();
-    const data = rows.slice(0, page.limit).map(toVersion);
-    if (page.before !== undefined) data.reverse();
-    return { data, hasMore: rows.length > page.limit };
+    const result = await paginateVersions(this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId), page);
+    return { data: result.data.map(toVersion), hasMore: result.hasMore };
   }
 
   async getVersion(workflowId: string, version: number) {

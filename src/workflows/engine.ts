@@ -216,9 +216,7 @@ export class WorkflowEngine {
       }
       const definition = await this.definition(run.workflowId, run.workflowVersion);
       const states = new Map((await store.workflowRuns.steps(runId)).map((s) => [s.key, s]));
-      const positions = new Map<string, number>();
-      let position = 0;
-      for (const step of allSteps(definition.steps)) positions.set(step.id, position++);
+      const positions = positionsOf(definition);
       if (run.status !== 'running') run = await this.markRunning(run);
       const execution: Execution = { run, workspace, definition, states, positions, signal: controller.signal, slot };
       return { status: (await this.execute(execution)).status };
@@ -711,10 +709,7 @@ export class WorkflowEngine {
     if (TERMINAL.has(current.status)) return current;
     const definition = await this.definition(current.workflowId, current.workflowVersion);
     const states = new Map((await this.deps.store.workflowRuns.steps(run.id)).map((s) => [s.key, s]));
-    const positions = new Map<string, number>();
-    let position = 0;
-    for (const step of allSteps(definition.steps)) positions.set(step.id, position++);
-    const ex = { run: current, definition, states, positions } as Execution;
+    const ex = { run: current, definition, states, positions: positionsOf(definition) } as Execution;
     // Workflows this run called and waits for are cancelled with it.
     for (const state of states.values()) {
       const child = state.state.child_run_id;
@@ -735,6 +730,13 @@ export class WorkflowEngine {
     if (direct.done) return direct.value;
     return (await this.deps.store.workflowRuns.getById(run.id)) ?? run;
   }
+}
+
+/** Each step's place in the definition, depth first: the order a run's steps are listed in. */
+function positionsOf(definition: WorkflowDefinition): Map<string, number> {
+  const positions = new Map<string, number>();
+  for (const step of allSteps(definition.steps)) positions.set(step.id, positions.size);
+  return positions;
 }
 
 function truthy(value: unknown): boolean {
