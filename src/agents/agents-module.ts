@@ -6,7 +6,7 @@ import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import type { RunSlots } from '../platform/run-slots.js';
 import { AgentService } from './agents.js';
 import { AGENT_RUN_JOB, RunEngine } from './run-engine.js';
-import { RunEventLog } from './run-events.js';
+import { RunEventLog } from '../runs/event-log.js';
 import { AgentToolRuntime } from './tool-runtime.js';
 import { validateToolDefinitions } from './tools/validate.js';
 
@@ -32,7 +32,7 @@ export class AgentsModule {
     },
   ) {
     this.agents = new AgentService(deps.store, deps.catalogue, deps.context.sources, (tools, param) => void validateToolDefinitions(tools, param));
-    this.events = new RunEventLog(deps.store);
+    this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.runEvents);
     const tools = new AgentToolRuntime({
       store: deps.store,
       context: deps.context,

@@ -9,7 +9,8 @@ import { countTokens } from '../context/tokens.js';
 import type { RunSlots, RunSlot } from '../platform/run-slots.js';
 import type { ToolResult, ToolSpec, ToolDefinition } from './tools/ports.js';
 import { readConfig, type AgentConfig } from './agent-config.js';
-import type { RunEventLog } from './run-events.js';
+import type { RunEventLog } from '../runs/event-log.js';
+import { isFinal } from '../runs/statuses.js';
 
 export const AGENT_RUN_JOB = 'agents.run';
 /** A run executing in a request records that it is alive this often… */
@@ -165,7 +166,7 @@ export class RunEngine {
    */
   async execute(runId: string, workspace: Workspace, heldSlot?: RunSlot, created?: Run): Promise<Run> {
     let run = created?.id === runId && created.status === 'queued' ? created : (await this.deps.store.runs.getById(runId))!;
-    if (['completed', 'failed', 'cancelled', 'requires_action'].includes(run.status)) {
+    if (isFinal(run.status) || run.status === 'requires_action') {
       await heldSlot?.release();
       return run;
     }
@@ -543,7 +544,7 @@ export class RunEngine {
 
   /** Requests cancellation: immediate when queued or waiting, else the running loop stops. */
   async cancel(run: Run): Promise<Run> {
-    if (['completed', 'failed', 'cancelled'].includes(run.status)) {
+    if (isFinal(run.status)) {
       throw new ApiError('run_not_cancellable', { message: `Run '${run.id}' is already ${run.status}.` });
     }
     await this.deps.store.runs.requestCancel(run.id, this.now());

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type {
-  Agent, AgentRepo, AgentStatus, AgentVersion, Page, PageRequest, Run, RunEvent, RunRepo, RunStatus, Scope, Span,
+  Agent, AgentRepo, AgentStatus, AgentVersion, Page, PageRequest, Run, RunRepo, RunStatus, Scope, Span,
   ThreadMessage, ThreadRepo,
 } from './port.js';
 import { paginate, paginateVersions } from './kysely-repos.js';
@@ -220,35 +220,6 @@ export class KyselyRunRepo implements RunRepo {
       .limit(limit)
       .execute();
     return rows.map(toRun);
-  }
-
-  async appendEvent(event: RunEvent) {
-    await this.db
-      .insertInto('run_events')
-      .values({ run_id: event.runId, seq: event.seq, type: event.type, data: JSON.stringify(event.data), created_at: event.createdAt })
-      .execute();
-  }
-
-  /** Several events in one insert per 200 (a burst of output deltas); not on the RunRepo port yet. */
-  async appendEvents(events: RunEvent[]) {
-    for (let i = 0; i < events.length; i += 200) {
-      await this.db
-        .insertInto('run_events')
-        .values(events.slice(i, i + 200).map((e) => ({ run_id: e.runId, seq: e.seq, type: e.type, data: JSON.stringify(e.data), created_at: e.createdAt })))
-        .execute();
-    }
-  }
-
-  async events(runId: string, afterSeq: number, limit: number) {
-    const rows = await this.db
-      .selectFrom('run_events')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ runId: r.run_id, seq: Number(r.seq), type: r.type, data: json<Record<string, unknown>>(r.data), createdAt: Number(r.created_at) }));
   }
 
   async saveSpan(span: Span) {

@@ -8,6 +8,7 @@ import type {
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-repos.js';
 import { KyselyAgentRepo, KyselyRunRepo, KyselyThreadRepo } from './agent-repos.js';
 import { KyselyWorkflowRepo, KyselyWorkflowRunRepo } from './workflow-repos.js';
+import { KyselyRunEventRepo } from './run-event-repo.js';
 
 /** Dialect differences the shared repositories need to know about. */
 export interface DialectTraits {
@@ -535,8 +536,10 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits): Repos 
     contextChunks: traits.chunkRepo(db),
     agents: new KyselyAgentRepo(db),
     runs: new KyselyRunRepo(db),
+    runEvents: new KyselyRunEventRepo(db, 'run_events'),
     threads: new KyselyThreadRepo(db),
     workflows: new KyselyWorkflowRepo(db),
     workflowRuns: new KyselyWorkflowRunRepo(db),
+    workflowRunEvents: new KyselyRunEventRepo(db, 'workflow_run_events'),
   };
 }

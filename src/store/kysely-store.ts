@@ -43,9 +43,11 @@ export class KyselyStore implements Store {
   readonly contextChunks: Repos['contextChunks'];
   readonly agents: Repos['agents'];
   readonly runs: Repos['runs'];
+  readonly runEvents: Repos['runEvents'];
   readonly threads: Repos['threads'];
   readonly workflows: Repos['workflows'];
   readonly workflowRuns: Repos['workflowRuns'];
+  readonly workflowRunEvents: Repos['workflowRunEvents'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -67,9 +69,11 @@ export class KyselyStore implements Store {
     this.contextChunks = repos.contextChunks;
     this.agents = repos.agents;
     this.runs = repos.runs;
+    this.runEvents = repos.runEvents;
     this.threads = repos.threads;
     this.workflows = repos.workflows;
     this.workflowRuns = repos.workflowRuns;
+    this.workflowRunEvents = repos.workflowRunEvents;
   }
 
   /** The transaction the current async call chain runs in, so nested calls can join it. */

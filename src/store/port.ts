@@ -190,9 +190,11 @@ export interface Repos {
   contextChunks: ContextChunkRepo;
   agents: AgentRepo;
   runs: RunRepo;
+  runEvents: RunEventRepo;
   threads: ThreadRepo;
   workflows: WorkflowRepo;
   workflowRuns: WorkflowRunRepo;
+  workflowRunEvents: RunEventRepo;
 }
 
 export interface Transaction extends Repos {
@@ -411,6 +413,21 @@ export interface RunEvent {
   createdAt: number;
 }
 
+/**
+ * A run's event log: every event a client can see, numbered from 1. Agent runs and workflow runs
+ * each keep one, with this same contract.
+ */
+export interface RunEventRepo {
+  /** Appends an event; a sequence number the run already has is refused. */
+  appendEvent(event: RunEvent): Promise<void>;
+  /** Appends several events (a burst of output deltas) in as few statements as it can. */
+  appendEvents(events: RunEvent[]): Promise<void>;
+  /** Events with seq > afterSeq, in order. */
+  events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
+  /** The last event's sequence number (0 when there is none). */
+  lastEventSeq(runId: string): Promise<number>;
+}
+
 export interface Span {
   id: string;
   runId: string;
@@ -455,9 +472,6 @@ export interface RunRepo {
   touch(id: string, at: number): Promise<void>;
   /** Wait and stream runs, queued or running, not touched since `before`: their process died. */
   listAbandoned(before: number, limit: number): Promise<Run[]>;
-  appendEvent(event: RunEvent): Promise<void>;
-  /** Events with seq > afterSeq, in order. */
-  events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
   saveSpan(span: Span): Promise<void>;
   spans(runId: string): Promise<Span[]>;
 }
@@ -596,10 +610,6 @@ export interface WorkflowRunRepo {
   steps(runId: string): Promise<WorkflowStepState[]>;
   /** Inserts or replaces a step's state. */
   saveStep(step: WorkflowStepState): Promise<void>;
-  appendEvent(event: RunEvent): Promise<void>;
-  events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
-  /** The last event's sequence number (0 when there is none). */
-  lastEventSeq(runId: string): Promise<number>;
   /** Records that a schedule fired for `dueAt`; false when that due time already fired. */
   recordFire(workflowId: string, dueAt: number, runId: string, at: number): Promise<boolean>;
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type {
-  Page, PageRequest, RunEvent, Scope, Workflow, WorkflowRepo, WorkflowRun, WorkflowRunFilter, WorkflowRunRepo, WorkflowRunStatus,
+  Page, PageRequest, Scope, Workflow, WorkflowRepo, WorkflowRun, WorkflowRunFilter, WorkflowRunRepo, WorkflowRunStatus,
   WorkflowStepState, WorkflowStepStatus, WorkflowVersion,
 } from './port.js';
 import { ACTIVE_WORKFLOW_RUN_STATUSES } from './port.js';
@@ -311,34 +311,6 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
       .values({ run_id: step.runId, key: step.key, step_id: step.stepId, type: step.type, position: step.position, ...changes })
       .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet(changes))
       .execute();
-  }
-
-  async appendEvent(event: RunEvent) {
-    await this.db
-      .insertInto('workflow_run_events')
-      .values({ run_id: event.runId, seq: event.seq, type: event.type, data: JSON.stringify(event.data), created_at: event.createdAt })
-      .execute();
-  }
-
-  async events(runId: string, afterSeq: number, limit: number) {
-    const rows = await this.db
-      .selectFrom('workflow_run_events')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ runId: r.run_id, seq: Number(r.seq), type: r.type, data: json<Record<string, unknown>>(r.data), createdAt: Number(r.created_at) }));
-  }
-
-  async lastEventSeq(runId: string) {
-    const row = await this.db
-      .selectFrom('workflow_run_events')
-      .select((eb) => eb.fn.max<number>('seq').as('last'))
-      .where('run_id', '=', runId)
-      .executeTakeFirst();
-    return Number(row?.last ?? 0);
   }
 
   async recordFire(workflowId: string, dueAt: number, runId: string, at: number) {

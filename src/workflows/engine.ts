@@ -7,7 +7,8 @@ import type { Scope, Store, Transaction, Workflow, WorkflowRun, WorkflowStepStat
 import type { RunSlot, RunSlots } from '../platform/run-slots.js';
 import type { SafeFetcher } from '../context/ports.js';
 import { FetchError } from '../context/ports.js';
-import type { RunEventLog } from '../agents/run-events.js';
+import type { RunEventLog } from '../runs/event-log.js';
+import { isFinal } from '../runs/statuses.js';
 import {
   allSteps, childSequences, DEFAULT_RETRY, parseDuration, type AgentStep, type ApprovalStep, type BranchStep, type DelayStep,
   type HttpStep, type MapStep, type ParallelStep, type RetryPolicy, type Step, type WorkflowCallStep, type WorkflowDefinition,
@@ -82,7 +83,6 @@ interface Frame {
   prefix: string;
 }
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * The durable workflow engine. Workflows are data, so nothing is replayed: each step's state and
@@ -169,7 +169,7 @@ export class WorkflowEngine {
   async advance(runId: string, jobSignal: AbortSignal): Promise<{ status: string }> {
     const { store } = this.deps;
     let run = await store.workflowRuns.getById(runId);
-    if (!run || TERMINAL.has(run.status)) return { status: run?.status ?? 'missing' };
+    if (!run || isFinal(run.status)) return { status: run?.status ?? 'missing' };
     // An owner of this advance alone: claim() lets an owner take its own lease again, so with the
     // engine's name two jobs of one run in this process (a wake while it runs) would both advance it.
     const owner = `${this.owner}:${randomBytes(4).toString('hex')}`;
@@ -204,7 +204,7 @@ export class WorkflowEngine {
     let slot: RunSlot | null = null;
     try {
       run = (await store.workflowRuns.getById(runId))!;
-      if (TERMINAL.has(run.status)) return { status: run.status };
+      if (isFinal(run.status)) return { status: run.status };
       const workspace = await store.workspaces.get(run.scope.workspaceId);
       if (!workspace) return { status: 'missing' };
       if (run.cancelRequested) return { status: (await this.finishCancelled(run)).status };
@@ -615,7 +615,7 @@ export class WorkflowEngine {
       throw new Parked(null);
     }
     const child = await this.deps.store.workflowRuns.getById(childId);
-    if (!child || !TERMINAL.has(child.status)) throw new Parked(null);
+    if (!child || !isFinal(child.status)) throw new Parked(null);
     if (child.status === 'completed') return this.succeed(ex, state, child.output);
     const message = `Workflow run ${child.id} ended ${child.status}${child.errorMessage ? `: ${child.errorMessage}` : ''}.`;
     Object.assign(state, { status: 'failed', errorCode: 'workflow_failed', errorMessage: message, completedAt: this.now() });
@@ -706,7 +706,7 @@ export class WorkflowEngine {
   /** Ends a run that was asked to cancel: what ran stays, the rest is skipped. */
   private async finishCancelled(run: WorkflowRun): Promise<WorkflowRun> {
     const current = (await this.deps.store.workflowRuns.getById(run.id)) ?? run;
-    if (TERMINAL.has(current.status)) return current;
+    if (isFinal(current.status)) return current;
     const definition = await this.definition(current.workflowId, current.workflowVersion);
     const states = new Map((await this.deps.store.workflowRuns.steps(run.id)).map((s) => [s.key, s]));
     const ex = { run: current, definition, states, positions: positionsOf(definition) } as Execution;

@@ -4,7 +4,7 @@ import type { SafeFetcher } from '../context/ports.js';
 import type { RunSlots } from '../platform/run-slots.js';
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
-import { RunEventLog } from '../agents/run-events.js';
+import { RunEventLog } from '../runs/event-log.js';
 import type { AgentsModule } from '../agents/agents-module.js';
 import { WORKFLOW_RUN_JOB, WorkflowEngine, type AgentCaller } from './engine.js';
 import { WorkflowScheduler } from './schedule.js';
@@ -31,7 +31,7 @@ export class WorkflowsModule {
       leaseMs: number;
     },
   ) {
-    this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.workflowRuns);
+    this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.workflowRunEvents);
     this.engine = new WorkflowEngine({
       store: deps.store, queue: deps.queue, events: this.events, slots: deps.slots, fetcher: deps.fetcher,
       agents: agentCaller(deps.store, deps.agents), leaseMs: deps.leaseMs,

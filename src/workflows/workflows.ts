@@ -3,6 +3,7 @@ import { isId, newId } from '../ids.js';
 import type { Page, PageRequest, Scope, Store, Workflow, WorkflowRun, WorkflowRunFilter, WorkflowStepState, WorkflowVersion } from '../store/port.js';
 import type { WorkflowDefinition } from './definition.js';
 import type { WorkflowEngine } from './engine.js';
+import { isFinal } from '../runs/statuses.js';
 import { nextFireAt } from './schedule.js';
 import { validateRunInput, validateWorkflowDefinition, type DefinitionLookups } from './validate.js';
 
@@ -106,7 +107,7 @@ export class WorkflowService {
 
   async cancel(scope: Scope, workflowId: string, runId: string): Promise<WorkflowRun> {
     const run = await this.getRun(scope, workflowId, runId);
-    if (['completed', 'failed', 'cancelled'].includes(run.status)) {
+    if (isFinal(run.status)) {
       throw new ApiError('run_not_cancellable', { message: `Workflow run '${runId}' has already finished (${run.status}).` });
     }
     return this.engine.cancel(run);
@@ -122,7 +123,7 @@ export class WorkflowService {
     const waiting = (await this.store.workflowRuns.steps(run.id)).filter(
       (s) => s.type === 'approval' && s.status === 'waiting' && !s.state.resolution && (s.wakeAt === null || s.wakeAt > now),
     );
-    if (['completed', 'failed', 'cancelled'].includes(run.status) || waiting.length === 0) {
+    if (isFinal(run.status) || waiting.length === 0) {
       throw new ApiError('run_not_waiting', { message: `Workflow run '${runId}' is not waiting for an approval.` });
     }
     const target = request.step === undefined ? waiting : waiting.filter((s) => s.key === request.step || s.stepId === request.step);

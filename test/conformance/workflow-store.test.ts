@@ -729,28 +729,28 @@ describe.each(storeBackends)('workflow store conformance: $name', (backend) => {
     it('appends events and reads them in seq order after a seq, up to a limit', async () => {
       const run = await store.workflowRuns.create(workflowRun(liveA(), wf.id));
       const other = await store.workflowRuns.create(workflowRun(liveA(), wf.id));
-      await expect(store.workflowRuns.lastEventSeq(run.id)).resolves.toBe(0);
+      await expect(store.workflowRunEvents.lastEventSeq(run.id)).resolves.toBe(0);
       const e = [1, 2, 3, 4, 5].map((seq) => event(run.id, seq));
       // Appended out of order: read back in seq order.
-      for (const i of [0, 2, 1, 4, 3]) await store.workflowRuns.appendEvent(e[i]!);
-      await store.workflowRuns.appendEvent(event(other.id, 1, { type: 'run.started', data: {} }));
+      for (const i of [0, 2, 1, 4, 3]) await store.workflowRunEvents.appendEvent(e[i]!);
+      await store.workflowRunEvents.appendEvent(event(other.id, 1, { type: 'run.started', data: {} }));
 
-      await expect(store.workflowRuns.events(run.id, 0, 100)).resolves.toEqual(e);
-      await expect(store.workflowRuns.events(run.id, 2, 100)).resolves.toEqual(e.slice(2));
-      await expect(store.workflowRuns.events(run.id, 0, 2)).resolves.toEqual(e.slice(0, 2));
-      await expect(store.workflowRuns.events(run.id, 2, 2)).resolves.toEqual(e.slice(2, 4));
-      await expect(store.workflowRuns.events(run.id, 5, 100)).resolves.toEqual([]);
-      await expect(store.workflowRuns.events(other.id, 0, 100)).resolves.toEqual([event(other.id, 1, { type: 'run.started', data: {} })]);
-      await expect(store.workflowRuns.events(newId('wfrun'), 0, 100)).resolves.toEqual([]);
-      await expect(store.workflowRuns.lastEventSeq(run.id)).resolves.toBe(5);
-      await expect(store.workflowRuns.lastEventSeq(other.id)).resolves.toBe(1);
-      await expect(store.workflowRuns.lastEventSeq(newId('wfrun'))).resolves.toBe(0);
+      await expect(store.workflowRunEvents.events(run.id, 0, 100)).resolves.toEqual(e);
+      await expect(store.workflowRunEvents.events(run.id, 2, 100)).resolves.toEqual(e.slice(2));
+      await expect(store.workflowRunEvents.events(run.id, 0, 2)).resolves.toEqual(e.slice(0, 2));
+      await expect(store.workflowRunEvents.events(run.id, 2, 2)).resolves.toEqual(e.slice(2, 4));
+      await expect(store.workflowRunEvents.events(run.id, 5, 100)).resolves.toEqual([]);
+      await expect(store.workflowRunEvents.events(other.id, 0, 100)).resolves.toEqual([event(other.id, 1, { type: 'run.started', data: {} })]);
+      await expect(store.workflowRunEvents.events(newId('wfrun'), 0, 100)).resolves.toEqual([]);
+      await expect(store.workflowRunEvents.lastEventSeq(run.id)).resolves.toBe(5);
+      await expect(store.workflowRunEvents.lastEventSeq(other.id)).resolves.toBe(1);
+      await expect(store.workflowRunEvents.lastEventSeq(newId('wfrun'))).resolves.toBe(0);
 
       // A duplicate seq is rejected and changes nothing.
-      await expect(store.workflowRuns.appendEvent(event(run.id, 3, { type: 'dup', data: { dup: true } }))).rejects.toThrow();
-      await expect(store.workflowRuns.events(run.id, 2, 1)).resolves.toEqual([e[2]]);
+      await expect(store.workflowRunEvents.appendEvent(event(run.id, 3, { type: 'dup', data: { dup: true } }))).rejects.toThrow();
+      await expect(store.workflowRunEvents.events(run.id, 2, 1)).resolves.toEqual([e[2]]);
       // An event of a run that does not exist is rejected.
-      await expect(store.workflowRuns.appendEvent(event(newId('wfrun'), 1))).rejects.toThrow();
+      await expect(store.workflowRunEvents.appendEvent(event(newId('wfrun'), 1))).rejects.toThrow();
     });
 
     it('records a schedule fire once per (workflow, due time)', async () => {
@@ -809,7 +809,7 @@ describe.each(storeBackends)('workflow store conformance: $name', (backend) => {
         store.transaction(async (tx) => {
           await tx.workflowRuns.create(run);
           await tx.workflowRuns.saveStep(s);
-          await tx.workflowRuns.appendEvent(e);
+          await tx.workflowRunEvents.appendEvent(e);
           await tx.workflowRuns.recordFire(flow.id, T0, run.id, T0);
           await tx.workflows.replace({ ...flow, version: 2, definition: { in: 'tx' } });
           // Visible inside the transaction.
@@ -821,7 +821,7 @@ describe.each(storeBackends)('workflow store conformance: $name', (backend) => {
 
       await expect(store.workflowRuns.getById(run.id)).resolves.toBeUndefined();
       await expect(store.workflowRuns.steps(run.id)).resolves.toEqual([]);
-      await expect(store.workflowRuns.events(run.id, 0, 10)).resolves.toEqual([]);
+      await expect(store.workflowRunEvents.events(run.id, 0, 10)).resolves.toEqual([]);
       await expect(store.workflows.getVersion(flow.id, 2)).resolves.toBeUndefined();
       await expect(store.workflows.getById(flow.id)).resolves.toEqual(flow);
       // The fire was rolled back too: the due time can still fire.

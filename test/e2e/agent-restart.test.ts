@@ -51,7 +51,7 @@ describe('agent runs survive kill -9 and restart', { timeout: 100_000 }, () => {
       const events = new Map<string, RunEvent[]>();
       const jobs = new Map<string, JobRecord | undefined>();
       for (const id of runIds) {
-        events.set(id, await store.runs.events(id, 0, 1000));
+        events.set(id, await store.runEvents.events(id, 0, 1000));
         jobs.set(id, await store.jobs.get(`run_${id}`));
       }
       return { events, jobs };

@@ -11,6 +11,10 @@ import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendEventStream } from '../sse.js';
+import { STOP_EVENTS, isFinal } from '../../runs/statuses.js';
+
+/** A run that will not move on by itself: finished, or waiting for the client. */
+const isStopped = (run: Run | undefined) => !run || isFinal(run.status) || run.status === 'requires_action';
 
 const Json = Type.Unknown();
 const ToolSchema = Type.Object({ type: Type.Union([Type.Literal('context_search'), Type.Literal('http'), Type.Literal('function'), Type.Literal('mcp'), Type.Literal('agent')]) }, {
@@ -196,9 +200,9 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
 
   /** The run's events after `afterSeq`; none when the client already has the last event of a run that stopped. */
   async function* followRun(runId: string, afterSeq: number, signal: AbortSignal) {
-    if (afterSeq > 0 && (await deps.store.runs.events(runId, afterSeq, 1)).length === 0) {
-      const run = await deps.store.runs.getById(runId);
-      if (!run || ['completed', 'failed', 'cancelled', 'requires_action'].includes(run.status)) return;
+    const point = afterSeq > 0 ? await events.resumePoint(runId, afterSeq) : null;
+    if (point) {
+      if (point.held ? STOP_EVENTS.has(point.held.type) : isStopped(await deps.store.runs.getById(runId))) return;
     }
     yield* events.follow(runId, afterSeq, signal);
   }

@@ -8,6 +8,7 @@ import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendEventStream } from '../sse.js';
+import { FINAL_EVENTS } from '../../runs/statuses.js';
 
 /** A wait-mode request or a stream follows a run through waits shorter than this. */
 const SHORT_WAIT_MS = 30_000;
@@ -221,10 +222,10 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
     let last = afterSeq;
     // A client that has the last event of a finished run, or of one waiting for a person or a
     // long time, has everything: the log will not grow soon.
-    if (afterSeq > 0 && (await deps.store.workflowRuns.events(runId, afterSeq, 1)).length === 0) {
-      const [lastEvent] = await deps.store.workflowRuns.events(runId, afterSeq - 1, 1);
-      if (!lastEvent || ['run.completed', 'run.failed', 'run.cancelled'].includes(lastEvent.type)) return;
-      if (lastEvent.type === 'run.waiting' && waitsLong(lastEvent.data)) return;
+    const point = afterSeq > 0 ? await events.resumePoint(runId, afterSeq) : null;
+    if (point) {
+      const held = point.held;
+      if (!held || FINAL_EVENTS.has(held.type) || (held.type === 'run.waiting' && waitsLong(held.data))) return;
     }
     while (!signal.aborted) {
       let pause: Record<string, unknown> | undefined;
@@ -235,7 +236,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
       }
       if (!pause) return;
       // A wait that is already over (a replay of a run that went on since) is history: read on.
-      if ((await deps.store.workflowRuns.events(runId, last, 1)).length > 0) continue;
+      if ((await events.read(runId, last, 1)).length > 0) continue;
       if (waitsLong(pause)) return;
     }
   }

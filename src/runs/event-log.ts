@@ -1,16 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Repos, RunEvent, RunRepo, Store, Transaction } from '../store/port.js';
+import type { Repos, RunEvent, RunEventRepo, Store, Transaction } from '../store/port.js';
+import { STOP_EVENTS } from './statuses.js';
 
 /** The longest a buffered event waits before it is written. */
 const BUFFER_MS = 50;
-
-/** Where a kind of run keeps its events (agent runs: `runs`; workflow runs: `workflowRuns`). */
-export type EventRepo = Pick<RunRepo, 'appendEvent' | 'events'> & {
-  /** Several events in one statement, when the repository can. */
-  appendEvents?(events: RunEvent[]): Promise<void>;
-  /** The last sequence number of a run's log (0 when empty), when the repository can say it in one read. */
-  lastEventSeq?(runId: string): Promise<number>;
-};
 
 /**
  * The per-run event log. Every event a client can see is appended with a sequence number, so
@@ -32,7 +25,7 @@ export class RunEventLog {
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
-    private readonly repoOf: (repos: Repos) => EventRepo = (repos) => repos.runs,
+    private readonly repoOf: (repos: Repos) => RunEventRepo,
   ) {
     this.bus.setMaxListeners(0);
   }
@@ -101,12 +94,7 @@ export class RunEventLog {
   private async write(events: RunEvent[]): Promise<void> {
     const repo = this.repoOf(this.store);
     if (events.length === 1) await repo.appendEvent(events[0]!);
-    else if (repo.appendEvents) await repo.appendEvents(events);
-    else {
-      await this.store.transaction(async (tx) => {
-        for (const event of events) await this.repoOf(tx).appendEvent(event);
-      });
-    }
+    else await repo.appendEvents(events);
   }
 
   /** Forgets the cached sequence (and any unwritten buffered events) of a finished run. */
@@ -121,28 +109,31 @@ export class RunEventLog {
 
   /** Takes the next sequence number; the log is read (through `tx` when in one) only when it is not known here. */
   private async reserve(runId: string, type: string, data: Record<string, unknown>, tx?: Transaction): Promise<RunEvent> {
-    let seq = this.nextSeq.get(runId);
-    if (seq === undefined) {
-      const last = await this.lastSeq(runId, tx);
-      seq = last + 1;
-    }
+    const seq = this.nextSeq.get(runId) ?? (await this.repoOf(tx ?? this.store).lastEventSeq(runId)) + 1;
     this.nextSeq.set(runId, seq + 1);
     return { runId, seq, type, data, createdAt: this.now() };
   }
 
-  private async lastSeq(runId: string, tx?: Transaction): Promise<number> {
-    const repo = this.repoOf(tx ?? this.store);
-    if (repo.lastEventSeq) return repo.lastEventSeq(runId);
-    let last = 0;
-    for (;;) {
-      const batch = await repo.events(runId, last, 1000);
-      if (batch.length === 0) return last;
-      last = batch.at(-1)!.seq;
-    }
+  /** Events with seq > afterSeq, in order, as stored. */
+  read(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    return this.repoOf(this.store).events(runId, afterSeq, limit);
   }
 
   /**
-   * Events after `afterSeq` until the run ends or waits (TERMINAL_EVENTS) or `signal` aborts.
+   * Where a client resuming after `afterSeq` stands: null when the log holds newer events, else
+   * the event it holds last (`held`, undefined when the log has no event `afterSeq`). A client
+   * holding a stop event (STOP_EVENTS) of a run that has not moved on has everything the log
+   * will say until someone acts.
+   */
+  async resumePoint(runId: string, afterSeq: number): Promise<{ held: RunEvent | undefined } | null> {
+    const [first, second] = await this.read(runId, Math.max(0, afterSeq - 1), 2);
+    const held = first?.seq === afterSeq ? first : undefined;
+    const newer = held ? second : first;
+    return newer === undefined ? { held } : null;
+  }
+
+  /**
+   * Events after `afterSeq` until the run ends or waits (STOP_EVENTS) or `signal` aborts.
    */
   async *follow(runId: string, afterSeq: number, signal: AbortSignal, pollMs = 250): AsyncGenerator<RunEvent> {
     let last = afterSeq;
@@ -155,7 +146,7 @@ export class RunEventLog {
         for (const event of batch) {
           last = event.seq;
           yield event;
-          if (TERMINAL_EVENTS.has(event.type)) return;
+          if (STOP_EVENTS.has(event.type)) return;
         }
         if (batch.length === 500) continue;
         const onAbort = () => wake?.();
@@ -175,6 +166,3 @@ export class RunEventLog {
     }
   }
 }
-
-/** Events after which a stream ends (the run finished, or waits for the client or for time to pass). */
-export const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled', 'run.requires_action', 'run.waiting']);

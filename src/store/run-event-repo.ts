@@ -1,0 +1,47 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type { RunEvent, RunEventRepo } from './port.js';
+
+/** The tables that hold a run event log: one per kind of run, with the same shape. */
+export type RunEventTable = 'run_events' | 'workflow_run_events';
+
+/** Rows per insert statement when several events are written at once. */
+const INSERT_BATCH = 200;
+
+const toRow = (e: RunEvent) => ({ run_id: e.runId, seq: e.seq, type: e.type, data: JSON.stringify(e.data), created_at: e.createdAt });
+
+/** A run event log over one of the event tables (agent runs or workflow runs). */
+export class KyselyRunEventRepo implements RunEventRepo {
+  constructor(private readonly db: Kysely<Database>, private readonly table: RunEventTable) {}
+
+  async appendEvent(event: RunEvent) {
+    await this.db.insertInto(this.table).values(toRow(event)).execute();
+  }
+
+  async appendEvents(events: RunEvent[]) {
+    for (let i = 0; i < events.length; i += INSERT_BATCH) {
+      await this.db.insertInto(this.table).values(events.slice(i, i + INSERT_BATCH).map(toRow)).execute();
+    }
+  }
+
+  async events(runId: string, afterSeq: number, limit: number) {
+    const rows = await this.db
+      .selectFrom(this.table)
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ runId: r.run_id, seq: Number(r.seq), type: r.type, data: JSON.parse(r.data) as Record<string, unknown>, createdAt: Number(r.created_at) }));
+  }
+
+  async lastEventSeq(runId: string) {
+    const row = await this.db
+      .selectFrom(this.table)
+      .select((eb) => eb.fn.max<number>('seq').as('last'))
+      .where('run_id', '=', runId)
+      .executeTakeFirst();
+    return Number(row?.last ?? 0);
+  }
+}
