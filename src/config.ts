@@ -63,6 +63,33 @@ export interface Config {
   workflowSchedulerIntervalMs: number;
   /** Jobs (background runs, workflow advances, ingestion) one process runs at once. */
   workerConcurrency: number;
+  /** Traces, rollups and the request log (off: runs keep no spans and analytics stays empty). */
+  analytics: boolean;
+  /** Days spans and run event logs are kept (minute rollups too). */
+  traceRetentionDays: number;
+  /** Days the request log is kept. */
+  requestLogRetentionDays: number;
+  /** Days hour and day rollups are kept. */
+  rollupRetentionDays: number;
+  /** Operator prices that override the catalogue's (USD per million tokens), by model id. */
+  modelPrices: ModelPriceSetting[];
+  /** The operator port serving Prometheus `/metrics` (never the API's port); undefined: no metrics endpoint. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /** OTLP/HTTP endpoint traces are exported to (the standard OTEL_EXPORTER_OTLP_* variables). */
+  otlpTracesUrl: string | undefined;
+  /** Headers sent with every OTLP export (secret values: never logged). */
+  otlpHeaders: Record<string, string>;
+  /** `service.name` of exported traces. */
+  otelServiceName: string;
+}
+
+/** One operator price override (`KAIRO_MODEL_PRICES`); unset prices keep the catalogue's. */
+export interface ModelPriceSetting {
+  id: string;
+  input?: number;
+  output?: number;
+  cachedInput?: number;
 }
 
 /** One configured remote embedding model. */
@@ -165,6 +192,16 @@ const sources: Record<keyof Config, Source> = {
   jobLeaseMs: { flag: '--job-lease', env: 'KAIRO_JOB_LEASE_MS' },
   workflowSchedulerIntervalMs: { flag: '--workflow-scheduler-interval', env: 'KAIRO_WORKFLOW_SCHEDULER_INTERVAL_MS' },
   workerConcurrency: { flag: '--worker-concurrency', env: 'KAIRO_WORKER_CONCURRENCY' },
+  analytics: { flag: '--analytics', env: 'KAIRO_ANALYTICS' },
+  traceRetentionDays: { flag: '--trace-retention-days', env: 'KAIRO_TRACE_RETENTION_DAYS' },
+  requestLogRetentionDays: { flag: '--request-log-retention-days', env: 'KAIRO_REQUEST_LOG_RETENTION_DAYS' },
+  rollupRetentionDays: { flag: '--rollup-retention-days', env: 'KAIRO_ROLLUP_RETENTION_DAYS' },
+  modelPrices: { flag: '--model-prices', env: 'KAIRO_MODEL_PRICES' },
+  metricsPort: { flag: '--metrics-port', env: 'KAIRO_METRICS_PORT' },
+  metricsHost: { flag: '--metrics-host', env: 'KAIRO_METRICS_HOST' },
+  otlpTracesUrl: { flag: '--otlp-endpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT' },
+  otlpHeaders: { flag: '--otlp-headers', env: 'OTEL_EXPORTER_OTLP_HEADERS' },
+  otelServiceName: { flag: '--otel-service-name', env: 'OTEL_SERVICE_NAME' },
 };
 
 function describe(key: keyof Config): string {
@@ -199,9 +236,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     return parsed;
   };
 
-  const bool = (key: keyof Config): boolean => {
+  const bool = (key: keyof Config, fallback = false): boolean => {
     const value = raw(key);
-    if (value === undefined) return false;
+    if (value === undefined) return fallback;
     if (typeof value === 'boolean') return value;
     const text = String(value).toLowerCase();
     if (['1', 'true', 'yes', 'on'].includes(text)) return true;
@@ -317,7 +354,89 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     jobLeaseMs: int('jobLeaseMs', 30_000, 1_000, 3_600_000),
     workflowSchedulerIntervalMs: int('workflowSchedulerIntervalMs', 1_000, 100, 3_600_000),
     workerConcurrency: int('workerConcurrency', 8, 1, 1_000),
+    analytics: bool('analytics', true),
+    traceRetentionDays: int('traceRetentionDays', 30, 1, 3_650),
+    requestLogRetentionDays: int('requestLogRetentionDays', 7, 1, 3_650),
+    rollupRetentionDays: int('rollupRetentionDays', 395, 1, 3_650),
+    modelPrices: parseModelPrices(str('modelPrices')),
+    metricsPort: raw('metricsPort') === undefined ? undefined : int('metricsPort', 0, 0, 65535),
+    metricsHost: str('metricsHost', '127.0.0.1')!,
+    otlpTracesUrl: otlpTracesUrl(url('otlpTracesUrl', ['http:', 'https:']), env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    otlpHeaders: parseOtlpHeaders(str('otlpHeaders')),
+    otelServiceName: str('otelServiceName', 'kairo')!,
   };
+}
+
+/**
+ * The traces URL as the OTLP exporter specification derives it: a signal-specific endpoint is
+ * used as it is; the general endpoint gets `/v1/traces` appended.
+ */
+function otlpTracesUrl(general: string | undefined, tracesOnly: string | undefined): string | undefined {
+  if (tracesOnly !== undefined && tracesOnly !== '') {
+    try {
+      const parsed = new URL(tracesOnly);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      throw new ConfigError('Invalid OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: not an http(s) URL.');
+    }
+    return tracesOnly;
+  }
+  if (general === undefined) return undefined;
+  return `${general.replace(/\/+$/, '')}/v1/traces`;
+}
+
+/** `key1=value1,key2=value2` with percent-encoded values, as OTEL_EXPORTER_OTLP_HEADERS is written. */
+function parseOtlpHeaders(value: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (value === undefined) return headers;
+  for (const item of value.split(',')) {
+    if (item.trim() === '') continue;
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? '' : item.slice(0, eq).trim();
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new ConfigError(`Invalid ${describe('otlpHeaders')}: write headers as name=value,name=value.`);
+    try {
+      headers[name.toLowerCase()] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigError(`Invalid ${describe('otlpHeaders')}: the value of ${name} is not percent-encoded text.`);
+    }
+  }
+  return headers;
+}
+
+/**
+ * Parse `provider/model;in=2.5;out=10;cached=1.25, …`: USD per million tokens for input,
+ * output and cached input. Prices left out keep the catalogue's. Which ids exist is checked when
+ * the catalogue is built.
+ */
+function parseModelPrices(value: string | undefined): ModelPriceSetting[] {
+  if (value === undefined) return [];
+  const fail = (message: string): never => {
+    throw new ConfigError(`Invalid ${describe('modelPrices')}: ${message}`);
+  };
+  const entries: ModelPriceSetting[] = [];
+  for (const item of value.split(',')) {
+    const entry = item.trim();
+    if (entry === '') continue;
+    const [id, ...attributes] = entry.split(';').map((part) => part.trim());
+    if (!/^[^/\s]+\/\S+$/.test(id!)) fail(`"${entry}" does not start with a model id (provider/model).`);
+    if (entries.some((e) => e.id === id)) fail(`"${id}" is listed twice.`);
+    const setting: ModelPriceSetting = { id: id! };
+    for (const attribute of attributes) {
+      if (attribute === '') continue;
+      const [key, raw] = attribute.split('=').map((part) => part.trim());
+      const price = Number(raw);
+      if (raw === undefined || raw === '' || !Number.isFinite(price) || price < 0 || price > 10_000) {
+        fail(`"${id}": ${attribute} is not a price in USD per million tokens (0 to 10000).`);
+      }
+      const field = ({ in: 'input', out: 'output', cached: 'cachedInput' } as const)[key as 'in' | 'out' | 'cached'];
+      if (field === undefined) fail(`"${id}": unknown attribute "${key}" (use in, out, cached).`);
+      if (setting[field!] !== undefined) fail(`"${id}": ${key} is given twice.`);
+      setting[field!] = price;
+    }
+    if (setting.input === undefined && setting.output === undefined && setting.cachedInput === undefined) fail(`"${id}" sets no price (in=, out=, cached=).`);
+    entries.push(setting);
+  }
+  return entries;
 }
 
 /**

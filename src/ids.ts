@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 /** Object prefixes, DESIGN.md §3. Every id is `<prefix>_` + 26 base32 chars, sortable by creation. */
 export type IdPrefix =
@@ -47,12 +47,16 @@ export function newId(prefix: IdPrefix): string {
   uuid[3] = (low >>> 16) & 0xff;
   uuid[4] = (low >>> 8) & 0xff;
   uuid[5] = low & 0xff;
-  // 128 bits after two leading zero bits make exactly 26 groups of five.
+  return encode(prefix, uuid);
+}
+
+/** `<prefix>_` and the 16 bytes in TypeID's base32: 128 bits after two leading zero bits make exactly 26 groups of five. */
+function encode(prefix: IdPrefix, bytes: Uint8Array): string {
   let out = `${prefix}_`;
   let accumulator = 0;
   let bits = 2;
   for (let i = 0; i < 16; i++) {
-    accumulator = ((accumulator << 8) | uuid[i]!) & 0x1fff;
+    accumulator = ((accumulator << 8) | bytes[i]!) & 0x1fff;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
@@ -60,6 +64,40 @@ export function newId(prefix: IdPrefix): string {
     }
   }
   return out;
+}
+
+/**
+ * The smallest id of a prefix made at `ms`: every id made at or after that millisecond sorts at
+ * or above it, so a time range becomes an id range (and uses the primary key).
+ */
+export function idAtTime(prefix: IdPrefix, ms: number): string {
+  const bytes = new Uint8Array(16);
+  const time = Math.max(0, Math.min(Math.floor(ms), 2 ** 48 - 1));
+  const high = Math.floor(time / 0x1_0000_0000);
+  const low = time >>> 0;
+  bytes.set([(high >>> 8) & 0xff, high & 0xff, (low >>> 24) & 0xff, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff]);
+  return encode(prefix, bytes);
+}
+
+/** The millisecond an id was made at (its UUIDv7 timestamp). */
+export function timeOfId(id: string): number {
+  const suffix = id.slice(id.lastIndexOf('_') + 1);
+  let ms = 0;
+  // The first 10 characters hold 2 zero bits and the 48-bit timestamp.
+  for (let i = 0; i < 10; i++) ms = ms * 32 + ALPHABET.indexOf(suffix[i]!);
+  return ms;
+}
+
+/**
+ * A stable id of a prefix for something that is not stored with an id of its own (a workflow
+ * step's span): the same seed always gives the same id. Built from a SHA-256 of the seed, so it is
+ * well-formed but does not sort by time.
+ */
+export function derivedId(prefix: IdPrefix, seed: string): string {
+  const bytes = createHash('sha256').update(seed).digest().subarray(0, 16);
+  bytes[6] = 0x80 | (bytes[6]! & 0x0f); // version 8: custom
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  return encode(prefix, bytes);
 }
 
 /** True when `value` is a well-formed id of that prefix. */

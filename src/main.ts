@@ -21,6 +21,8 @@ import { createModelRouter } from './models/router.js';
 import { RunSlots } from './platform/run-slots.js';
 import type { ConcurrencyLimiter } from './limits/port.js';
 import { WorkflowsModule } from './workflows/workflows-module.js';
+import { AnalyticsModule } from './analytics/analytics-module.js';
+import type { ModelCatalogue } from './models/ports.js';
 
 /** A running KAIRO server (API, and in embedded mode the job worker too). */
 export interface Kairo {
@@ -41,20 +43,22 @@ export interface Kairo {
  */
 export async function startKairo(config: Config): Promise<Kairo> {
   checkTransportPolicy(config);
+  // Built first: a bad model setting fails the start before anything is opened.
+  const catalogue = createModelCatalogue(config);
   const startedAt = Date.now();
   // Read before anything is opened, so a bad TLS file fails the start without side effects.
   const https = config.tlsCert && config.tlsKey ? { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } : undefined;
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, catalogue, fetcher } = openAreas(config, store, queue, limits.concurrency);
+  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue);
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
   let bootstrap: Bootstrap | undefined;
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, workflows, catalogue, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, workflows, analytics, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -80,6 +84,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
   const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
   const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, (error) => logger.warn({ err: error }, 'workflow schedules not fired'));
+  const stopAnalytics = analytics.start();
   if (config.role === 'all') await queue.start({ concurrency: config.workerConcurrency });
 
   let closing: Promise<void> | undefined;
@@ -93,6 +98,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
     close() {
       closing ??= (async () => {
         await listener.close();
+        await stopAnalytics();
         stopMaintenance();
         stopScheduler();
         stopWorkflowSchedules();
@@ -111,12 +117,13 @@ export async function startKairo(config: Config): Promise<Kairo> {
 
 /** A worker process (cluster mode): runs queued jobs, serves no HTTP. */
 export async function startWorker(config: Config, log: (message: string) => void): Promise<{ close(): Promise<void> }> {
+  const catalogue = createModelCatalogue(config);
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   registerMaintenanceJobs(queue, store);
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, fetcher } = openAreas(config, store, queue, limits.concurrency);
+  const { context, agents, workflows, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue);
   context.registerJobs();
   agents.registerJobs();
   workflows.registerJobs();
@@ -134,10 +141,10 @@ export async function startWorker(config: Config, log: (message: string) => void
 }
 
 /**
- * The context, agents and workflows areas, sharing one outbound fetcher (one connection pool under the
- * operator's address policy) that the caller closes on shutdown.
+ * The context, analytics, agents and workflows areas, sharing one outbound fetcher (one
+ * connection pool under the operator's address policy) that the caller closes on shutdown.
  */
-function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter) {
+function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter, catalogue: ModelCatalogue) {
   const fetcher = createSafeFetcher({ allowCidrs: config.outboundAllowCidrs });
   const context = new ContextService({
     store,
@@ -146,7 +153,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     fetcher,
     schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
-  const catalogue = createModelCatalogue(config);
+  const analytics = new AnalyticsModule({ config, store, queue, catalogue });
   const slots = new RunSlots(concurrency);
   const agents = new AgentsModule({
     store,
@@ -157,9 +164,11 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     slots,
     fetcher,
     outboundAllowCidrs: config.outboundAllowCidrs,
+    spans: analytics.spans,
+    observer: analytics.observer,
   });
-  const workflows = new WorkflowsModule({ store, queue, slots, fetcher, agents, leaseMs: config.jobLeaseMs });
-  return { context, agents, workflows, catalogue, fetcher };
+  const workflows = new WorkflowsModule({ store, queue, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs });
+  return { context, agents, workflows, analytics, fetcher };
 }
 
 function readFile(file: string): Buffer {

@@ -9,6 +9,8 @@ import { AGENT_RUN_JOB, RunEngine } from './run-engine.js';
 import { RunEventLog } from '../runs/event-log.js';
 import { AgentToolRuntime } from './tool-runtime.js';
 import { validateToolDefinitions } from './tools/validate.js';
+import type { SpanWriter } from '../runs/spans.js';
+import type { RunObserver } from '../runs/observer.js';
 
 /** Sub-agent calls nest at most this deep (an agent calling an agent calling an agent…). */
 const MAX_AGENT_DEPTH = 3;
@@ -29,6 +31,8 @@ export class AgentsModule {
       slots: RunSlots;
       fetcher: SafeFetcher;
       outboundAllowCidrs: readonly string[];
+      spans: SpanWriter;
+      observer: RunObserver;
     },
   ) {
     this.agents = new AgentService(deps.store, deps.catalogue, deps.context.sources, (tools, param) => void validateToolDefinitions(tools, param));
@@ -38,19 +42,23 @@ export class AgentsModule {
       context: deps.context,
       fetcher: deps.fetcher,
       outboundAllowCidrs: deps.outboundAllowCidrs,
-      runSubAgent: async (parent, agentId, input) => {
+      runSubAgent: async (parent, agentId, input, call) => {
         const depth = Number(parent.metadata.kairo_depth ?? 0) + 1;
         if (depth > MAX_AGENT_DEPTH) return { ok: false, output: '', error: `Agents may call agents at most ${MAX_AGENT_DEPTH} deep.` };
         const agent = await deps.store.agents.get(parent.scope, agentId);
         const workspace = await deps.store.workspaces.get(parent.scope.workspaceId);
         if (!agent || !workspace) return { ok: false, output: '', error: `Agent ${agentId} no longer exists.` };
         const run = await this.engine.start(workspace, parent.scope, agent, {
-          input, mode: 'wait', metadata: { parent_run_id: parent.id, kairo_depth: String(depth) },
+          input, mode: 'wait', metadata: { parent_run_id: parent.id, kairo_depth: String(depth) }, apiKeyId: parent.apiKeyId,
+          parent: { runId: parent.id, spanId: call.spanId, workflowId: parent.workflowId, workflowVersion: parent.workflowVersion },
         });
         return run.status === 'completed' ? { ok: true, output: run.output ?? '' } : { ok: false, output: '', error: `The agent's run ${run.id} ended ${run.status}: ${run.errorMessage ?? run.status}.` };
       },
     });
-    this.engine = new RunEngine({ store: deps.store, queue: deps.queue, catalogue: deps.catalogue, router: deps.router, context: deps.context, slots: deps.slots, tools, events: this.events });
+    this.engine = new RunEngine({
+      store: deps.store, queue: deps.queue, catalogue: deps.catalogue, router: deps.router, context: deps.context, slots: deps.slots, tools,
+      events: this.events, spans: deps.spans, observer: deps.observer,
+    });
   }
 
   /** Fails abandoned wait/stream runs now and every 15 s; returns a stop function. */
@@ -70,8 +78,11 @@ export class AgentsModule {
       const workspace = await this.deps.store.workspaces.get(run.scope.workspaceId);
       if (!workspace) return { skipped: true };
       const slot = await this.deps.slots.acquire(workspace);
-      // The workspace is at its concurrent-run cap: wait in the queue (retried with backoff).
-      if (!slot) throw new Error('Concurrent-run cap reached; the run waits in the queue.');
+      if (!slot) {
+        // The workspace is at its concurrent-run cap: wait in the queue (retried with backoff).
+        await this.engine.noteSlotWait(run);
+        throw new Error('Concurrent-run cap reached; the run waits in the queue.');
+      }
       const finished = await this.engine.execute(run.id, workspace, slot);
       return { status: finished.status };
     });

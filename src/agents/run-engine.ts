@@ -1,8 +1,8 @@
-import { APICallError, generateText, streamText, jsonSchema, tool, type ModelMessage, type ToolSet } from 'ai';
+import type { ModelMessage } from 'ai';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
-import type { Agent, Run, Scope, Span, Store, Transaction, Workspace } from '../store/port.js';
+import { emptyUsage, type Agent, type Run, type Scope, type Store, type Transaction, type Workspace } from '../store/port.js';
 import type { ModelCatalogue, ModelRouter, RoutingDecision } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 import { countTokens } from '../context/tokens.js';
@@ -11,6 +11,9 @@ import type { ToolResult, ToolSpec, ToolDefinition } from './tools/ports.js';
 import { readConfig, type AgentConfig } from './agent-config.js';
 import type { RunEventLog } from '../runs/event-log.js';
 import { isFinal } from '../runs/statuses.js';
+import type { RunObserver } from '../runs/observer.js';
+import type { SpanWriter } from '../runs/spans.js';
+import { ModelStep } from './model-step.js';
 
 export const AGENT_RUN_JOB = 'agents.run';
 /** A run executing in a request records that it is alive this often… */
@@ -30,11 +33,18 @@ export interface PendingCall {
   type: 'function' | 'approval';
 }
 
+/** One tool call as the tool sees it. */
+export interface ToolCallContext {
+  id: string;
+  spanId: string;
+}
+
 /** Tools prepared for one run: specs for the model and how to run each server-side tool. */
 export interface PreparedTools {
   specs: ToolSpec[];
   definitionOf(name: string): ToolDefinition | undefined;
-  execute(name: string, args: unknown, callId: string, signal: AbortSignal): Promise<ToolResult>;
+  /** Runs a server-side tool; `call.spanId` is the call's span (a sub-agent's run hangs under it). */
+  execute(name: string, args: unknown, call: ToolCallContext, signal: AbortSignal): Promise<ToolResult>;
   close(): Promise<void>;
 }
 
@@ -50,7 +60,17 @@ interface EngineState {
   pending: PendingCall[];
   requiredActionExpiresAt?: number;
   retrievalMs?: number;
+  /** When a background run first found its workspace at the concurrent-run cap. */
+  slotWaitSince?: number;
   [key: string]: unknown;
+}
+
+/** What started a run that another run started: the calling run and its span (tool call or workflow step). */
+export interface RunParent {
+  runId: string;
+  spanId: string;
+  workflowId: string | null;
+  workflowVersion: number | null;
 }
 
 export interface StartRunInput {
@@ -60,12 +80,17 @@ export interface StartRunInput {
   metadata?: Record<string, string>;
   /** A slot the caller already holds (a workflow run calling an agent): the run uses it and leaves it held. */
   slot?: RunSlot;
+  /** The API key whose request this is (or that started the calling run). */
+  apiKeyId?: string | null;
+  parent?: RunParent;
 }
+
+/** The statuses a run can still leave. */
+const UNFINISHED: Run['status'][] = ['queued', 'running', 'requires_action'];
 
 /** A caller's slot lent to a run: the run's release leaves it held. */
 const borrowed = (slot: RunSlot): RunSlot => ({ lost: slot.lost, release: async () => {} });
 
-const emptyUsage = () => ({ input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, total_tokens: 0 });
 
 function lastUserText(messages: ModelMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -99,9 +124,15 @@ export class RunEngine {
       slots: RunSlots;
       tools: ToolRuntime;
       events: RunEventLog;
+      spans: SpanWriter;
+      observer: RunObserver;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.modelStep = new ModelStep({ ...deps, now: () => this.now() });
+  }
+
+  private readonly modelStep: ModelStep;
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
@@ -133,7 +164,8 @@ export class RunEngine {
       id: newId('run'), scope, agentId: agent.id, agentVersion: agent.version, threadId: threadId ?? null, status: 'queued', mode: input.mode,
       input: input.input, state: {}, output: null, errorCode: null, errorMessage: null, model: null, routing: null, usage: emptyUsage(),
       costUsd: 0, latency: {}, requiredAction: null, cancelRequested: false, metadata: input.metadata ?? {}, createdAt: now, startedAt: null,
-      completedAt: null, updatedAt: now,
+      completedAt: null, updatedAt: now, apiKeyId: input.apiKeyId ?? null, parentRunId: input.parent?.runId ?? null,
+      parentSpanId: input.parent?.spanId ?? null, workflowId: input.parent?.workflowId ?? null, workflowVersion: input.parent?.workflowVersion ?? null,
     };
     const newThread = threadId === undefined;
     try {
@@ -182,10 +214,19 @@ export class RunEngine {
       timeout = setTimeout(() => controller.abort(new Error('timeout')), config.settings.timeout_ms);
       const now = this.now();
       if (run.status === 'queued') {
-        const started: Run = { ...run, status: 'running', startedAt: run.startedAt ?? now, updatedAt: now, latency: { ...run.latency, queue_ms: now - run.createdAt } };
+        // The first start ends the queue wait, or the slot wait of a background run that found
+        // its workspace at the cap (the queue wait ended where that began).
+        const { slotWaitSince, ...state } = run.state as EngineState;
+        const latency = { ...run.latency };
+        latency.queue_ms ??= (slotWaitSince ?? now) - run.createdAt;
+        if (slotWaitSince !== undefined) latency.slot_wait_ms = (latency.slot_wait_ms ?? 0) + (now - slotWaitSince);
+        const started: Run = { ...run, status: 'running', state, startedAt: run.startedAt ?? now, updatedAt: now, latency };
         // Only from queued: a run cancelled (or started) elsewhere meanwhile is left as it is.
         const claimed = await this.deps.store.transaction(async (tx) => {
           if (!(await tx.runs.save(started, ['queued']))) return false;
+          if (slotWaitSince !== undefined) {
+            await this.deps.spans.end(this.deps.spans.start(run.id, 'slot_wait', 'concurrent-run slot', { startedAt: slotWaitSince }), 'ok', {}, { tx, endedAt: now });
+          }
           await this.deps.events.append(run.id, 'run.started', { run_id: run.id }, tx);
           return true;
         });
@@ -217,6 +258,12 @@ export class RunEngine {
     return run;
   }
 
+  /** Records when a queued background run first found its workspace at the concurrent-run cap: its slot wait begins. */
+  async noteSlotWait(run: Run): Promise<void> {
+    if (run.status !== 'queued' || (run.state as EngineState).slotWaitSince !== undefined) return;
+    await this.deps.store.runs.save({ ...run, state: { ...run.state, slotWaitSince: this.now() } }, ['queued']);
+  }
+
   /** An agent version's configuration ({} if it is gone), from memory when seen before. */
   private async agentConfig(agentId: string, version: number): Promise<Record<string, unknown>> {
     const key = `${agentId}@${version}`;
@@ -239,12 +286,15 @@ export class RunEngine {
     let retrievalMs = 0;
     if (config.context.length > 0 && config.context_mode !== 'tool') {
       const started = this.now();
-      const span = this.span(run, 'retrieval', 'context.retrieve', started);
+      const span = this.deps.spans.start(run.id, 'retrieval', 'context.retrieve', { startedAt: started });
       const result = await this.deps.context.retrieval.query(run.scope, {
         query: lastUserText(messages), sources: config.context, topK: 10, mode: 'hybrid', maxTokens: config.context_max_tokens,
       });
       retrievalMs = this.now() - started;
-      await this.endSpan(span, 'ok', { chunks: result.hits.length, tokens: result.window?.tokenCount ?? 0 });
+      await this.deps.spans.end(span, 'ok', {
+        sources: config.context, mode: 'hybrid', chunks: result.hits.length, tokens: result.window?.tokenCount ?? 0,
+        chunk_ids: result.hits.map((h) => h.chunk.id),
+      });
       signal.throwIfAborted();
       if (result.window && result.window.text) {
         system += `${system ? '\n\n' : ''}Use this context when it helps, citing [n]:\n\n${result.window.text}`;
@@ -274,7 +324,7 @@ export class RunEngine {
       firstStep = false;
       if (signal.aborted || cancel) return this.cancelled(run);
       state.steps += 1;
-      const step = await this.modelStep(run, config, state, tools, candidates, signal, fallbacks);
+      const step = await this.modelStep.call(run, config, { system: state.system, messages: state.messages, step: state.steps }, tools.specs, candidates, signal, fallbacks);
       candidates = [step.model, ...candidates.filter((c) => c !== step.model)];
       run.model = step.model;
       run.routing = { ...run.routing, fallbacks };
@@ -327,128 +377,21 @@ export class RunEngine {
     });
   }
 
-  /** One model call, falling back to the next candidate on a retryable provider error. */
-  private async modelStep(
-    run: Run, config: AgentConfig, state: EngineState, tools: PreparedTools, candidates: string[], signal: AbortSignal,
-    fallbacks: Array<{ model: string; error: string }>,
-  ): Promise<{ model: string; text: string; toolCalls: Array<{ id: string; name: string; arguments: unknown }> }> {
-    const toolSet: ToolSet = Object.fromEntries(
-      tools.specs.map((s) => [s.name, tool({ description: s.description, inputSchema: jsonSchema(s.parameters as any) })]),
-    );
-    let lastError: unknown;
-    for (const model of candidates) {
-      const started = this.now();
-      const span = this.span(run, 'model_call', model, started);
-      let firstTokenAt: number | undefined;
-      let text = '';
-      const toolCalls: Array<{ id: string; name: string; arguments: unknown }> = [];
-      let usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
-      let failure: unknown;
-      try {
-        const call = {
-          model: this.deps.catalogue.languageModel(model, run.scope.livemode),
-          system: state.system || undefined,
-          messages: state.messages,
-          tools: toolSet,
-          maxRetries: 0,
-          abortSignal: signal,
-          ...(config.settings.temperature !== null ? { temperature: config.settings.temperature } : {}),
-          ...(config.settings.max_output_tokens !== null ? { maxOutputTokens: config.settings.max_output_tokens } : {}),
-        };
-        if (run.mode !== 'stream') {
-          // Nobody watches a wait or background run token by token: one non-streaming call is
-          // several times cheaper, and its text is logged as one delta.
-          const result = await generateText(call);
-          firstTokenAt = this.now();
-          text = result.text;
-          if (text) await this.deps.events.appendBuffered(run.id, 'run.output_text.delta', { delta: text, step: state.steps });
-          for (const c of result.toolCalls) toolCalls.push({ id: c.toolCallId, name: c.toolName, arguments: c.input });
-          usage = { inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0, cachedInputTokens: result.usage.cachedInputTokens ?? 0 };
-        } else {
-          // Errors arrive as stream parts and are handled below (fallback or failure), not logged.
-          const result = streamText({ ...call, onError: () => {} });
-          for await (const part of result.fullStream) {
-            if (part.type === 'text-delta') {
-              firstTokenAt ??= this.now();
-              text += part.text;
-              await this.deps.events.append(run.id, 'run.output_text.delta', { delta: part.text, step: state.steps });
-            } else if (part.type === 'tool-call') {
-              firstTokenAt ??= this.now();
-              toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: part.input });
-            } else if (part.type === 'finish-step') {
-              usage = { inputTokens: part.usage.inputTokens ?? 0, outputTokens: part.usage.outputTokens ?? 0, cachedInputTokens: part.usage.cachedInputTokens ?? 0 };
-            } else if (part.type === 'error') {
-              failure = part.error;
-            }
-          }
-        }
-      } catch (error) {
-        failure = error;
-      }
-      await this.deps.events.flush(run.id);
-      // An aborted stream ends quietly: treat it as the abort it is.
-      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
-      const ended = this.now();
-      if (failure === undefined) {
-        this.deps.router.recordOutcome(model, { ok: true, latencyMs: ended - started });
-        const cost = this.cost(run, model, usage);
-        this.addUsage(run, usage, cost);
-        run.latency = {
-          ...run.latency,
-          model_ms: (run.latency.model_ms ?? 0) + (ended - started),
-          ...(run.latency.time_to_first_token_ms === undefined && firstTokenAt !== undefined ? { time_to_first_token_ms: firstTokenAt - started } : {}),
-        };
-        await this.endSpan(span, 'ok', {
-          model, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, cached_input_tokens: usage.cachedInputTokens, cost_usd: cost,
-          time_to_first_token_ms: firstTokenAt === undefined ? null : firstTokenAt - started, tool_calls: toolCalls.length,
-        });
-        return { model, text, toolCalls };
-      }
-      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
-      const retryable = APICallError.isInstance(failure) ? failure.isRetryable : false;
-      const message = failure instanceof Error ? failure.message : String(failure);
-      this.deps.router.recordOutcome(model, { ok: false, latencyMs: ended - started, retryable });
-      await this.endSpan(span, 'error', { model, error: message.slice(0, 500), retryable });
-      lastError = failure;
-      if (!retryable) break;
-      fallbacks.push({ model, error: message.slice(0, 300) });
-      await this.deps.events.append(run.id, 'run.model_fallback', { model, error: message.slice(0, 300) });
-    }
-    throw lastError instanceof Error ? lastError : new Error(String(lastError));
-  }
-
-  private cost(run: Run, model: string, usage: { inputTokens: number; outputTokens: number; cachedInputTokens: number }): number {
-    if (!run.scope.livemode) return 0; // test mode runs on the simulator: no cost
-    const pricing = this.deps.catalogue.get(model)?.pricing;
-    if (!pricing) return 0;
-    const uncached = Math.max(0, usage.inputTokens - usage.cachedInputTokens);
-    return (uncached * pricing.input + usage.cachedInputTokens * pricing.cachedInput + usage.outputTokens * pricing.output) / 1_000_000;
-  }
-
-  private addUsage(run: Run, usage: { inputTokens: number; outputTokens: number; cachedInputTokens: number }, cost: number): void {
-    const u = run.usage;
-    run.usage = {
-      input_tokens: u.input_tokens + usage.inputTokens,
-      output_tokens: u.output_tokens + usage.outputTokens,
-      cached_input_tokens: u.cached_input_tokens + usage.cachedInputTokens,
-      total_tokens: u.total_tokens + usage.inputTokens + usage.outputTokens,
-    };
-    run.costUsd += cost;
-  }
-
   private async runTool(run: Run, state: EngineState, tools: PreparedTools, call: { id: string; name: string; arguments: unknown }, signal: AbortSignal): Promise<void> {
     const started = this.now();
-    const span = this.span(run, 'tool_call', call.name, started);
+    const span = this.deps.spans.start(run.id, 'tool_call', call.name, { startedAt: started });
     await this.deps.events.append(run.id, 'run.tool_call.started', { tool_call_id: call.id, name: call.name, arguments: call.arguments });
     let result: ToolResult;
     try {
-      result = await tools.execute(call.name, call.arguments, call.id, signal);
+      result = await tools.execute(call.name, call.arguments, { id: call.id, spanId: span.id }, signal);
     } catch (error) {
       if (signal.aborted) throw error;
       result = { ok: false, output: { error: error instanceof Error ? error.message : String(error) }, error: 'tool error', latencyMs: this.now() - started };
     }
     run.latency = { ...run.latency, tools_ms: (run.latency.tools_ms ?? 0) + (this.now() - started) };
-    await this.endSpan(span, result.ok ? 'ok' : 'error', { tool: call.name, ok: result.ok, ...(result.error ? { error: result.error } : {}) });
+    await this.deps.spans.end(span, result.ok ? 'ok' : 'error', {
+      tool: call.name, tool_type: tools.definitionOf(call.name)?.type ?? null, tool_call_id: call.id, ok: result.ok, ...(result.error ? { error: result.error } : {}),
+    });
     await this.addToolResult(run, state, call, result);
   }
 
@@ -572,20 +515,20 @@ export class RunEngine {
     return (await this.deps.store.runs.getById(runId))?.cancelRequested ?? false;
   }
 
-  private async cancelled(run: Run, from?: Run['status'][]): Promise<Run> {
+  /** Ends the run `cancelled`, unless it has finished since (a final status is never overwritten). */
+  private async cancelled(run: Run, from: Run['status'][] = UNFINISHED): Promise<Run> {
     const now = this.now();
     const next: Run = { ...run, status: 'cancelled', requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    if (await this.deps.store.runs.save(next, from)) await this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id });
+    await this.finish(next, from, (tx) => this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id }, tx));
     return (await this.deps.store.runs.getById(run.id)) ?? next;
   }
 
-  /** The run, its thread messages, its span and its last event are written in one transaction. */
+  /** The run, its thread messages, what the observer keeps and its last event are written in one transaction. */
   private async complete(run: Run, state: EngineState, text: string): Promise<Run> {
     const now = this.now();
     const next: Run = { ...run, status: 'completed', output: text, state, completedAt: now, updatedAt: now, latency: this.total(run, now) };
     await this.deps.events.flush(run.id);
-    const saved = await this.deps.store.transaction(async (tx: Transaction) => {
-      if (!(await tx.runs.save(next, ['running']))) return false;
+    const saved = await this.finish(next, ['running'], async (tx) => {
       if (run.threadId) {
         const input = run.input;
         const userMessages: ModelMessage[] = typeof input === 'string' ? [{ role: 'user', content: input }] : (input as ModelMessage[]);
@@ -594,10 +537,7 @@ export class RunEngine {
           { id: newId('msg'), threadId: run.threadId, runId: run.id, role: 'assistant' as const, content: { role: 'assistant', content: text }, createdAt: now },
         ]);
       }
-      const span = this.span(run, 'run', 'agent.run', run.startedAt ?? run.createdAt);
-      await tx.runs.saveSpan({ ...span, status: 'ok', attributes: { usage: next.usage, cost_usd: next.costUsd, model: next.model }, endedAt: this.now() });
       await this.deps.events.append(run.id, 'run.completed', { run_id: run.id, output: text, usage: next.usage }, tx);
-      return true;
     });
     if (!saved) return (await this.deps.store.runs.getById(run.id))!;
     return next;
@@ -606,20 +546,26 @@ export class RunEngine {
   private async fail(run: Run, code: string, message: string): Promise<Run> {
     const now = this.now();
     const next: Run = { ...run, status: 'failed', errorCode: code, errorMessage: message.slice(0, 1000), requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    if (!(await this.deps.store.runs.save(next, ['queued', 'running', 'requires_action']))) return (await this.deps.store.runs.getById(run.id))!;
-    await this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } });
+    await this.deps.events.flush(run.id).catch(() => {});
+    const saved = await this.finish(next, UNFINISHED, (tx) => this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } }, tx));
+    if (!saved) return (await this.deps.store.runs.getById(run.id))!;
     return next;
+  }
+
+  /**
+   * Saves a run that reached a final status, if it is still in one of `from`, with what the
+   * observer keeps of it and `alsoWrite`, all in one transaction; false when it had moved on.
+   */
+  private async finish(run: Run, from: Run['status'][], alsoWrite: (tx: Transaction) => Promise<unknown>): Promise<boolean> {
+    return this.deps.store.transaction(async (tx) => {
+      if (!(await tx.runs.save(run, from))) return false;
+      await this.deps.observer.agentRunFinished(tx, run);
+      await alsoWrite(tx);
+      return true;
+    });
   }
 
   private total(run: Run, now: number): Record<string, number> {
     return { queue_ms: 0, retrieval_ms: 0, model_ms: 0, tools_ms: 0, ...run.latency, total_ms: now - run.createdAt };
-  }
-
-  private span(run: Run, kind: Span['kind'], name: string, startedAt: number): Span {
-    return { id: newId('span'), runId: run.id, parentId: null, kind, name, status: 'running', attributes: {}, startedAt, endedAt: null };
-  }
-
-  private async endSpan(span: Span, status: Span['status'], attributes: Record<string, unknown>): Promise<void> {
-    await this.deps.store.runs.saveSpan({ ...span, status, attributes, endedAt: this.now() });
   }
 }

@@ -2,14 +2,14 @@ import type { Run, Scope, Store } from '../store/port.js';
 import type { ContextService } from '../context/context-service.js';
 import type { SafeFetcher } from '../context/ports.js';
 import type { AgentConfig } from './agent-config.js';
-import type { PreparedTools, ToolRuntime } from './run-engine.js';
+import type { PreparedTools, ToolCallContext, ToolRuntime } from './run-engine.js';
 import type { ToolDefinition, ToolResult, ToolSpec } from './tools/ports.js';
 import { callHttpTool, generateSigningSecret } from './tools/http-tool.js';
 import { McpToolset } from './tools/mcp-tool.js';
 import { validateArguments } from './tools/validate.js';
 
-/** Runs another agent of the workspace as a tool and returns its output. */
-export type SubAgentRunner = (parent: Run, agentId: string, input: string, signal: AbortSignal) => Promise<{ ok: boolean; output: string; error?: string }>;
+/** Runs another agent of the workspace as a tool (its run hangs under the call's span) and returns its output. */
+export type SubAgentRunner = (parent: Run, agentId: string, input: string, call: ToolCallContext) => Promise<{ ok: boolean; output: string; error?: string }>;
 
 const CONTEXT_SEARCH_PARAMETERS = {
   type: 'object',
@@ -52,9 +52,9 @@ export class AgentToolRuntime implements ToolRuntime {
   async prepare(run: Run, config: AgentConfig, signal: AbortSignal): Promise<PreparedTools> {
     const specs: ToolSpec[] = [];
     const definitions = new Map<string, ToolDefinition>();
-    const executors = new Map<string, (args: unknown, callId: string) => Promise<ToolResult>>();
+    const executors = new Map<string, (args: unknown, call: ToolCallContext) => Promise<ToolResult>>();
     const toolsets: McpToolset[] = [];
-    const add = (definition: ToolDefinition, spec: ToolSpec, execute?: (args: any, callId: string) => Promise<ToolResult>) => {
+    const add = (definition: ToolDefinition, spec: ToolSpec, execute?: (args: any, call: ToolCallContext) => Promise<ToolResult>) => {
       specs.push(spec);
       definitions.set(spec.name, definition);
       if (execute) executors.set(spec.name, execute);
@@ -89,8 +89,8 @@ export class AgentToolRuntime implements ToolRuntime {
           }
           case 'http': {
             const secret = await toolSigningSecret(this.deps.store, run.scope);
-            add(definition, { name: definition.name, description: definition.description ?? '', parameters: definition.parameters }, (args, callId) =>
-              callHttpTool(definition, args, { fetcher: this.deps.fetcher, signingSecret: secret, idempotencyKey: `${run.id}_${callId}`, runId: run.id, signal }));
+            add(definition, { name: definition.name, description: definition.description ?? '', parameters: definition.parameters }, (args, call) =>
+              callHttpTool(definition, args, { fetcher: this.deps.fetcher, signingSecret: secret, idempotencyKey: `${run.id}_${call.id}`, runId: run.id, signal }));
             break;
           }
           case 'function':
@@ -107,9 +107,9 @@ export class AgentToolRuntime implements ToolRuntime {
           }
           case 'agent': {
             const name = definition.name ?? `agent_${definition.agent_id.slice(-8)}`;
-            add(definition, { name, description: definition.description ?? 'Ask another agent.', parameters: AGENT_PARAMETERS }, async (args: { input: string }) => {
+            add(definition, { name, description: definition.description ?? 'Ask another agent.', parameters: AGENT_PARAMETERS }, async (args: { input: string }, call) => {
               const started = performance.now();
-              const outcome = await this.deps.runSubAgent(run, definition.agent_id, String(args.input ?? ''), signal);
+              const outcome = await this.deps.runSubAgent(run, definition.agent_id, String(args.input ?? ''), call);
               return { ok: outcome.ok, output: outcome.ok ? outcome.output : { error: outcome.error }, ...(outcome.error ? { error: outcome.error } : {}), latencyMs: since(started) };
             });
             break;
@@ -124,7 +124,7 @@ export class AgentToolRuntime implements ToolRuntime {
     return {
       specs,
       definitionOf: (name) => definitions.get(name),
-      async execute(name, args, callId) {
+      async execute(name, args, call) {
         const execute = executors.get(name);
         if (!execute) return { ok: false, output: { error: `Tool ${name} cannot run on the server.` }, error: 'not executable', latencyMs: 0 };
         const definition = definitions.get(name)!;
@@ -134,7 +134,7 @@ export class AgentToolRuntime implements ToolRuntime {
           const check = validateArguments(spec.parameters, args);
           if (!check.ok) return { ok: false, output: { error: `Invalid arguments: ${check.error}` }, error: 'invalid arguments', latencyMs: 0 };
         }
-        return execute(args, callId);
+        return execute(args, call);
       },
       async close() {
         await Promise.all(toolsets.map((t) => t.close().catch(() => {})));

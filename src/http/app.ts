@@ -23,6 +23,8 @@ import type { AgentsModule } from '../agents/agents-module.js';
 import type { WorkflowsModule } from '../workflows/workflows-module.js';
 import type { ModelCatalogue } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
+import type { AnalyticsModule } from '../analytics/analytics-module.js';
+import { registerRequestAccounting } from './plugins/request-accounting.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -34,6 +36,7 @@ export interface AppDeps {
   context: ContextService;
   agents: AgentsModule;
   workflows: WorkflowsModule;
+  analytics: AnalyticsModule;
   catalogue: ModelCatalogue;
   version: string;
   startedAt: number;
@@ -119,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   registerHttpsPolicy(app, { trustProxy: config.trustProxy });
   registerAuth(app, { authenticator: new Authenticator(deps.store), rateLimiter: deps.rateLimiter });
+  registerRequestAccounting(app, deps.analytics.requests);
   registerIdempotency(app, { store: deps.store });
   await registerOpenApi(app, deps.version);
   await app.register(async (scope) => platformRoutes(scope, deps));

@@ -86,6 +86,7 @@ export function toApiError(error: unknown): ApiError {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error);
+    request.errorCode = apiError.code;
     if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
     if (apiError.headers) reply.headers(apiError.headers);
     reply.code(apiError.status).type('application/json').send(errorBody(apiError, request.id));

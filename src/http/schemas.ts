@@ -55,3 +55,12 @@ export function toList<T extends { id: string }>(data: T[], hasMore: boolean) {
 
 export const IdParams = (description: string) =>
   StrictObject({ id: Type.String({ minLength: 1, maxLength: 128, description }) });
+
+/** Tokens by kind (cached and reasoning tokens are parts of input and output tokens). */
+export const UsageObject = Type.Object({
+  input_tokens: Type.Integer(),
+  output_tokens: Type.Integer(),
+  cached_input_tokens: Type.Integer({ description: 'Input tokens read from the provider\'s prompt cache (part of input_tokens).' }),
+  reasoning_tokens: Type.Integer({ description: 'Output tokens spent on reasoning (part of output_tokens).' }),
+  total_tokens: Type.Integer(),
+});

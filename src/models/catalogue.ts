@@ -3,7 +3,7 @@ import { createGoogleGenerativeAI } from '@ai-sdk/google';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import type { ChatModelSetting, Config } from '../config.js';
+import { ConfigError, type ChatModelSetting, type Config } from '../config.js';
 import { BUILTIN_MODELS, DECLARED_MODEL_DEFAULTS, SIMULATOR_MODEL, type ModelSpec } from './builtin-models.js';
 import type { ModelCatalogue, ModelInfo } from './ports.js';
 import { createSimulatorModel, SIMULATOR_MODEL_ID, type SimulatorOptions } from './simulator.js';
@@ -28,6 +28,7 @@ export type ModelCatalogueConfig = Pick<
   | 'googleApiKey'
   | 'googleBaseUrl'
   | 'chatModels'
+  | 'modelPrices'
 >;
 
 export interface ModelCatalogueOptions {
@@ -69,6 +70,15 @@ export function createModelCatalogue(config: ModelCatalogueConfig, options: Mode
   for (const setting of config.chatModels) specs.set(setting.id, declaredSpec(setting, specs.get(setting.id)));
   specs.delete(SIMULATOR_MODEL_ID);
   specs.set(SIMULATOR_MODEL_ID, SIMULATOR_MODEL);
+
+  for (const price of config.modelPrices) {
+    const spec = specs.get(price.id);
+    if (!spec) throw new ConfigError(`Invalid --model-prices / KAIRO_MODEL_PRICES: "${price.id}" is not a model of the catalogue (GET /v1/models lists them).`);
+    specs.set(price.id, {
+      ...spec,
+      pricing: { input: price.input ?? spec.pricing.input, output: price.output ?? spec.pricing.output, cachedInput: price.cachedInput ?? spec.pricing.cachedInput },
+    });
+  }
 
   const models = new Map<string, ModelInfo>();
   for (const spec of specs.values()) models.set(spec.id, freeze({ ...spec, available: configured[spec.provider] === true }));

@@ -1,10 +1,33 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import type {
-  Agent, AgentRepo, AgentStatus, AgentVersion, Page, PageRequest, Run, RunRepo, RunStatus, Scope, Span,
-  ThreadMessage, ThreadRepo,
+  Agent, AgentRepo, AgentStatus, AgentVersion, Page, PageRequest, Run, RunFilter, RunRepo, RunStatus, Scope, Span, SpanRepo,
+  ThreadMessage, ThreadRepo, Usage,
 } from './port.js';
+import { emptyUsage } from './port.js';
+import { idAtTime, type IdPrefix } from '../ids.js';
 import { paginate, paginateVersions } from './kysely-repos.js';
+
+/** Rows per insert statement of the bulk paths. */
+const INSERT_BATCH = 200;
+
+/**
+ * Narrows a query of rows with time-sortable `id`s to those created in [createdFrom, createdTo):
+ * an id range (the index) widened by a second for clock skew between the id and `created_at`,
+ * then the exact bound on `created_at`.
+ */
+export function withinCreated<DB, TB extends keyof DB, O>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  prefix: IdPrefix,
+  range: { createdFrom?: number; createdTo?: number },
+): SelectQueryBuilder<DB, TB, O> {
+  let q = query;
+  const id = 'id' as any;
+  const createdAt = 'created_at' as any;
+  if (range.createdFrom !== undefined) q = q.where(id, '>=', idAtTime(prefix, range.createdFrom - 1000)).where(createdAt, '>=', range.createdFrom);
+  if (range.createdTo !== undefined) q = q.where(id, '<', idAtTime(prefix, range.createdTo + 1000)).where(createdAt, '<', range.createdTo);
+  return q;
+}
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
@@ -41,7 +64,7 @@ function toRun(row: Database['runs']): Run {
     errorMessage: row.error_message,
     model: row.model,
     routing: json(row.routing),
-    usage: json(row.usage),
+    usage: { ...emptyUsage(), ...json<Partial<Usage>>(row.usage) },
     costUsd: Number(row.cost_usd),
     latency: json(row.latency),
     requiredAction: json(row.required_action),
@@ -51,6 +74,11 @@ function toRun(row: Database['runs']): Run {
     startedAt: num(row.started_at),
     completedAt: num(row.completed_at),
     updatedAt: Number(row.updated_at),
+    apiKeyId: row.api_key_id,
+    parentRunId: row.parent_run_id,
+    parentSpanId: row.parent_span_id,
+    workflowId: row.workflow_id,
+    workflowVersion: num(row.workflow_version),
   };
 }
 
@@ -81,6 +109,11 @@ function runRow(run: Run): Database['runs'] {
     started_at: run.startedAt,
     completed_at: run.completedAt,
     updated_at: run.updatedAt,
+    api_key_id: run.apiKeyId,
+    parent_run_id: run.parentRunId,
+    parent_span_id: run.parentSpanId,
+    workflow_id: run.workflowId,
+    workflow_version: run.workflowVersion,
   };
 }
 
@@ -183,15 +216,31 @@ export class KyselyRunRepo implements RunRepo {
     return row && toRun(row);
   }
 
-  async listForAgent(scope: Scope, agentId: string, page: PageRequest) {
-    const query = this.db
+  async createMany(runs: Run[]) {
+    for (let i = 0; i < runs.length; i += INSERT_BATCH) await this.db.insertInto('runs').values(runs.slice(i, i + INSERT_BATCH).map(runRow)).execute();
+  }
+
+  async list(scope: Scope, filter: RunFilter, page: PageRequest) {
+    let query = this.db
       .selectFrom('runs')
       .selectAll()
-      .where('agent_id', '=', agentId)
       .where('workspace_id', '=', scope.workspaceId)
       .where('livemode', '=', mode(scope.livemode));
+    if (filter.agentId !== undefined) query = query.where('agent_id', '=', filter.agentId);
+    if (filter.workflowId !== undefined) query = query.where('workflow_id', '=', filter.workflowId);
+    if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+    if (filter.minCostUsd !== undefined) query = query.where('cost_usd', '>=', filter.minCostUsd);
+    if (filter.minLatencyMs !== undefined) query = query.where('completed_at', 'is not', null).where(sql<number>`completed_at - created_at`, '>=', filter.minLatencyMs);
+    query = withinCreated(query, 'run', filter);
     const result = await paginate(query, page);
     return { data: result.data.map(toRun), hasMore: result.hasMore };
+  }
+
+  async children(parentRunId: string) {
+    const rows = await this.db.selectFrom('runs').selectAll().where('parent_run_id', '=', parentRunId).orderBy('id').execute();
+    return rows.map(toRun);
   }
 
   async save(run: Run, expectStatus?: RunStatus[]) {
@@ -222,21 +271,39 @@ export class KyselyRunRepo implements RunRepo {
     return rows.map(toRun);
   }
 
-  async saveSpan(span: Span) {
-    const row = {
-      id: span.id, run_id: span.runId, parent_id: span.parentId, kind: span.kind, name: span.name, status: span.status,
-      attributes: JSON.stringify(span.attributes), started_at: span.startedAt, ended_at: span.endedAt,
-    };
+}
+
+const spanRow = (span: Span): Database['spans'] => ({
+  id: span.id, run_id: span.runId, parent_id: span.parentId, kind: span.kind, name: span.name, status: span.status,
+  attributes: JSON.stringify(span.attributes), started_at: span.startedAt, ended_at: span.endedAt,
+});
+
+export class KyselySpanRepo implements SpanRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async save(span: Span) {
+    const row = spanRow(span);
     const { id, run_id, ...changes } = row;
     await this.db.insertInto('spans').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).execute();
   }
 
-  async spans(runId: string) {
+  async saveMany(spans: Span[]) {
+    for (let i = 0; i < spans.length; i += INSERT_BATCH) await this.db.insertInto('spans').values(spans.slice(i, i + INSERT_BATCH).map(spanRow)).execute();
+  }
+
+  async forRun(runId: string) {
     const rows = await this.db.selectFrom('spans').selectAll().where('run_id', '=', runId).orderBy('started_at').orderBy('id').execute();
     return rows.map((r) => ({
       id: r.id, runId: r.run_id, parentId: r.parent_id, kind: r.kind as Span['kind'], name: r.name, status: r.status as Span['status'],
       attributes: json<Record<string, unknown>>(r.attributes), startedAt: Number(r.started_at), endedAt: num(r.ended_at),
     }));
+  }
+
+  async purge(before: number, limit: number) {
+    // Span ids sort by creation time: the primary key finds the old ones.
+    const old = this.db.selectFrom('spans').select('id').where('id', '<', idAtTime('span', before)).orderBy('id').limit(limit);
+    const result = await this.db.deleteFrom('spans').where('id', 'in', old).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }
 

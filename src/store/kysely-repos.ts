@@ -6,9 +6,10 @@ import type {
   WorkspaceRepo, ContextChunkRepo,
 } from './port.js';
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-repos.js';
-import { KyselyAgentRepo, KyselyRunRepo, KyselyThreadRepo } from './agent-repos.js';
+import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo } from './agent-repos.js';
 import { KyselyWorkflowRepo, KyselyWorkflowRunRepo } from './workflow-repos.js';
 import { KyselyRunEventRepo } from './run-event-repo.js';
+import { KyselyRequestLogRepo, KyselyRollupRepo, type MergeCounts } from './analytics-repos.js';
 
 /** Dialect differences the shared repositories need to know about. */
 export interface DialectTraits {
@@ -17,6 +18,8 @@ export interface DialectTraits {
   skipLocked: boolean;
   /** The dialect's chunk repository (vector and full-text search differ per database). */
   chunkRepo: (db: Kysely<Database>) => ContextChunkRepo;
+  /** Merges two rollup sketch columns, summing the counts of each bin. */
+  mergeCounts: MergeCounts;
 }
 
 /**
@@ -536,10 +539,13 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits): Repos 
     contextChunks: traits.chunkRepo(db),
     agents: new KyselyAgentRepo(db),
     runs: new KyselyRunRepo(db),
-    runEvents: new KyselyRunEventRepo(db, 'run_events'),
+    runEvents: new KyselyRunEventRepo(db, 'run'),
+    spans: new KyselySpanRepo(db),
     threads: new KyselyThreadRepo(db),
     workflows: new KyselyWorkflowRepo(db),
     workflowRuns: new KyselyWorkflowRunRepo(db),
-    workflowRunEvents: new KyselyRunEventRepo(db, 'workflow_run_events'),
+    workflowRunEvents: new KyselyRunEventRepo(db, 'wfrun'),
+    rollups: new KyselyRollupRepo(db, traits.mergeCounts),
+    requestLog: new KyselyRequestLogRepo(db),
   };
 }

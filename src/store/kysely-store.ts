@@ -44,10 +44,13 @@ export class KyselyStore implements Store {
   readonly agents: Repos['agents'];
   readonly runs: Repos['runs'];
   readonly runEvents: Repos['runEvents'];
+  readonly spans: Repos['spans'];
   readonly threads: Repos['threads'];
   readonly workflows: Repos['workflows'];
   readonly workflowRuns: Repos['workflowRuns'];
   readonly workflowRunEvents: Repos['workflowRunEvents'];
+  readonly rollups: Repos['rollups'];
+  readonly requestLog: Repos['requestLog'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -70,10 +73,13 @@ export class KyselyStore implements Store {
     this.agents = repos.agents;
     this.runs = repos.runs;
     this.runEvents = repos.runEvents;
+    this.spans = repos.spans;
     this.threads = repos.threads;
     this.workflows = repos.workflows;
     this.workflowRuns = repos.workflowRuns;
     this.workflowRunEvents = repos.workflowRunEvents;
+    this.rollups = repos.rollups;
+    this.requestLog = repos.requestLog;
   }
 
   /** The transaction the current async call chain runs in, so nested calls can join it. */

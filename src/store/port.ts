@@ -191,10 +191,13 @@ export interface Repos {
   agents: AgentRepo;
   runs: RunRepo;
   runEvents: RunEventRepo;
+  spans: SpanRepo;
   threads: ThreadRepo;
   workflows: WorkflowRepo;
   workflowRuns: WorkflowRunRepo;
   workflowRunEvents: RunEventRepo;
+  rollups: RollupRepo;
+  requestLog: RequestLogRepo;
 }
 
 export interface Transaction extends Repos {
@@ -377,6 +380,19 @@ export interface AgentVersion {
 
 export type RunStatus = 'queued' | 'running' | 'requires_action' | 'completed' | 'failed' | 'cancelled';
 
+/** Tokens a run (or a workflow run, over its agent steps) used, by kind. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  /** Input tokens read from the provider's prompt cache (part of input_tokens). */
+  cached_input_tokens: number;
+  /** Output tokens spent on reasoning (part of output_tokens). */
+  reasoning_tokens: number;
+  total_tokens: number;
+}
+
+export const emptyUsage = (): Usage => ({ input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0, total_tokens: 0 });
+
 export interface Run {
   id: string;
   scope: Scope;
@@ -393,7 +409,7 @@ export interface Run {
   errorMessage: string | null;
   model: string | null;
   routing: Record<string, unknown> | null;
-  usage: { input_tokens: number; output_tokens: number; cached_input_tokens: number; total_tokens: number };
+  usage: Usage;
   costUsd: number;
   latency: Record<string, number>;
   requiredAction: Record<string, unknown> | null;
@@ -403,6 +419,15 @@ export interface Run {
   startedAt: number | null;
   completedAt: number | null;
   updatedAt: number;
+  /** The API key whose request started the run (or the run it is part of); null for scheduled work. */
+  apiKeyId: string | null;
+  /** The run that started this one: an agent run (agent tool) or a workflow run (agent step). */
+  parentRunId: string | null;
+  /** The span of the parent that started it: the tool call, or the workflow step. */
+  parentSpanId: string | null;
+  /** The workflow this run is part of, when a workflow step (directly or through agents) started it. */
+  workflowId: string | null;
+  workflowVersion: number | null;
 }
 
 export interface RunEvent {
@@ -426,13 +451,22 @@ export interface RunEventRepo {
   events(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
   /** The last event's sequence number (0 when there is none). */
   lastEventSeq(runId: string): Promise<number>;
+  /** Deletes up to `limit` events of runs created before `before`; returns how many. */
+  purge(before: number, limit: number): Promise<number>;
 }
 
+export type SpanKind = 'model_call' | 'tool_call' | 'retrieval' | 'queue_wait' | 'slot_wait';
+
+/**
+ * A timed part of a run's trace. The run itself (agent or workflow run) is the trace's root, so
+ * `parentId` null means a child of the run. Workflow steps are read from their stored state.
+ */
 export interface Span {
   id: string;
+  /** The run of either kind (`run_…` or `wfrun_…`) whose trace this is. */
   runId: string;
   parentId: string | null;
-  kind: 'run' | 'model_call' | 'tool_call' | 'retrieval' | 'queue_wait';
+  kind: SpanKind;
   name: string;
   status: 'running' | 'ok' | 'error';
   attributes: Record<string, unknown>;
@@ -460,11 +494,30 @@ export interface AgentRepo {
   getVersion(agentId: string, version: number): Promise<AgentVersion | undefined>;
 }
 
+/** Which runs a list holds (every field narrows it). */
+export interface RunFilter {
+  agentId?: string;
+  workflowId?: string;
+  apiKeyId?: string;
+  status?: RunStatus;
+  model?: string;
+  /** Created in [createdFrom, createdTo). */
+  createdFrom?: number;
+  createdTo?: number;
+  /** Finished runs that took at least this long from creation to completion. */
+  minLatencyMs?: number;
+  minCostUsd?: number;
+}
+
 export interface RunRepo {
   create(run: Run): Promise<Run>;
+  /** Inserts many finished runs at once (imports, benchmarks); one statement per batch. */
+  createMany(runs: Run[]): Promise<void>;
   get(scope: Scope, id: string): Promise<Run | undefined>;
   getById(id: string): Promise<Run | undefined>;
-  listForAgent(scope: Scope, agentId: string, page: PageRequest): Promise<Page<Run>>;
+  list(scope: Scope, filter: RunFilter, page: PageRequest): Promise<Page<Run>>;
+  /** The runs another run started (agent tools, agent steps), oldest first. */
+  children(parentRunId: string): Promise<Run[]>;
   /** Saves the run; with `expectStatus`, only if its status is still that (false otherwise). */
   save(run: Run, expectStatus?: RunStatus[]): Promise<boolean>;
   requestCancel(id: string, at: number): Promise<void>;
@@ -472,8 +525,17 @@ export interface RunRepo {
   touch(id: string, at: number): Promise<void>;
   /** Wait and stream runs, queued or running, not touched since `before`: their process died. */
   listAbandoned(before: number, limit: number): Promise<Run[]>;
-  saveSpan(span: Span): Promise<void>;
-  spans(runId: string): Promise<Span[]>;
+}
+
+/** Spans of both kinds of run. */
+export interface SpanRepo {
+  /** Inserts or replaces a span (a running span is saved again when it ends). */
+  save(span: Span): Promise<void>;
+  saveMany(spans: Span[]): Promise<void>;
+  /** A run's spans, by start time. */
+  forRun(runId: string): Promise<Span[]>;
+  /** Deletes up to `limit` spans that started before `before`; returns how many. */
+  purge(before: number, limit: number): Promise<number>;
 }
 
 export interface ThreadRepo {
@@ -537,6 +599,13 @@ export interface WorkflowRun {
   startedAt: number | null;
   completedAt: number | null;
   updatedAt: number;
+  /** The API key whose request started the run; null for scheduled runs. */
+  apiKeyId: string | null;
+  /** Tokens and cost of the agent runs and called workflows of its steps. */
+  usage: Usage;
+  costUsd: number;
+  /** queue_ms, slot_wait_ms, total_ms once known. */
+  latency: Record<string, number>;
 }
 
 export type WorkflowStepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'waiting';
@@ -583,9 +652,15 @@ export interface WorkflowRepo {
 }
 
 export interface WorkflowRunFilter {
-  workflowId: string;
+  workflowId?: string;
   status?: WorkflowRunStatus;
   trigger?: WorkflowRun['trigger'];
+  apiKeyId?: string;
+  /** Created in [createdFrom, createdTo). */
+  createdFrom?: number;
+  createdTo?: number;
+  minLatencyMs?: number;
+  minCostUsd?: number;
 }
 
 export interface WorkflowRunRepo {
@@ -593,6 +668,8 @@ export interface WorkflowRunRepo {
   get(scope: Scope, id: string): Promise<WorkflowRun | undefined>;
   getById(id: string): Promise<WorkflowRun | undefined>;
   list(scope: Scope, filter: WorkflowRunFilter, page: PageRequest): Promise<Page<WorkflowRun>>;
+  /** The workflow runs a run's `workflow` steps started, oldest first. */
+  children(parentRunId: string): Promise<WorkflowRun[]>;
   /** Saves the run (not its lease); with `expectStatus`, only if its status is still one of those. */
   save(run: WorkflowRun, expectStatus?: WorkflowRunStatus[]): Promise<boolean>;
   requestCancel(id: string, at: number): Promise<void>;
@@ -612,4 +689,130 @@ export interface WorkflowRunRepo {
   saveStep(step: WorkflowStepState): Promise<void>;
   /** Records that a schedule fired for `dueAt`; false when that due time already fired. */
   recordFire(workflowId: string, dueAt: number, runId: string, at: number): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analytics: rollups and the request log.
+
+/** What a rollup row counts. */
+export type RollupSubject = 'agent_run' | 'model_call' | 'workflow_run' | 'request';
+
+/** Minute rows are written with each run and request; hour and day rows are derived from them. */
+export type RollupWidth = 'minute' | 'hour' | 'day';
+
+/** The dimensions a series is keyed by; null where the subject has none or the grouping drops it. */
+export interface RollupDims {
+  apiKeyId: string | null;
+  agentId: string | null;
+  agentVersion: number | null;
+  workflowId: string | null;
+  workflowVersion: number | null;
+  model: string | null;
+  provider: string | null;
+  /** A run's final status, a model call's `ok`/`error`, a request's HTTP status code. */
+  status: string | null;
+  /** A request's method and route template: `POST /v1/agents/{id}/runs`. */
+  route: string | null;
+}
+
+export type RollupDim = keyof RollupDims;
+
+/** Additive measures of a bucket, and latency sketches as bins (`<metric>:<bin>` → count). */
+export interface RollupMetrics {
+  count: number;
+  errors: number;
+  steps: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  costUsd: number;
+  autoChosen: number;
+  fallbacks: number;
+  sketches: Record<string, number>;
+}
+
+export type RollupSums = Omit<RollupMetrics, 'sketches'>;
+
+/** One bucket of one series. */
+export interface RollupRow {
+  scope: Scope;
+  subject: RollupSubject;
+  width: RollupWidth;
+  /** '*' keeps every dimension; a derived row may keep one (`model`, …) or none (''). */
+  grouping: string;
+  bucketStart: number;
+  dims: RollupDims;
+  metrics: RollupMetrics;
+}
+
+/** Which rows a read covers. */
+export interface RollupSelection {
+  scope: Scope;
+  subjects: RollupSubject[];
+  width: RollupWidth;
+  grouping: string;
+  /** Buckets starting in [from, to). */
+  from: number;
+  to: number;
+  /** Only rows whose dimension equals the value. */
+  filters: Partial<RollupDims>;
+}
+
+export interface RollupRepo {
+  /**
+   * Adds each row to its bucket, creating it: measures are summed and sketch bins merged, in
+   * one statement per batch. Rows of one call must be distinct series.
+   */
+  add(rows: RollupRow[]): Promise<void>;
+  /** Additive measures per bucket, subject and the dimensions in `groupBy`, summed by the database. */
+  sums(selection: RollupSelection, groupBy: RollupDim[]): Promise<Array<{ subject: RollupSubject; bucketStart: number; dims: Partial<RollupDims>; sums: RollupSums }>>;
+  /** The rows themselves (with their sketches, which only the caller can merge). */
+  rows(selection: RollupSelection): Promise<RollupRow[]>;
+  /** Every row of a width with a bucket in [from, to), across workspaces (for deriving coarser rows). */
+  rowsBetween(width: RollupWidth, from: number, to: number): Promise<RollupRow[]>;
+  /** Replaces the rows of a width in [from, to) across workspaces with `rows` (re-deriving is idempotent). */
+  replaceBetween(width: RollupWidth, from: number, to: number, rows: RollupRow[]): Promise<void>;
+  /** The earliest minute bucket on record. */
+  firstMinute(): Promise<number | undefined>;
+  /** Deletes up to `limit` rows of a width with buckets before `before`; returns how many. */
+  purge(width: RollupWidth, before: number, limit: number): Promise<number>;
+}
+
+/** One authenticated API request, as the request log keeps it: never bodies or secrets. */
+export interface RequestRecord {
+  /** The request id (`req_…`), also its X-Request-Id. */
+  id: string;
+  scope: Scope;
+  createdAt: number;
+  apiKeyId: string;
+  method: string;
+  /** The route template, `/v1/agents/{id}/runs`. */
+  route: string;
+  /** The path without its query string. */
+  path: string;
+  status: number;
+  latencyMs: number;
+  errorCode: string | null;
+  idempotencyKey: string | null;
+  /** The agent or workflow run the request created. */
+  runId: string | null;
+}
+
+export interface RequestLogFilter {
+  status?: number;
+  route?: string;
+  method?: string;
+  apiKeyId?: string;
+  /** Requests made in [from, to). */
+  from?: number;
+  to?: number;
+}
+
+export interface RequestLogRepo {
+  insert(records: RequestRecord[]): Promise<void>;
+  get(scope: Scope, id: string): Promise<RequestRecord | undefined>;
+  list(scope: Scope, filter: RequestLogFilter, page: PageRequest): Promise<Page<RequestRecord>>;
+  /** Deletes up to `limit` records of a scope made before `before`; returns how many. */
+  purge(scope: Scope, before: number, limit: number): Promise<number>;
 }

@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { RunEvent, RunEventRepo } from './port.js';
+import { idAtTime } from '../ids.js';
 
-/** The tables that hold a run event log: one per kind of run, with the same shape. */
-export type RunEventTable = 'run_events' | 'workflow_run_events';
+/** The tables that hold a run event log, one per kind of run with the same shape, and the prefix of their runs' ids. */
+const TABLES = { run: 'run_events', wfrun: 'workflow_run_events' } as const;
 
 /** Rows per insert statement when several events are written at once. */
 const INSERT_BATCH = 200;
@@ -12,7 +13,11 @@ const toRow = (e: RunEvent) => ({ run_id: e.runId, seq: e.seq, type: e.type, dat
 
 /** A run event log over one of the event tables (agent runs or workflow runs). */
 export class KyselyRunEventRepo implements RunEventRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly table: RunEventTable) {}
+  private readonly table: (typeof TABLES)[keyof typeof TABLES];
+
+  constructor(private readonly db: Kysely<Database>, private readonly runPrefix: keyof typeof TABLES) {
+    this.table = TABLES[runPrefix];
+  }
 
   async appendEvent(event: RunEvent) {
     await this.db.insertInto(this.table).values(toRow(event)).execute();
@@ -43,5 +48,21 @@ export class KyselyRunEventRepo implements RunEventRepo {
       .where('run_id', '=', runId)
       .executeTakeFirst();
     return Number(row?.last ?? 0);
+  }
+
+  async purge(before: number, limit: number) {
+    // Run ids sort by creation time and lead the primary key: the old runs' events are a key range.
+    const old = this.db
+      .selectFrom(this.table)
+      .select(['run_id', 'seq'])
+      .where('run_id', '<', idAtTime(this.runPrefix, before))
+      .orderBy('run_id')
+      .orderBy('seq')
+      .limit(limit);
+    const result = await this.db
+      .deleteFrom(this.table)
+      .where((eb) => eb(eb.refTuple('run_id', 'seq'), 'in', old as any))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

@@ -199,6 +199,11 @@ export interface RunsTable {
   started_at: number | null;
   completed_at: number | null;
   updated_at: number;
+  api_key_id: string | null;
+  parent_run_id: string | null;
+  parent_span_id: string | null;
+  workflow_id: string | null;
+  workflow_version: number | null;
 }
 
 export interface RunEventsTable {
@@ -267,6 +272,10 @@ export interface WorkflowRunsTable {
   started_at: number | null;
   completed_at: number | null;
   updated_at: number;
+  api_key_id: string | null;
+  usage: string;
+  cost_usd: number;
+  latency: string;
 }
 
 export interface WorkflowStepsTable {
@@ -295,6 +304,52 @@ export interface WorkflowScheduleFiresTable {
   created_at: number;
 }
 
+export interface RollupsTable {
+  workspace_id: string;
+  livemode: number;
+  subject: string;
+  width: string;
+  grouping: string;
+  bucket_start: number;
+  series: string;
+  api_key_id: string | null;
+  agent_id: string | null;
+  agent_version: number | null;
+  workflow_id: string | null;
+  workflow_version: number | null;
+  model: string | null;
+  provider: string | null;
+  status: string | null;
+  route: string | null;
+  count: number;
+  errors: number;
+  steps: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: number;
+  auto_chosen: number;
+  fallbacks: number;
+  sketches: string;
+}
+
+export interface RequestLogTable {
+  workspace_id: string;
+  livemode: number;
+  id: string;
+  created_at: number;
+  api_key_id: string;
+  method: string;
+  route: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+  error_code: string | null;
+  idempotency_key: string | null;
+  run_id: string | null;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -319,4 +374,6 @@ export interface Database {
   workflow_steps: WorkflowStepsTable;
   workflow_run_events: RunEventsTable;
   workflow_schedule_fires: WorkflowScheduleFiresTable;
+  rollups: RollupsTable;
+  request_log: RequestLogTable;
 }

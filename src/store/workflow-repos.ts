@@ -1,11 +1,12 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type {
   Page, PageRequest, Scope, Workflow, WorkflowRepo, WorkflowRun, WorkflowRunFilter, WorkflowRunRepo, WorkflowRunStatus,
-  WorkflowStepState, WorkflowStepStatus, WorkflowVersion,
+  WorkflowStepState, WorkflowStepStatus, WorkflowVersion, Usage,
 } from './port.js';
-import { ACTIVE_WORKFLOW_RUN_STATUSES } from './port.js';
+import { ACTIVE_WORKFLOW_RUN_STATUSES, emptyUsage } from './port.js';
 import { paginate, paginateVersions } from './kysely-repos.js';
+import { withinCreated } from './agent-repos.js';
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
@@ -158,6 +159,10 @@ function toWorkflowRun(row: Database['workflow_runs']): WorkflowRun {
     startedAt: num(row.started_at),
     completedAt: num(row.completed_at),
     updatedAt: Number(row.updated_at),
+    apiKeyId: row.api_key_id,
+    usage: { ...emptyUsage(), ...json<Partial<Usage>>(row.usage) },
+    costUsd: Number(row.cost_usd),
+    latency: json(row.latency),
   };
 }
 
@@ -173,6 +178,9 @@ function runChanges(run: WorkflowRun) {
     started_at: run.startedAt,
     completed_at: run.completedAt,
     updated_at: run.updatedAt,
+    usage: JSON.stringify(run.usage),
+    cost_usd: run.costUsd,
+    latency: JSON.stringify(run.latency),
   };
 }
 
@@ -206,7 +214,7 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
       .values({
         id: run.id, workspace_id: run.scope.workspaceId, livemode: mode(run.scope.livemode), workflow_id: run.workflowId,
         workflow_version: run.workflowVersion, mode: run.mode, trigger: run.trigger, scheduled_for: run.scheduledFor,
-        parent_run_id: run.parentRunId, parent_step_key: run.parentStepKey, input: jsonText(run.input),
+        parent_run_id: run.parentRunId, parent_step_key: run.parentStepKey, api_key_id: run.apiKeyId, input: jsonText(run.input),
         cancel_requested: run.cancelRequested ? 1 : 0, lease_owner: null, lease_until: null, created_at: run.createdAt, ...runChanges(run),
       })
       .execute();
@@ -233,13 +241,22 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
     let query = this.db
       .selectFrom('workflow_runs')
       .selectAll()
-      .where('workflow_id', '=', filter.workflowId)
       .where('workspace_id', '=', scope.workspaceId)
       .where('livemode', '=', mode(scope.livemode));
+    if (filter.workflowId !== undefined) query = query.where('workflow_id', '=', filter.workflowId);
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.trigger) query = query.where('trigger', '=', filter.trigger);
+    if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId);
+    if (filter.minCostUsd !== undefined) query = query.where('cost_usd', '>=', filter.minCostUsd);
+    if (filter.minLatencyMs !== undefined) query = query.where('completed_at', 'is not', null).where(sql<number>`completed_at - created_at`, '>=', filter.minLatencyMs);
+    query = withinCreated(query, 'wfrun', filter);
     const result = await paginate(query, page);
     return { data: result.data.map(toWorkflowRun), hasMore: result.hasMore };
+  }
+
+  async children(parentRunId: string) {
+    const rows = await this.db.selectFrom('workflow_runs').selectAll().where('parent_run_id', '=', parentRunId).orderBy('id').execute();
+    return rows.map(toWorkflowRun);
   }
 
   async save(run: WorkflowRun, expectStatus?: WorkflowRunStatus[]) {

@@ -3,12 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
-import type { Scope, Store, Transaction, Workflow, WorkflowRun, WorkflowStepState, Workspace } from '../store/port.js';
+import {
+  ACTIVE_WORKFLOW_RUN_STATUSES, emptyUsage, type Scope, type Store, type Transaction, type Usage, type Workflow, type WorkflowRun,
+  type WorkflowStepState, type Workspace,
+} from '../store/port.js';
 import type { RunSlot, RunSlots } from '../platform/run-slots.js';
 import type { SafeFetcher } from '../context/ports.js';
 import { FetchError } from '../context/ports.js';
 import type { RunEventLog } from '../runs/event-log.js';
 import { isFinal } from '../runs/statuses.js';
+import type { RunObserver } from '../runs/observer.js';
+import { stepSpanId, type SpanWriter } from '../runs/spans.js';
+import type { RunParent } from '../agents/run-engine.js';
 import {
   allSteps, childSequences, DEFAULT_RETRY, parseDuration, type AgentStep, type ApprovalStep, type BranchStep, type DelayStep,
   type HttpStep, type MapStep, type ParallelStep, type RetryPolicy, type Step, type WorkflowCallStep, type WorkflowDefinition,
@@ -29,11 +35,18 @@ const DEFAULT_MAP_CONCURRENCY = 4;
 
 /** What an agent step needs from the agents area. */
 export interface AgentCaller {
-  /** Runs an agent to completion on the workflow run's slot. */
-  run(request: { workspace: Workspace; scope: Scope; agentId: string; input: string; slot: RunSlot; metadata: Record<string, string> }): Promise<
-    { ok: true; runId: string; output: string } | { ok: false; runId: string | null; code: string; message: string; retryable: boolean }
-  >;
+  /** Runs an agent to completion on the workflow run's slot, as a child of the step's span. */
+  run(request: {
+    workspace: Workspace; scope: Scope; agentId: string; input: string; slot: RunSlot; metadata: Record<string, string>;
+    apiKeyId: string | null; parent: RunParent;
+  }): Promise<AgentCallResult>;
 }
+
+/** How an agent step's run ended; `usage` and `costUsd` are the run's (zero when none started). */
+export type AgentCallResult = { runId: string | null; usage: Usage; costUsd: number } & (
+  | { ok: true; runId: string; output: string }
+  | { ok: false; code: string; message: string; retryable: boolean }
+);
 
 export interface StartWorkflowRun {
   input: unknown;
@@ -43,6 +56,8 @@ export interface StartWorkflowRun {
   parentRunId?: string;
   parentStepKey?: string;
   metadata?: Record<string, string>;
+  /** The API key whose request starts the run (or started the calling run). */
+  apiKeyId?: string | null;
 }
 
 /** A step failed for good: the run fails and names it. */
@@ -107,6 +122,8 @@ export class WorkflowEngine {
       slots: RunSlots;
       fetcher: SafeFetcher;
       agents: AgentCaller;
+      spans: SpanWriter;
+      observer: RunObserver;
       leaseMs: number;
       now?: () => number;
     },
@@ -124,6 +141,7 @@ export class WorkflowEngine {
       trigger: start.trigger, scheduledFor: start.scheduledFor ?? null, parentRunId: start.parentRunId ?? null,
       parentStepKey: start.parentStepKey ?? null, input: start.input ?? null, output: null, errorCode: null, errorMessage: null,
       errorStep: null, cancelRequested: false, metadata: start.metadata ?? {}, createdAt: now, startedAt: null, completedAt: null, updatedAt: now,
+      apiKeyId: start.apiKeyId ?? null, usage: emptyUsage(), costUsd: 0, latency: {},
     };
     const write = async (t: Transaction) => {
       await t.workflowRuns.create(run);
@@ -210,14 +228,15 @@ export class WorkflowEngine {
       if (run.cancelRequested) return { status: (await this.finishCancelled(run)).status };
       slot = await this.deps.slots.acquire(workspace);
       if (!slot) {
-        // At the plan's concurrent-run cap: the run waits in the queue for a slot.
+        // At the plan's concurrent-run cap: the run waits in the queue for a slot, from now.
+        if (run.latency.slot_wait_since === undefined) await store.workflowRuns.save({ ...run, latency: { ...run.latency, slot_wait_since: this.now() } });
         await this.wake(runId, BUSY_RETRY_MS);
         return { status: 'waiting_for_slot' };
       }
       const definition = await this.definition(run.workflowId, run.workflowVersion);
       const states = new Map((await store.workflowRuns.steps(runId)).map((s) => [s.key, s]));
       const positions = positionsOf(definition);
-      if (run.status !== 'running') run = await this.markRunning(run);
+      run = await this.begin(run);
       const execution: Execution = { run, workspace, definition, states, positions, signal: controller.signal, slot };
       return { status: (await this.execute(execution)).status };
     } catch (error) {
@@ -239,12 +258,23 @@ export class WorkflowEngine {
     }
   }
 
-  private async markRunning(run: WorkflowRun): Promise<WorkflowRun> {
+  /**
+   * Marks the run running as an advance begins: its first start ends the queue wait; an advance
+   * that waited for a slot ends that wait (a span of its own).
+   */
+  private async begin(run: WorkflowRun): Promise<WorkflowRun> {
     const now = this.now();
-    const started: WorkflowRun = { ...run, status: 'running', startedAt: run.startedAt ?? now, updatedAt: now };
+    const { slot_wait_since: slotWaitSince, ...latency } = run.latency;
+    if (run.status === 'running' && slotWaitSince === undefined) return run;
+    if (run.status === 'queued') latency.queue_ms ??= (slotWaitSince ?? now) - run.createdAt;
+    if (slotWaitSince !== undefined) latency.slot_wait_ms = (latency.slot_wait_ms ?? 0) + (now - slotWaitSince);
+    const started: WorkflowRun = { ...run, status: 'running', startedAt: run.startedAt ?? now, updatedAt: now, latency };
     await this.deps.store.transaction(async (tx) => {
       await tx.workflowRuns.save(started);
-      await this.deps.events.append(run.id, run.status === 'queued' ? 'run.started' : 'run.resumed', { run_id: run.id }, tx);
+      if (slotWaitSince !== undefined) {
+        await this.deps.spans.end(this.deps.spans.start(run.id, 'slot_wait', 'concurrent-run slot', { startedAt: slotWaitSince }), 'ok', {}, { tx, endedAt: now });
+      }
+      if (run.status !== 'running') await this.deps.events.append(run.id, run.status === 'queued' ? 'run.started' : 'run.resumed', { run_id: run.id }, tx);
     });
     return started;
   }
@@ -457,7 +487,11 @@ export class WorkflowEngine {
     const result = await this.deps.agents.run({
       workspace: ex.workspace, scope: ex.run.scope, agentId: step.agent, input, slot: ex.slot,
       metadata: { workflow_run_id: ex.run.id, workflow_step: state.key, workflow_step_attempt: String(state.attempts), idempotency_key: `${ex.run.id}:${state.key}` },
+      apiKeyId: ex.run.apiKeyId,
+      parent: { runId: ex.run.id, spanId: stepSpanId(ex.run.id, state.key), workflowId: ex.run.workflowId, workflowVersion: ex.run.workflowVersion },
     });
+    // Every attempt's run is linked from the step, and its tokens and cost count for the workflow run.
+    if (result.runId !== null) noteChildRun(state, 'agent_run_ids', result.runId, result.usage, result.costUsd);
     ex.signal.throwIfAborted();
     if (!result.ok) throw new AttemptFailed(result.code, result.runId ? `${result.message} (agent run ${result.runId})` : result.message, result.retryable);
     return { input, output: result.output };
@@ -606,7 +640,7 @@ export class WorkflowEngine {
       await this.deps.store.transaction(async (tx) => {
         const child = await this.create(ex.run.scope, target, {
           input, mode: 'background', trigger: 'workflow', parentRunId: ex.run.id, parentStepKey: state.key,
-          metadata: { parent_run_id: ex.run.id },
+          metadata: { parent_run_id: ex.run.id }, apiKeyId: ex.run.apiKeyId,
         }, tx);
         Object.assign(state, { status: 'running', startedAt: this.now(), attempts: 1, input, state: { child_run_id: child.id } });
         await this.saveStep(ex, state, { type: 'step.started', data: { child_run_id: child.id } });
@@ -616,6 +650,7 @@ export class WorkflowEngine {
     }
     const child = await this.deps.store.workflowRuns.getById(childId);
     if (!child || !isFinal(child.status)) throw new Parked(null);
+    Object.assign(state.state, { usage: child.usage, cost_usd: child.costUsd });
     if (child.status === 'completed') return this.succeed(ex, state, child.output);
     const message = `Workflow run ${child.id} ended ${child.status}${child.errorMessage ? `: ${child.errorMessage}` : ''}.`;
     Object.assign(state, { status: 'failed', errorCode: 'workflow_failed', errorMessage: message, completedAt: this.now() });
@@ -664,13 +699,23 @@ export class WorkflowEngine {
     return waiting;
   }
 
+  /**
+   * Ends the run with its usage and cost (its steps' agent runs and called workflows) and its
+   * total latency, in one transaction with the observer, the parent's wake-up and the last event.
+   * A run that already has a final status is left as it is.
+   */
   private async finish(run: WorkflowRun, end: Partial<WorkflowRun> & { status: WorkflowRun['status'] }, ex?: Execution): Promise<WorkflowRun> {
     const now = this.now();
-    const finished: WorkflowRun = { ...run, ...end, completedAt: now, updatedAt: now };
     const steps = ex ? await this.unfinishedSteps(ex) : [];
+    const all = ex ? [...ex.states.values()] : await this.deps.store.workflowRuns.steps(run.id);
+    const { slot_wait_since: _, ...latency } = run.latency;
+    const finished: WorkflowRun = {
+      ...run, ...end, completedAt: now, updatedAt: now, ...stepTotals(all), latency: { queue_ms: 0, ...latency, total_ms: now - run.createdAt },
+    };
     await this.deps.store.transaction(async (tx) => {
-      await tx.workflowRuns.save(finished);
+      if (!(await tx.workflowRuns.save(finished, ACTIVE_WORKFLOW_RUN_STATUSES))) return;
       for (const step of steps) await tx.workflowRuns.saveStep(step);
+      await this.deps.observer.workflowRunFinished(tx, finished, all.filter((s) => s.status === 'succeeded' || s.status === 'failed').length);
       if (run.parentRunId) await this.wake(run.parentRunId, 0, tx);
       const data = { run_id: run.id, status: finished.status, ...(finished.status === 'completed' ? { output: finished.output } : {}),
         ...(finished.errorCode ? { error: { code: finished.errorCode, message: finished.errorMessage, step: finished.errorStep } } : {}) };
@@ -766,4 +811,34 @@ function parseBody(body: Buffer, contentType: string | undefined): unknown {
 /** Header values that look like credentials are not stored with the step's input. */
 function redactHeaders(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, /authorization|token|secret|key|cookie/i.test(name) && name !== 'idempotency-key' ? '[redacted]' : value]));
+}
+
+/** Adds a child run (an agent step's attempt) to a step's notes: its id, and its tokens and cost to the step's. */
+function noteChildRun(state: WorkflowStepState, list: string, runId: string, usage: Usage, costUsd: number): void {
+  const notes = state.state;
+  notes[list] = [...((notes[list] as string[] | undefined) ?? []), runId];
+  notes.usage = addUsage((notes.usage as Usage | undefined) ?? emptyUsage(), usage);
+  notes.cost_usd = ((notes.cost_usd as number | undefined) ?? 0) + costUsd;
+}
+
+function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    input_tokens: a.input_tokens + b.input_tokens,
+    output_tokens: a.output_tokens + b.output_tokens,
+    cached_input_tokens: a.cached_input_tokens + b.cached_input_tokens,
+    reasoning_tokens: a.reasoning_tokens + b.reasoning_tokens,
+    total_tokens: a.total_tokens + b.total_tokens,
+  };
+}
+
+/** A workflow run's usage and cost: the sums over its steps' agent runs and called workflows. */
+function stepTotals(steps: WorkflowStepState[]): { usage: Usage; costUsd: number } {
+  let usage = emptyUsage();
+  let costUsd = 0;
+  for (const step of steps) {
+    const notes = step.state as { usage?: Usage; cost_usd?: number };
+    if (notes.usage) usage = addUsage(usage, { ...emptyUsage(), ...notes.usage });
+    costUsd += notes.cost_usd ?? 0;
+  }
+  return { usage, costUsd };
 }

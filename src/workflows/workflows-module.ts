@@ -1,10 +1,12 @@
 import type { Queue } from '../queue/port.js';
-import type { Store } from '../store/port.js';
+import { emptyUsage, type Store } from '../store/port.js';
 import type { SafeFetcher } from '../context/ports.js';
 import type { RunSlots } from '../platform/run-slots.js';
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
 import { RunEventLog } from '../runs/event-log.js';
+import type { RunObserver } from '../runs/observer.js';
+import type { SpanWriter } from '../runs/spans.js';
 import type { AgentsModule } from '../agents/agents-module.js';
 import { WORKFLOW_RUN_JOB, WorkflowEngine, type AgentCaller } from './engine.js';
 import { WorkflowScheduler } from './schedule.js';
@@ -27,6 +29,8 @@ export class WorkflowsModule {
       slots: RunSlots;
       fetcher: SafeFetcher;
       agents: AgentsModule;
+      spans: SpanWriter;
+      observer: RunObserver;
       /** How long an engine's claim on a run lasts without renewal (a crashed engine's run resumes after it). */
       leaseMs: number;
     },
@@ -34,7 +38,7 @@ export class WorkflowsModule {
     this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.workflowRunEvents);
     this.engine = new WorkflowEngine({
       store: deps.store, queue: deps.queue, events: this.events, slots: deps.slots, fetcher: deps.fetcher,
-      agents: agentCaller(deps.store, deps.agents), leaseMs: deps.leaseMs,
+      agents: agentCaller(deps.store, deps.agents), spans: deps.spans, observer: deps.observer, leaseMs: deps.leaseMs,
     });
     this.workflows = new WorkflowService(deps.store, this.engine);
     this.scheduler = new WorkflowScheduler({ store: deps.store, engine: this.engine });
@@ -48,22 +52,24 @@ export class WorkflowsModule {
 /** Agent steps run the agent to completion in wait mode, on the workflow run's concurrent-run slot. */
 function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
   return {
-    async run({ workspace, scope, agentId, input, slot, metadata }) {
+    async run({ workspace, scope, agentId, input, slot, metadata, apiKeyId, parent }) {
+      const none = { runId: null, usage: emptyUsage(), costUsd: 0 };
       const agent = isId('agent', agentId) ? await store.agents.get(scope, agentId) : undefined;
-      if (!agent) return { ok: false, runId: null, code: 'agent_missing', message: `Agent ${agentId} no longer exists.`, retryable: false };
+      if (!agent) return { ...none, ok: false, code: 'agent_missing', message: `Agent ${agentId} no longer exists.`, retryable: false };
       let run;
       try {
-        run = await agents.engine.start(workspace, scope, agent, { input, mode: 'wait', metadata, slot });
+        run = await agents.engine.start(workspace, scope, agent, { input, mode: 'wait', metadata, slot, apiKeyId, parent });
       } catch (error) {
-        if (error instanceof ApiError) return { ok: false, runId: null, code: error.code, message: error.message, retryable: error.status >= 500 || error.status === 429 };
+        if (error instanceof ApiError) return { ...none, ok: false, code: error.code, message: error.message, retryable: error.status >= 500 || error.status === 429 };
         throw error;
       }
-      if (run.status === 'completed') return { ok: true, runId: run.id, output: run.output ?? '' };
+      const ran = { runId: run.id, usage: run.usage, costUsd: run.costUsd };
+      if (run.status === 'completed') return { ...ran, ok: true, output: run.output ?? '' };
       if (run.status === 'requires_action') {
-        return { ok: false, runId: run.id, code: 'agent_requires_action', message: 'The agent asked for function tool outputs or an approval, which a workflow step cannot give.', retryable: false };
+        return { ...ran, ok: false, code: 'agent_requires_action', message: 'The agent asked for function tool outputs or an approval, which a workflow step cannot give.', retryable: false };
       }
       const code = run.errorCode ?? `agent_run_${run.status}`;
-      return { ok: false, runId: run.id, code, message: run.errorMessage ?? `The agent run ended ${run.status}.`, retryable: run.status === 'failed' && !PERMANENT_AGENT_ERRORS.has(code) };
+      return { ...ran, ok: false, code, message: run.errorMessage ?? `The agent run ended ${run.status}.`, retryable: run.status === 'failed' && !PERMANENT_AGENT_ERRORS.has(code) };
     },
   };
 }

@@ -83,11 +83,15 @@ export class WorkflowService {
   }
 
   /** Starts a run: validated input, queued, with its first job (the caller waits or streams if it wants). */
-  async start(scope: Scope, id: string, request: { input: unknown; mode: WorkflowRun['mode']; metadata?: Record<string, string> }): Promise<WorkflowRun> {
+  async start(
+    scope: Scope, id: string, request: { input: unknown; mode: WorkflowRun['mode']; metadata?: Record<string, string>; apiKeyId: string | null },
+  ): Promise<WorkflowRun> {
     const workflow = await this.get(scope, id);
     const definition = workflow.definition as unknown as WorkflowDefinition;
     validateRunInput(definition, request.input ?? {}, 'input');
-    return this.engine.create(scope, workflow, { input: request.input ?? {}, mode: request.mode, trigger: 'api', ...(request.metadata ? { metadata: request.metadata } : {}) });
+    return this.engine.create(scope, workflow, {
+      input: request.input ?? {}, mode: request.mode, trigger: 'api', apiKeyId: request.apiKeyId, ...(request.metadata ? { metadata: request.metadata } : {}),
+    });
   }
 
   async getRun(scope: Scope, workflowId: string, runId: string): Promise<WorkflowRun> {
@@ -96,7 +100,7 @@ export class WorkflowService {
     return run;
   }
 
-  async listRuns(scope: Scope, filter: WorkflowRunFilter, page: PageRequest): Promise<Page<WorkflowRun>> {
+  async listRuns(scope: Scope, filter: WorkflowRunFilter & { workflowId: string }, page: PageRequest): Promise<Page<WorkflowRun>> {
     const workflow = await this.get(scope, filter.workflowId);
     return this.store.workflowRuns.list(scope, { ...filter, workflowId: workflow.id }, page);
   }

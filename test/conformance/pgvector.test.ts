@@ -18,6 +18,7 @@ import type { Database } from '../../src/store/schema.js';
 import { KyselyStore, migrate } from '../../src/store/kysely-store.js';
 import { postgresMigrations } from '../../src/store/postgres/migrations/index.js';
 import { PostgresChunkIndex } from '../../src/store/postgres/postgres-chunk-repo.js';
+import { mergeCounts } from '../../src/store/postgres/postgres-store.js';
 
 // ---------------------------------------------------------------------------------------------
 // A minimal Kysely dialect over PGlite: one session, so connections are handed out one at a time.
@@ -134,7 +135,7 @@ async function openPglite(options: { schema?: string } = {}) {
   });
   await migrate(db, { migrationTableSchema: options.schema ?? 'public', dialectMigrations: postgresMigrations });
   const index = await PostgresChunkIndex.open(db);
-  const store = new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => index.repo(executor) });
+  const store = new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => index.repo(executor), mergeCounts });
   return { pg, db, index, store, queries };
 }
 

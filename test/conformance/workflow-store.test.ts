@@ -9,6 +9,7 @@ import { newId } from '../../src/ids.js';
 import type {
   PageRequest, RunEvent, Scope, Store, Workflow, WorkflowRun, WorkflowStepState, Workspace,
 } from '../../src/store/port.js';
+import { emptyUsage } from '../../src/store/port.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { dropPostgresSchema, openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { postgresUrl, storeBackends, tempDir, uniqueName, type StoreHandle } from '../support/services.js';
@@ -78,6 +79,10 @@ function workflowRun(scope: Scope, workflowId: string, overrides: Partial<Workfl
     startedAt: null,
     completedAt: null,
     updatedAt: T0,
+    apiKeyId: null,
+    usage: emptyUsage(),
+    costUsd: 0,
+    latency: {},
     ...overrides,
   };
 }

@@ -108,7 +108,10 @@ describe.each(backends)('agents API on %s', (backend) => {
     const agent = (await post('/v1/agents', { name: 'Simple', model: 'auto' })).body;
     const res = await post(`/v1/agents/${agent.id}/runs`, { input: 'Write a haiku about the sea' });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ object: 'run', status: 'completed', agent_id: agent.id, livemode: false, cost_usd: 0 });
+    expect(res.body).toMatchObject({ object: 'run', status: 'completed', agent_id: agent.id, livemode: false, cost_notional: true });
+    // Notional: the price of the model the simulator stood in for, per million tokens.
+    const price = (await get('/v1/models')).body.data.find((m: any) => m.id === res.body.model).pricing;
+    expect(res.body.cost_usd).toBeCloseTo((res.body.usage.input_tokens * price.input + res.body.usage.output_tokens * price.output) / 1e6, 12);
     expect(res.body.output).toContain('Simulated answer');
     expect(res.body.usage.input_tokens).toBeGreaterThan(0);
     expect(res.body.usage.output_tokens).toBeGreaterThan(0);

@@ -8,7 +8,8 @@ import { isId } from '../../ids.js';
 import { readConfig } from '../../agents/agent-config.js';
 import type { AgentInput } from '../../agents/agents.js';
 import { authOf } from '../plugins/auth.js';
-import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
+import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp, UsageObject } from '../schemas.js';
+import { isNotional } from '../../models/pricing.js';
 import type { AppDeps } from '../app.js';
 import { sendEventStream } from '../sse.js';
 import { STOP_EVENTS, isFinal } from '../../runs/statuses.js';
@@ -91,10 +92,13 @@ const RunObject = Type.Object({
   required_action: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
   model: Type.Union([Type.String(), Type.Null()]),
   routing: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
-  usage: Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer(), cached_input_tokens: Type.Integer(), total_tokens: Type.Integer() }),
-  cost_usd: Type.Number(),
+  usage: UsageObject,
+  cost_usd: Type.Number({ description: 'What the run cost, fixed as each model call ended (catalogue prices at the time).' }),
+  cost_notional: Type.Boolean({ description: 'True in test mode: the cost is what the calls would have cost at the prices of the models the simulator stood in for; nobody is charged.' }),
   latency_ms: Type.Record(Type.String(), Type.Number()),
   steps: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+  api_key_id: Type.Union([Type.String(), Type.Null()], { description: 'The API key whose request started the run (or the run it is part of).' }),
+  parent_run_id: Type.Union([Type.String(), Type.Null()], { description: 'The agent run (agent tool) or workflow run (agent step) that started this run.' }),
   metadata: Type.Record(Type.String(), Type.String()),
   created_at: Timestamp,
   started_at: Type.Union([Timestamp, Type.Null()]),
@@ -169,7 +173,10 @@ function runView(run: Run) {
     routing: run.routing,
     usage: run.usage,
     cost_usd: run.costUsd,
+    cost_notional: isNotional(run.scope.livemode),
     latency_ms: run.latency,
+    api_key_id: run.apiKeyId,
+    parent_run_id: run.parentRunId,
     metadata: run.metadata,
     created_at: toTimestamp(run.createdAt),
     started_at: toNullableTimestamp(run.startedAt),
@@ -282,14 +289,15 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
     const body = request.body;
     if (body.stream && body.background) throw new ApiError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
     const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
-    const input = { input: typeof body.input === 'string' ? body.input : (body.input as ModelMessage[]), threadId: body.thread_id, mode, metadata: body.metadata } as const;
-    if (mode === 'stream') {
-      const { run, slot } = await engine.create(auth.workspace, auth.scope, agent, input);
-      const work = engine.execute(run.id, auth.workspace, slot);
-      return streamRun(request, reply, run.id, 0, work);
-    }
-    const run = await engine.start(auth.workspace, auth.scope, agent, input);
-    return reply.code(mode === 'background' ? 202 : 200).send(runView(run));
+    const input = {
+      input: typeof body.input === 'string' ? body.input : (body.input as ModelMessage[]), threadId: body.thread_id, mode, metadata: body.metadata,
+      apiKeyId: auth.key.id,
+    } as const;
+    const { run, slot } = await engine.create(auth.workspace, auth.scope, agent, input);
+    request.createdRunId = run.id;
+    if (mode === 'stream') return streamRun(request, reply, run.id, 0, engine.execute(run.id, auth.workspace, slot));
+    const result = mode === 'background' ? run : await engine.execute(run.id, auth.workspace, slot, run);
+    return reply.code(mode === 'background' ? 202 : 200).send(runView(result));
   });
 
   app.get('/v1/agents/:id/runs', {
@@ -298,7 +306,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
     const auth = authOf(request);
     const agent = await agents.get(auth.scope, request.params.id);
     const q = request.query;
-    const page = await deps.store.runs.listForAgent(auth.scope, agent.id, { limit: q.limit ?? 20, after: q.after, before: q.before });
+    const page = await deps.store.runs.list(auth.scope, { agentId: agent.id }, { limit: q.limit ?? 20, after: q.after, before: q.before });
     return toList(page.data.map(runView), page.hasMore);
   });
 
@@ -314,10 +322,10 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
       const last = Number(request.headers['last-event-id'] ?? 0);
       return streamRun(request, reply, run.id, Number.isInteger(last) && last > 0 ? last : 0);
     }
-    const spans = await deps.store.runs.spans(run.id);
+    const spans = await deps.store.spans.forRun(run.id);
     return {
       ...runView(run),
-      steps: spans.filter((s) => s.kind !== 'run').map((s) => ({
+      steps: spans.map((s) => ({
         id: s.id, type: s.kind, name: s.name, status: s.status, started_at: toTimestamp(s.startedAt), ended_at: toNullableTimestamp(s.endedAt),
         duration_ms: s.endedAt === null ? null : s.endedAt - s.startedAt, ...s.attributes,
       })),

@@ -5,7 +5,8 @@ import type { Workflow, WorkflowRun, WorkflowStepState, WorkflowVersion } from '
 import { ApiError } from '../../errors.js';
 import type { WorkflowDefinition } from '../../workflows/definition.js';
 import { authOf } from '../plugins/auth.js';
-import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
+import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp, UsageObject } from '../schemas.js';
+import { isNotional } from '../../models/pricing.js';
 import type { AppDeps } from '../app.js';
 import { sendEventStream } from '../sse.js';
 import { FINAL_EVENTS } from '../../runs/statuses.js';
@@ -73,7 +74,8 @@ const StepObject = Type.Object({
   input: Json,
   output: Json,
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
-  child_run_id: Type.Optional(Type.String()),
+  child_run_id: Type.Optional(Type.String({ description: 'A workflow step: the run of the workflow it called.' })),
+  agent_run_ids: Type.Optional(Type.Array(Type.String(), { description: 'An agent step: the run of each attempt.' })),
   wake_at: Type.Union([Timestamp, Type.Null()]),
   started_at: Type.Union([Timestamp, Type.Null()]),
   completed_at: Type.Union([Timestamp, Type.Null()]),
@@ -95,6 +97,11 @@ const RunObject = Type.Object({
   output: Json,
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), step: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
   cancel_requested: Type.Boolean(),
+  usage: UsageObject,
+  cost_usd: Type.Number({ description: 'What the agent runs of its steps (and the workflows it called) cost.' }),
+  cost_notional: Type.Boolean({ description: 'True in test mode: the cost is notional; nobody is charged.' }),
+  latency_ms: Type.Record(Type.String(), Type.Number(), { description: 'queue_ms, slot_wait_ms (when it waited for a concurrent-run slot), total_ms.' }),
+  api_key_id: Type.Union([Type.String(), Type.Null()]),
   steps: Type.Optional(Type.Array(StepObject)),
   metadata: Type.Record(Type.String(), Type.String()),
   created_at: Timestamp,
@@ -170,11 +177,18 @@ function stepView(step: WorkflowStepState) {
     output: step.output,
     error: step.errorCode ? { code: step.errorCode, message: step.errorMessage ?? '' } : null,
     ...(typeof step.state.child_run_id === 'string' ? { child_run_id: step.state.child_run_id } : {}),
+    ...(Array.isArray(step.state.agent_run_ids) ? { agent_run_ids: step.state.agent_run_ids as string[] } : {}),
     wake_at: step.status === 'waiting' || step.status === 'pending' ? toNullableTimestamp(step.wakeAt) : null,
     started_at: toNullableTimestamp(step.startedAt),
     completed_at: toNullableTimestamp(step.completedAt),
     duration_ms: step.startedAt !== null && step.completedAt !== null ? step.completedAt - step.startedAt : null,
   };
+}
+
+/** The latency breakdown without the engine's bookkeeping (when a slot wait began). */
+function publicLatency(latency: Record<string, number>): Record<string, number> {
+  const { slot_wait_since: _, ...rest } = latency;
+  return rest;
 }
 
 function runView(run: WorkflowRun, steps?: WorkflowStepState[]) {
@@ -193,6 +207,11 @@ function runView(run: WorkflowRun, steps?: WorkflowStepState[]) {
     output: run.output,
     error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '', step: run.errorStep } : null,
     cancel_requested: run.cancelRequested,
+    usage: run.usage,
+    cost_usd: run.costUsd,
+    cost_notional: isNotional(run.scope.livemode),
+    latency_ms: publicLatency(run.latency),
+    api_key_id: run.apiKeyId,
     ...(steps ? { steps: steps.map(stepView) } : {}),
     metadata: run.metadata,
     created_at: toTimestamp(run.createdAt),
@@ -322,7 +341,8 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
     const body = request.body;
     if (body.stream && body.background) throw new ApiError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
     const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
-    const run = await workflows.start(auth.scope, request.params.id, { input: body.input, mode, ...(body.metadata ? { metadata: body.metadata } : {}) });
+    const run = await workflows.start(auth.scope, request.params.id, { input: body.input, mode, apiKeyId: auth.key.id, ...(body.metadata ? { metadata: body.metadata } : {}) });
+    request.createdRunId = run.id;
     if (mode === 'stream') return streamRun(request, reply, run.id, 0);
     if (mode === 'background') return reply.code(202).send(runView(run, []));
     await settled(request, run.id);

@@ -3,6 +3,7 @@ import * as foundation from './0001-foundation.js';
 import * as context from './0002-context.js';
 import * as agents from './0004-agents.js';
 import * as workflows from './0005-workflows.js';
+import * as analytics from './0006-analytics.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const shared: Record<string, Migration> = {
   '0002-context': context,
   '0004-agents': agents,
   '0005-workflows': workflows,
+  '0006-analytics': analytics,
 };
 
 /**

@@ -3,10 +3,18 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Store } from '../port.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
+import type { MergeCounts } from '../analytics-repos.js';
 import { postgresMigrations } from './migrations/index.js';
 import { PostgresChunkIndex } from './postgres-chunk-repo.js';
 
 const INT8_OID = 20;
+
+/** Sums two JSON objects of counts key by key (rollup sketches, stored as text). */
+export const mergeCounts: MergeCounts = (current, incoming) => sql<string>`(
+  select coalesce(jsonb_object_agg(key, total), '{}'::jsonb)::text from (
+    select key, sum(value::bigint) as total from (
+      select * from jsonb_each_text(${current}::jsonb) union all select * from jsonb_each_text(${incoming}::jsonb)
+    ) merged group by key) summed)`;
 
 /** Connects to PostgreSQL, optionally inside its own schema, and applies migrations. */
 export async function openPostgresStore(options: { url: string; schema?: string | undefined; poolSize?: number }): Promise<Store> {
@@ -42,7 +50,7 @@ export async function openPostgresStore(options: { url: string; schema?: string 
     await db.destroy(); // an open pool would keep the process alive
     throw error;
   }
-  return new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => chunks.repo(executor) });
+  return new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => chunks.repo(executor), mergeCounts });
 }
 
 /** Drops a schema and everything in it (tests use one fresh schema per run). */

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Database } from '../schema.js';
 import type { KeyWithWorkspace, Store } from '../port.js';
 import { KyselyApiKeyRepo, toApiKey, toWorkspace } from '../kysely-repos.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
+import type { MergeCounts } from '../analytics-repos.js';
 import { sqliteMigrations } from './migrations/index.js';
 import { SqliteChunkIndex } from './sqlite-chunk-repo.js';
 
@@ -88,6 +89,13 @@ class SqliteApiKeyRepo extends KyselyApiKeyRepo {
   }
 }
 
+/** Sums two JSON objects of counts key by key (rollup sketches). */
+const mergeCounts: MergeCounts = (current, incoming) => sql<string>`(
+  select coalesce(json_group_object(key, total), '{}') from (
+    select key, sum(value) as total from (
+      select key, value from json_each(${current}) union all select key, value from json_each(${incoming})
+    ) group by key))`;
+
 /** Opens (creating if needed) the SQLite database under `dataDir` and applies migrations. */
 export async function openSqliteStore(options: { dataDir: string; fileName?: string }): Promise<Store> {
   fs.mkdirSync(options.dataDir, { recursive: true });
@@ -104,7 +112,7 @@ export async function openSqliteStore(options: { dataDir: string; fileName?: str
   const chunks = new SqliteChunkIndex(reader);
   return new KyselyStore(
     db,
-    { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor) },
+    { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor), mergeCounts },
     { apiKeys: new SqliteApiKeyRepo(db, reader) },
     async () => void reader.close(),
   );

@@ -1,0 +1,264 @@
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database, RollupsTable } from './schema.js';
+import type {
+  Page, PageRequest, RequestLogFilter, RequestLogRepo, RequestRecord, RollupDim, RollupDims, RollupRepo, RollupRow, RollupSelection,
+  RollupSubject, RollupSums, RollupWidth, Scope,
+} from './port.js';
+import { idAtTime } from '../ids.js';
+import { paginate } from './kysely-repos.js';
+
+/** Rows per insert statement. */
+const INSERT_BATCH = 200;
+
+const mode = (livemode: boolean): number => (livemode ? 1 : 0);
+
+/**
+ * How a dialect merges two sketch columns (JSON objects of bin → count) into one whose counts
+ * are the sums: the only rollup SQL that differs between databases.
+ */
+export type MergeCounts = (current: RawBuilder<string>, incoming: RawBuilder<string>) => RawBuilder<string>;
+
+/** Each dimension and its column. */
+export const DIM_COLUMNS = {
+  apiKeyId: 'api_key_id',
+  agentId: 'agent_id',
+  agentVersion: 'agent_version',
+  workflowId: 'workflow_id',
+  workflowVersion: 'workflow_version',
+  model: 'model',
+  provider: 'provider',
+  status: 'status',
+  route: 'route',
+} as const satisfies Record<RollupDim, keyof RollupsTable>;
+
+const DIMS = Object.keys(DIM_COLUMNS) as RollupDim[];
+
+const SUM_COLUMNS = {
+  count: 'count',
+  errors: 'errors',
+  steps: 'steps',
+  inputTokens: 'input_tokens',
+  cachedInputTokens: 'cached_input_tokens',
+  outputTokens: 'output_tokens',
+  reasoningTokens: 'reasoning_tokens',
+  costUsd: 'cost_usd',
+  autoChosen: 'auto_chosen',
+  fallbacks: 'fallbacks',
+} as const satisfies Record<keyof RollupSums, keyof RollupsTable>;
+
+const SUMS = Object.keys(SUM_COLUMNS) as Array<keyof RollupSums>;
+
+/** The primary key of a series within its bucket: a hash of its dimensions. */
+function seriesOf(dims: RollupDims): string {
+  const text = DIMS.map((d) => (dims[d] === null ? '\u0000' : String(dims[d]))).join('\u0001');
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
+}
+
+function toRow(row: RollupRow): RollupsTable {
+  const out: Record<string, unknown> = {
+    workspace_id: row.scope.workspaceId,
+    livemode: mode(row.scope.livemode),
+    subject: row.subject,
+    width: row.width,
+    grouping: row.grouping,
+    bucket_start: row.bucketStart,
+    series: seriesOf(row.dims),
+    sketches: JSON.stringify(row.metrics.sketches),
+  };
+  for (const d of DIMS) out[DIM_COLUMNS[d]] = row.dims[d];
+  for (const m of SUMS) out[SUM_COLUMNS[m]] = row.metrics[m];
+  return out as unknown as RollupsTable;
+}
+
+function fromRow(row: RollupsTable): RollupRow {
+  const dims = {} as Record<RollupDim, unknown>;
+  for (const d of DIMS) {
+    const value = row[DIM_COLUMNS[d]];
+    dims[d] = value === null ? null : d === 'agentVersion' || d === 'workflowVersion' ? Number(value) : value;
+  }
+  const metrics = { sketches: JSON.parse(row.sketches) as Record<string, number> } as RollupRow['metrics'];
+  for (const m of SUMS) metrics[m] = Number(row[SUM_COLUMNS[m]]);
+  return {
+    scope: { workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 },
+    subject: row.subject as RollupSubject,
+    width: row.width as RollupWidth,
+    grouping: row.grouping,
+    bucketStart: Number(row.bucket_start),
+    dims: dims as unknown as RollupDims,
+    metrics,
+  };
+}
+
+export class KyselyRollupRepo implements RollupRepo {
+  constructor(private readonly db: Kysely<Database>, private readonly mergeCounts: MergeCounts) {}
+
+  async add(rows: RollupRow[]) {
+    for (let i = 0; i < rows.length; i += INSERT_BATCH) {
+      await this.db
+        .insertInto('rollups')
+        .values(rows.slice(i, i + INSERT_BATCH).map(toRow))
+        .onConflict((oc) =>
+          oc.columns(['workspace_id', 'livemode', 'subject', 'width', 'grouping', 'bucket_start', 'series']).doUpdateSet((eb) => {
+            const set: Record<string, unknown> = { sketches: this.mergeCounts(sql.ref('rollups.sketches'), sql.ref('excluded.sketches')) };
+            for (const m of SUMS) set[SUM_COLUMNS[m]] = eb(eb.ref(`rollups.${SUM_COLUMNS[m]}`), '+', eb.ref(`excluded.${SUM_COLUMNS[m]}`));
+            return set as any;
+          }),
+        )
+        .execute();
+    }
+  }
+
+  private select(selection: RollupSelection) {
+    let query = this.db
+      .selectFrom('rollups')
+      .where('workspace_id', '=', selection.scope.workspaceId)
+      .where('livemode', '=', mode(selection.scope.livemode))
+      .where('subject', 'in', selection.subjects)
+      .where('width', '=', selection.width)
+      .where('grouping', '=', selection.grouping)
+      .where('bucket_start', '>=', selection.from)
+      .where('bucket_start', '<', selection.to);
+    for (const d of DIMS) {
+      const value = selection.filters[d];
+      if (value !== undefined && value !== null) query = query.where(DIM_COLUMNS[d], '=', value as never);
+    }
+    return query;
+  }
+
+  async sums(selection: RollupSelection, groupBy: RollupDim[]) {
+    if (selection.subjects.length === 0) return [];
+    const groupColumns = groupBy.map((d) => DIM_COLUMNS[d]);
+    const rows = await this.select(selection)
+      .select(['subject', 'bucket_start', ...groupColumns])
+      .select((eb) => SUMS.map((m) => eb.fn.sum<number>(SUM_COLUMNS[m]).as(SUM_COLUMNS[m])))
+      .groupBy(['subject', 'bucket_start', ...groupColumns])
+      .execute();
+    return rows.map((row: any) => {
+      const dims: Partial<RollupDims> = {};
+      for (const d of groupBy) {
+        const value = row[DIM_COLUMNS[d]];
+        (dims as any)[d] = value === null ? null : d === 'agentVersion' || d === 'workflowVersion' ? Number(value) : value;
+      }
+      const sums = {} as RollupSums;
+      for (const m of SUMS) sums[m] = Number(row[SUM_COLUMNS[m]] ?? 0);
+      return { subject: row.subject as RollupSubject, bucketStart: Number(row.bucket_start), dims, sums };
+    });
+  }
+
+  async rows(selection: RollupSelection) {
+    if (selection.subjects.length === 0) return [];
+    return (await this.select(selection).selectAll().execute()).map(fromRow);
+  }
+
+  async rowsBetween(width: RollupWidth, from: number, to: number) {
+    const rows = await this.db
+      .selectFrom('rollups')
+      .selectAll()
+      .where('width', '=', width)
+      .where('bucket_start', '>=', from)
+      .where('bucket_start', '<', to)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async replaceBetween(width: RollupWidth, from: number, to: number, rows: RollupRow[]) {
+    await this.db.deleteFrom('rollups').where('width', '=', width).where('bucket_start', '>=', from).where('bucket_start', '<', to).execute();
+    for (let i = 0; i < rows.length; i += INSERT_BATCH) await this.db.insertInto('rollups').values(rows.slice(i, i + INSERT_BATCH).map(toRow)).execute();
+  }
+
+  async firstMinute() {
+    const row = await this.db
+      .selectFrom('rollups')
+      .select((eb) => eb.fn.min<number>('bucket_start').as('first'))
+      .where('width', '=', 'minute')
+      .executeTakeFirst();
+    return row?.first === null || row?.first === undefined ? undefined : Number(row.first);
+  }
+
+  async purge(width: RollupWidth, before: number, limit: number) {
+    // Whole buckets, oldest first, about `limit` rows: up to the bucket of the limit-th oldest
+    // row, and at least the oldest bucket.
+    const old = this.db.selectFrom('rollups').select('bucket_start').where('width', '=', width).where('bucket_start', '<', before).orderBy('bucket_start');
+    const oldest = await old.limit(1).executeTakeFirst();
+    if (oldest === undefined) return 0;
+    const boundary = await old.offset(limit).limit(1).executeTakeFirst();
+    const bound = boundary === undefined ? before : Math.max(Number(boundary.bucket_start), Number(oldest.bucket_start) + 1);
+    const result = await this.db.deleteFrom('rollups').where('width', '=', width).where('bucket_start', '<', bound).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+const toRecord = (row: Database['request_log']): RequestRecord => ({
+  id: row.id,
+  scope: { workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 },
+  createdAt: Number(row.created_at),
+  apiKeyId: row.api_key_id,
+  method: row.method,
+  route: row.route,
+  path: row.path,
+  status: Number(row.status),
+  latencyMs: Number(row.latency_ms),
+  errorCode: row.error_code,
+  idempotencyKey: row.idempotency_key,
+  runId: row.run_id,
+});
+
+export const requestLogRow = (r: RequestRecord): Database['request_log'] => ({
+  workspace_id: r.scope.workspaceId,
+  livemode: mode(r.scope.livemode),
+  id: r.id,
+  created_at: r.createdAt,
+  api_key_id: r.apiKeyId,
+  method: r.method,
+  route: r.route,
+  path: r.path,
+  status: r.status,
+  latency_ms: r.latencyMs,
+  error_code: r.errorCode,
+  idempotency_key: r.idempotencyKey,
+  run_id: r.runId,
+});
+
+export class KyselyRequestLogRepo implements RequestLogRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(records: RequestRecord[]) {
+    for (let i = 0; i < records.length; i += INSERT_BATCH) {
+      await this.db.insertInto('request_log').values(records.slice(i, i + INSERT_BATCH).map(requestLogRow)).execute();
+    }
+  }
+
+  private scoped(scope: Scope) {
+    return this.db.selectFrom('request_log').selectAll().where('workspace_id', '=', scope.workspaceId).where('livemode', '=', mode(scope.livemode));
+  }
+
+  async get(scope: Scope, id: string) {
+    const row = await this.scoped(scope).where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async list(scope: Scope, filter: RequestLogFilter, page: PageRequest): Promise<Page<RequestRecord>> {
+    let query = this.scoped(scope);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.route !== undefined) query = query.where('route', '=', filter.route);
+    if (filter.method !== undefined) query = query.where('method', '=', filter.method);
+    if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId);
+    // Request ids are made when the request arrives, which is its created_at: the time range is an id range.
+    if (filter.from !== undefined) query = query.where('id', '>=', idAtTime('req', filter.from));
+    if (filter.to !== undefined) query = query.where('id', '<', idAtTime('req', filter.to));
+    const result = await paginate(query, page);
+    return { data: result.data.map(toRecord), hasMore: result.hasMore };
+  }
+
+  async purge(scope: Scope, before: number, limit: number) {
+    const old = this.scoped(scope).clearSelect().select('id').where('id', '<', idAtTime('req', before)).orderBy('id').limit(limit);
+    const result = await this.db
+      .deleteFrom('request_log')
+      .where('workspace_id', '=', scope.workspaceId)
+      .where('livemode', '=', mode(scope.livemode))
+      .where('id', 'in', old)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
