@@ -80,11 +80,12 @@ export async function startKairo(config: Config): Promise<Kairo> {
   context.registerJobs();
   agents.registerJobs();
   workflows.registerJobs();
+  analytics.registerJobs();
   const stopSweeper = agents.startSweeper((error) => logger.warn({ err: error }, 'abandoned runs not swept'));
   const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
   const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
   const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, (error) => logger.warn({ err: error }, 'workflow schedules not fired'));
-  const stopAnalytics = analytics.start();
+  const stopAnalytics = analytics.start((error) => logger.warn({ err: error }, 'analytics maintenance not enqueued'));
   if (config.role === 'all') await queue.start({ concurrency: config.workerConcurrency });
 
   let closing: Promise<void> | undefined;
@@ -123,10 +124,11 @@ export async function startWorker(config: Config, log: (message: string) => void
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   registerMaintenanceJobs(queue, store);
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue);
+  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue);
   context.registerJobs();
   agents.registerJobs();
   workflows.registerJobs();
+  analytics.registerJobs();
   await queue.start({ concurrency: config.workerConcurrency });
   return {
     async close() {

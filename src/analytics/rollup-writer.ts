@@ -33,55 +33,71 @@ function runDims(run: Run): Partial<RollupDims> {
   return { apiKeyId: run.apiKeyId, agentId: run.agentId, agentVersion: run.agentVersion, workflowId: run.workflowId, workflowVersion: run.workflowVersion };
 }
 
+/** The minute row of one model call. */
+export function modelCallRow(call: ModelCallOutcome): RollupRow {
+  const sketches: Bins = {};
+  addValue(sketches, 'latency', call.endedAt - call.startedAt);
+  addValue(sketches, 'ttft', call.timeToFirstTokenMs);
+  return minuteRow(call.run.scope, 'model_call', call.endedAt, {
+    ...runDims(call.run), model: call.model, provider: call.provider, status: call.ok ? 'ok' : 'error',
+  }, {
+    count: 1, errors: call.ok ? 0 : 1, inputTokens: call.inputTokens, cachedInputTokens: call.cachedInputTokens, outputTokens: call.outputTokens,
+    reasoningTokens: call.reasoningTokens, costUsd: call.costUsd, autoChosen: call.autoChosen ? 1 : 0, fallbacks: call.fellBack ? 1 : 0, sketches,
+  });
+}
+
+/**
+ * The minute row of an agent run that reached a final status. Latency sketches count only what
+ * happened: a run without retrieval (or tool calls, or a first token) adds nothing to that metric.
+ */
+export function agentRunRow(run: Run, catalogue: ModelCatalogue): RollupRow {
+  const l = run.latency;
+  const sketches: Bins = {};
+  addValue(sketches, 'total', l.total_ms);
+  addValue(sketches, 'queue', l.queue_ms);
+  if (l.slot_wait_ms) addValue(sketches, 'slot_wait', l.slot_wait_ms);
+  if (l.retrieval_ms) addValue(sketches, 'retrieval', l.retrieval_ms);
+  if (l.model_ms) addValue(sketches, 'model', l.model_ms);
+  addValue(sketches, 'ttft', l.time_to_first_token_ms);
+  if (l.tools_ms) addValue(sketches, 'tools', l.tools_ms);
+  const u = run.usage;
+  return minuteRow(run.scope, 'agent_run', run.completedAt ?? run.updatedAt, {
+    ...runDims(run), model: run.model, provider: run.model === null ? null : catalogue.get(run.model)?.provider ?? run.model.split('/')[0]!,
+    status: run.status,
+  }, {
+    count: 1, errors: run.status === 'failed' ? 1 : 0, inputTokens: u.input_tokens, cachedInputTokens: u.cached_input_tokens,
+    outputTokens: u.output_tokens, reasoningTokens: u.reasoning_tokens, costUsd: run.costUsd, sketches,
+  });
+}
+
+/** The minute row of a finished workflow run; its tokens and cost stay with its steps' agent runs, so nothing counts twice. */
+export function workflowRunRow(run: WorkflowRun, steps: number): RollupRow {
+  const sketches: Bins = {};
+  addValue(sketches, 'total', run.latency.total_ms);
+  addValue(sketches, 'queue', run.latency.queue_ms);
+  if (run.latency.slot_wait_ms) addValue(sketches, 'slot_wait', run.latency.slot_wait_ms);
+  return minuteRow(run.scope, 'workflow_run', run.completedAt ?? run.updatedAt, {
+    apiKeyId: run.apiKeyId, workflowId: run.workflowId, workflowVersion: run.workflowVersion, status: run.status,
+  }, { count: 1, errors: run.status === 'failed' ? 1 : 0, steps, sketches });
+}
+
 /**
  * Keeps the per-minute rollups as runs go: a row for each model call when it ends, for each agent
  * run and workflow run when it reaches a final status, written in the transaction that records
- * it, so that a crash can neither lose nor double a count. Latency sketches count only what
- * happened: a run without retrieval (or tool calls, or a first token) adds nothing to that metric.
+ * it, so that a crash can neither lose nor double a count.
  */
 export class RollupWriter implements RunObserver {
   constructor(private readonly catalogue: ModelCatalogue) {}
 
   async modelCall(tx: Transaction, call: ModelCallOutcome): Promise<void> {
-    const sketches: Bins = {};
-    addValue(sketches, 'latency', call.endedAt - call.startedAt);
-    addValue(sketches, 'ttft', call.timeToFirstTokenMs);
-    await tx.rollups.add([minuteRow(call.run.scope, 'model_call', call.endedAt, {
-      ...runDims(call.run), model: call.model, provider: call.provider, status: call.ok ? 'ok' : 'error',
-    }, {
-      count: 1, errors: call.ok ? 0 : 1, inputTokens: call.inputTokens, cachedInputTokens: call.cachedInputTokens, outputTokens: call.outputTokens,
-      reasoningTokens: call.reasoningTokens, costUsd: call.costUsd, autoChosen: call.autoChosen ? 1 : 0, fallbacks: call.fellBack ? 1 : 0, sketches,
-    })]);
+    await tx.rollups.add([modelCallRow(call)]);
   }
 
   async agentRunFinished(tx: Transaction, run: Run): Promise<void> {
-    const l = run.latency;
-    const sketches: Bins = {};
-    addValue(sketches, 'total', l.total_ms);
-    addValue(sketches, 'queue', l.queue_ms);
-    if (l.slot_wait_ms) addValue(sketches, 'slot_wait', l.slot_wait_ms);
-    if (l.retrieval_ms) addValue(sketches, 'retrieval', l.retrieval_ms);
-    if (l.model_ms) addValue(sketches, 'model', l.model_ms);
-    addValue(sketches, 'ttft', l.time_to_first_token_ms);
-    if (l.tools_ms) addValue(sketches, 'tools', l.tools_ms);
-    const u = run.usage;
-    await tx.rollups.add([minuteRow(run.scope, 'agent_run', run.completedAt ?? run.updatedAt, {
-      ...runDims(run), model: run.model, provider: run.model === null ? null : this.catalogue.get(run.model)?.provider ?? run.model.split('/')[0]!,
-      status: run.status,
-    }, {
-      count: 1, errors: run.status === 'failed' ? 1 : 0, inputTokens: u.input_tokens, cachedInputTokens: u.cached_input_tokens,
-      outputTokens: u.output_tokens, reasoningTokens: u.reasoning_tokens, costUsd: run.costUsd, sketches,
-    })]);
+    await tx.rollups.add([agentRunRow(run, this.catalogue)]);
   }
 
-  /** Tokens and cost stay with the agent runs of the workflow's steps, so nothing is counted twice. */
   async workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void> {
-    const sketches: Bins = {};
-    addValue(sketches, 'total', run.latency.total_ms);
-    addValue(sketches, 'queue', run.latency.queue_ms);
-    if (run.latency.slot_wait_ms) addValue(sketches, 'slot_wait', run.latency.slot_wait_ms);
-    await tx.rollups.add([minuteRow(run.scope, 'workflow_run', run.completedAt ?? run.updatedAt, {
-      apiKeyId: run.apiKeyId, workflowId: run.workflowId, workflowVersion: run.workflowVersion, status: run.status,
-    }, { count: 1, errors: run.status === 'failed' ? 1 : 0, steps, sketches })]);
+    await tx.rollups.add([workflowRunRow(run, steps)]);
   }
 }

@@ -19,6 +19,7 @@ import { contextRoutes } from './routes/context.js';
 import { agentRoutes } from './routes/agents.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { modelRoutes } from './routes/models.js';
+import { analyticsRoutes } from './routes/analytics.js';
 import type { AgentsModule } from '../agents/agents-module.js';
 import type { WorkflowsModule } from '../workflows/workflows-module.js';
 import type { ModelCatalogue } from '../models/ports.js';
@@ -130,5 +131,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => agentRoutes(scope, deps));
   await app.register(async (scope) => workflowRoutes(scope, deps));
   await app.register(async (scope) => modelRoutes(scope, deps));
+  await app.register(async (scope) => analyticsRoutes(scope, deps));
   return app;
 }

@@ -151,13 +151,14 @@ export class KyselyRollupRepo implements RollupRepo {
     return (await this.select(selection).selectAll().execute()).map(fromRow);
   }
 
-  async rowsBetween(width: RollupWidth, from: number, to: number) {
+  async rowsBetween(width: RollupWidth, from: number, to: number, grouping: string) {
     const rows = await this.db
       .selectFrom('rollups')
       .selectAll()
       .where('width', '=', width)
       .where('bucket_start', '>=', from)
       .where('bucket_start', '<', to)
+      .where('grouping', '=', grouping)
       .execute();
     return rows.map(fromRow);
   }

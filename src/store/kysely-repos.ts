@@ -522,6 +522,10 @@ class KyselyMetaRepo implements MetaRepo {
     await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
     return (await this.get(key))!;
   }
+
+  async set(key: string, value: string) {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
 }
 
 /** The repositories over a Kysely executor: the database itself or an open transaction. */

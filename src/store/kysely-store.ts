@@ -57,6 +57,7 @@ export class KyselyStore implements Store {
     private readonly traits: DialectTraits,
     overrides: Partial<Repos> = {},
     private readonly onClose: () => Promise<void> = async () => {},
+    private readonly pool?: { totalCount: number; idleCount: number; waitingCount: number },
   ) {
     this.dialect = traits.name;
     const repos = { ...kyselyRepos(db, traits), ...overrides };
@@ -109,6 +110,10 @@ export class KyselyStore implements Store {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
+  }
+
+  poolStats() {
+    return this.pool && { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
   }
 
   async close(): Promise<void> {

@@ -174,6 +174,8 @@ export interface MetaRepo {
   get(key: string): Promise<string | undefined>;
   /** Sets the value only when the key is absent; returns the value now stored. */
   setIfAbsent(key: string, value: string): Promise<string>;
+  /** Sets the value, replacing any. */
+  set(key: string, value: string): Promise<void>;
 }
 
 /** The repositories, bound either to the database or to one open transaction. */
@@ -211,6 +213,8 @@ export interface Store extends Repos {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Cheap liveness check of the database. */
   ping(): Promise<void>;
+  /** The connection pool's state (PostgreSQL); undefined for a database without a pool. */
+  poolStats(): { total: number; idle: number; waiting: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -769,8 +773,8 @@ export interface RollupRepo {
   sums(selection: RollupSelection, groupBy: RollupDim[]): Promise<Array<{ subject: RollupSubject; bucketStart: number; dims: Partial<RollupDims>; sums: RollupSums }>>;
   /** The rows themselves (with their sketches, which only the caller can merge). */
   rows(selection: RollupSelection): Promise<RollupRow[]>;
-  /** Every row of a width with a bucket in [from, to), across workspaces (for deriving coarser rows). */
-  rowsBetween(width: RollupWidth, from: number, to: number): Promise<RollupRow[]>;
+  /** Every row of a width (and grouping) with a bucket in [from, to), across workspaces (for deriving coarser rows). */
+  rowsBetween(width: RollupWidth, from: number, to: number, grouping: string): Promise<RollupRow[]>;
   /** Replaces the rows of a width in [from, to) across workspaces with `rows` (re-deriving is idempotent). */
   replaceBetween(width: RollupWidth, from: number, to: number, rows: RollupRow[]): Promise<void>;
   /** The earliest minute bucket on record. */

@@ -13,6 +13,7 @@ import {
   fetchOpenApi, fillPath, isListResponse, operationsOf, sampleValid, templateParams, type Operation,
 } from '../support/openapi.js';
 import { checkInvariants, closeWireAgent, expectError, expectStatus, send, type WireRequest, type WireResponse } from '../support/wire.js';
+import { waitFor } from '../support/site.js';
 
 type Api = (req: WireRequest) => Promise<WireResponse>;
 
@@ -93,6 +94,28 @@ const factories: ObjectFactory[] = [
       return { id: workflow.body.id, run_id: run.body.id };
     },
     bodies: { 'POST /v1/workflows/{id}/runs/{run_id}/resume': { data: { approved: true } } },
+  },
+  {
+    path: '/v1/analytics/traces/{id}',
+    async create(api, key) {
+      const agent = await api({ method: 'POST', path: '/v1/agents', key, body: { name: 'isolation probe' } });
+      expectStatus(agent, 201);
+      const run = await api({ method: 'POST', path: `/v1/agents/${agent.body.id}/runs`, key, body: { input: 'probe' } });
+      expectStatus(run, 200);
+      return { id: run.body.id };
+    },
+  },
+  {
+    path: '/v1/requests/{id}',
+    async create(api, key) {
+      const res = await api({ method: 'GET', path: '/v1/workspace', key });
+      expectStatus(res, 200);
+      const id = res.headers.get('x-request-id')!;
+      // The request log is written about a second after each request.
+      const logged = await waitFor(() => api({ method: 'GET', path: `/v1/requests/${id}`, key }), (r) => r.status === 200);
+      expectStatus(logged, 200);
+      return { id };
+    },
   },
   {
     path: '/v1/threads/{id}',
@@ -229,7 +252,10 @@ describe.each(backends)('tenant isolation on %s', (backend) => {
               const res = await api({ method: 'GET', path, key });
               checkInvariants(res, { rateLimited: true });
               if (res.status !== 200) break;
-              for (const id of mine) expect(res.text, `${op.name}?${query} as ${who} shows A's ${mode} object ${id}`).not.toContain(id);
+              // The request log lists the caller's own requests, whose paths may name the ids of A's it
+              // just tried: there only the entries themselves count.
+              const shown = op.path === '/v1/requests' ? JSON.stringify((res.body.data as Array<{ id: string }>).map((r) => r.id)) : res.text;
+              for (const id of mine) expect(shown, `${op.name}?${query} as ${who} shows A's ${mode} object ${id}`).not.toContain(id);
               if (!res.body.has_more || !res.body.last_id || !cursors(op).includes('after')) break;
               path = `${op.path}?${[pageSize(op), `after=${res.body.last_id}`].filter(Boolean).join('&')}`;
             }
@@ -243,9 +269,15 @@ describe.each(backends)('tenant isolation on %s', (backend) => {
         const collection = read.replace(/\/\{[^}]+\}$/, '');
         const list = lists.find((op) => op.path === collection);
         if (!list) continue;
-        const res = await api({ method: 'GET', path: `${collection}?${pageSize(list)}`, key: ownerKey(mode) });
-        expectStatus(res, 200);
-        const ids = (res.body.data as Array<{ id: string }>).map((item) => item.id);
+        // Walk the pages: a busy collection (the request log) may hold the object further down.
+        const ids: string[] = [];
+        for (let path = `${collection}?${pageSize(list)}`, page = 0; page < 50; page++) {
+          const res = await api({ method: 'GET', path, key: ownerKey(mode) });
+          expectStatus(res, 200);
+          ids.push(...(res.body.data as Array<{ id: string }>).map((item) => item.id));
+          if (!res.body.has_more || !cursors(list).includes('after')) break;
+          path = `${collection}?${[pageSize(list), `after=${res.body.last_id}`].filter(Boolean).join('&')}`;
+        }
         expect(ids, `${collection} as A ${mode} lists A's object`).toContain(params[templateParams(read).at(-1)!]);
       }
     }

@@ -1,0 +1,110 @@
+import type { RollupDim, RollupDims, RollupMetrics, RollupSelection, RollupSubject, RollupSums, RollupWidth, Store } from '../store/port.js';
+import type { RollupCompactor } from './compaction.js';
+import { coveringGrouping, dimsKey, addMetrics } from './groupings.js';
+import { DAY_MS, floorTo, HOUR_MS, zeroMetrics } from './rollup-writer.js';
+import type { BucketQuery } from './buckets.js';
+
+/** One group of one bucket: its dimensions and, per subject, what was counted. */
+export interface GroupMeasures<M> {
+  dims: Partial<RollupDims>;
+  bySubject: Partial<Record<RollupSubject, M>>;
+}
+
+/** Buckets of the page in order, each with its groups. */
+export type Buckets<M> = Array<{ start: number; end: number; groups: Array<GroupMeasures<M>> }>;
+
+interface Segment {
+  width: RollupWidth;
+  from: number;
+  to: number;
+}
+
+/**
+ * Which rows answer [from, to): day rows for whole days already derived, hour rows for derived
+ * hours, minute rows after the watermark. A requested bucket may draw on several.
+ */
+export function segments(from: number, to: number, widthMs: number, compactedUntil: number): Segment[] {
+  const dayEnd = floorTo(compactedUntil, DAY_MS);
+  const parts: Segment[] =
+    widthMs >= DAY_MS
+      ? [{ width: 'day', from, to: Math.min(to, dayEnd) }, { width: 'hour', from: Math.max(from, dayEnd), to: Math.min(to, compactedUntil) }]
+      : widthMs >= HOUR_MS
+        ? [{ width: 'hour', from, to: Math.min(to, compactedUntil) }]
+        : [];
+  parts.push({ width: 'minute', from: widthMs >= HOUR_MS ? Math.max(from, compactedUntil) : from, to });
+  return parts.filter((p) => p.from < p.to);
+}
+
+export const zeroSums = (): RollupSums => {
+  const { sketches: _, ...sums } = zeroMetrics();
+  return sums;
+};
+
+function addSums(into: RollupSums, from: RollupSums): void {
+  for (const key of Object.keys(from) as Array<keyof RollupSums>) into[key] += from[key];
+}
+
+/**
+ * Reads rollups for bucketed queries: finds the rows that cover each bucket of the page (derived
+ * rows of the smallest grouping that keeps every grouped and filtered dimension), and adds them
+ * up per bucket and group — in the database for plain measures, here for latency sketches.
+ */
+export class RollupQueries {
+  constructor(private readonly store: Store, private readonly compactor: RollupCompactor) {}
+
+  /** Plain measures (counts, tokens, cost) per bucket, group and subject. */
+  async sums(query: BucketQuery, subjects: RollupSubject[]): Promise<Buckets<RollupSums>> {
+    const out = this.emptyBuckets<RollupSums>(query);
+    for (const { selection } of await this.selections(query, subjects)) {
+      for (const row of await this.store.rollups.sums(selection, query.groupBy)) {
+        const measures = this.groupOf(out, query, row.bucketStart, row.dims);
+        addSums((measures.bySubject[row.subject] ??= zeroSums()), row.sums);
+      }
+    }
+    return this.finish(out, query.widthMs);
+  }
+
+  /** Measures with latency sketches per bucket, group and subject (the sketches are merged here). */
+  async metrics(query: BucketQuery, subjects: RollupSubject[]): Promise<Buckets<RollupMetrics>> {
+    const out = this.emptyBuckets<RollupMetrics>(query);
+    for (const { selection } of await this.selections(query, subjects)) {
+      for (const row of await this.store.rollups.rows(selection)) {
+        const measures = this.groupOf(out, query, row.bucketStart, row.dims);
+        addMetrics((measures.bySubject[row.subject] ??= zeroMetrics()), row.metrics);
+      }
+    }
+    return this.finish(out, query.widthMs);
+  }
+
+  private async selections(query: BucketQuery, subjects: RollupSubject[]): Promise<Array<{ selection: RollupSelection }>> {
+    const compactedUntil = await this.compactor.compactedUntil();
+    const needed: RollupDim[] = [...query.groupBy, ...(Object.keys(query.filters) as RollupDim[])];
+    return segments(query.pageFrom, query.pageTo, query.widthMs, compactedUntil).map((segment) => ({
+      selection: {
+        scope: query.scope, subjects, width: segment.width, grouping: segment.width === 'minute' ? '*' : coveringGrouping(needed),
+        from: segment.from, to: segment.to, filters: query.filters,
+      },
+    }));
+  }
+
+  private emptyBuckets<M>(query: BucketQuery): Map<number, Map<string, GroupMeasures<M>>> {
+    const buckets = new Map<number, Map<string, GroupMeasures<M>>>();
+    for (let start = query.pageFrom; start < query.pageTo; start += query.widthMs) buckets.set(start, new Map());
+    return buckets;
+  }
+
+  private groupOf<M>(buckets: Map<number, Map<string, GroupMeasures<M>>>, query: BucketQuery, bucketStart: number, dims: Partial<RollupDims>): GroupMeasures<M> {
+    const groups = buckets.get(floorTo(bucketStart, query.widthMs))!;
+    const key = dimsKey(dims, query.groupBy);
+    let group = groups.get(key);
+    if (!group) {
+      group = { dims: Object.fromEntries(query.groupBy.map((d) => [d, dims[d] ?? null])), bySubject: {} };
+      groups.set(key, group);
+    }
+    return group;
+  }
+
+  private finish<M>(buckets: Map<number, Map<string, GroupMeasures<M>>>, widthMs: number): Buckets<M> {
+    return [...buckets.entries()].map(([start, groups]) => ({ start, end: start + widthMs, groups: [...groups.values()] }));
+  }
+}

@@ -1,0 +1,170 @@
+import { ApiError } from '../errors.js';
+import type { RollupMetrics, RollupSums } from '../store/port.js';
+import { isNotional } from '../models/pricing.js';
+import { groupFields, type BucketQuery } from './buckets.js';
+import { addMetrics } from './groupings.js';
+import { zeroSums, type Buckets, type GroupMeasures, type RollupQueries } from './queries.js';
+import { zeroMetrics } from './rollup-writer.js';
+import { countOf, quantiles } from './sketch.js';
+
+/** Latency metrics of agent runs: the API name, and the sketch it is read from. */
+export const LATENCY_METRICS = {
+  total: 'total',
+  queue: 'queue',
+  slot_wait: 'slot_wait',
+  retrieval: 'retrieval',
+  model: 'model',
+  time_to_first_token: 'ttft',
+  tools: 'tools',
+} as const;
+
+export type LatencyMetric = keyof typeof LATENCY_METRICS;
+
+type Result = Record<string, unknown>;
+
+/** A page of buckets as every bucketed endpoint answers, with the page's totals per group. */
+function page(query: BucketQuery, object: string, buckets: Array<{ start: number; end: number; results: Result[] }>, totals: Result[], extra: Result = {}) {
+  const hasMore = query.pageTo < query.to;
+  return {
+    object: 'list' as const,
+    data: buckets.map((b) => ({ object: 'bucket' as const, start_time: iso(b.start), end_time: iso(b.end), results: b.results.map((r) => ({ object, ...r })) })),
+    has_more: hasMore,
+    next_page: hasMore ? iso(query.pageTo) : null,
+    totals: totals.map((r) => ({ object, ...r })),
+    ...extra,
+  };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Every group of the page, its measures added up over the buckets. */
+function totalsOf<M>(buckets: Buckets<M>, add: (into: M | undefined, from: M) => M): Array<GroupMeasures<M>> {
+  const totals = new Map<string, GroupMeasures<M>>();
+  for (const bucket of buckets) {
+    for (const group of bucket.groups) {
+      const key = JSON.stringify(group.dims);
+      const total = totals.get(key) ?? { dims: group.dims, bySubject: {} };
+      for (const [subject, measures] of Object.entries(group.bySubject) as Array<[keyof GroupMeasures<M>['bySubject'], M]>) {
+        total.bySubject[subject] = add(total.bySubject[subject], measures);
+      }
+      totals.set(key, total);
+    }
+  }
+  return [...totals.values()];
+}
+
+const addSums = (into: RollupSums | undefined, from: RollupSums): RollupSums => {
+  const out = into ?? zeroSums();
+  for (const key of Object.keys(from) as Array<keyof RollupSums>) out[key] += from[key];
+  return out;
+};
+
+const addAll = (into: RollupMetrics | undefined, from: RollupMetrics): RollupMetrics => addMetrics(into ?? zeroMetrics(), from);
+
+/** The report endpoints of the Analytics group over rollups. */
+export class AnalyticsReports {
+  constructor(private readonly rollups: RollupQueries) {}
+
+  /** Requests, runs, workflow runs, steps, tokens and errors per bucket and group. */
+  async usage(query: BucketQuery) {
+    const buckets = await this.rollups.sums(query, ['request', 'agent_run', 'workflow_run']);
+    const result = (group: GroupMeasures<RollupSums>): Result | null => {
+      const { request, agent_run: run, workflow_run: workflow } = group.bySubject;
+      if (!request && !run && !workflow) return null;
+      return {
+        ...groupFields(group.dims, query.groupBy),
+        requests: request?.count ?? 0,
+        request_errors: request?.errors ?? 0,
+        runs: run?.count ?? 0,
+        run_errors: run?.errors ?? 0,
+        workflow_runs: workflow?.count ?? 0,
+        workflow_run_errors: workflow?.errors ?? 0,
+        steps: workflow?.steps ?? 0,
+        input_tokens: run?.inputTokens ?? 0,
+        cached_input_tokens: run?.cachedInputTokens ?? 0,
+        output_tokens: run?.outputTokens ?? 0,
+        reasoning_tokens: run?.reasoningTokens ?? 0,
+        total_tokens: (run?.inputTokens ?? 0) + (run?.outputTokens ?? 0),
+      };
+    };
+    return this.answer(query, 'analytics.usage.result', buckets, totalsOf(buckets, addSums), result);
+  }
+
+  /** What agent runs cost per bucket and group (fixed when each call ended; notional in test mode). */
+  async costs(query: BucketQuery) {
+    const buckets = await this.rollups.sums(query, ['agent_run']);
+    const result = (group: GroupMeasures<RollupSums>): Result | null => {
+      const run = group.bySubject.agent_run;
+      if (!run) return null;
+      return { ...groupFields(group.dims, query.groupBy), cost_usd: run.costUsd, runs: run.count };
+    };
+    const totals = totalsOf(buckets, addSums);
+    return this.answer(query, 'analytics.costs.result', buckets, totals, result, {
+      total_cost_usd: totals.reduce((sum, g) => sum + (g.bySubject.agent_run?.costUsd ?? 0), 0),
+      cost_notional: isNotional(query.scope.livemode),
+    });
+  }
+
+  /** Percentiles of agent runs' latency breakdown per bucket and group. */
+  async latency(query: BucketQuery, metrics: LatencyMetric[], percentiles: number[]) {
+    const buckets = await this.rollups.metrics(query, ['agent_run']);
+    const result = (group: GroupMeasures<RollupMetrics>): Result | null => {
+      const run = group.bySubject.agent_run;
+      if (!run) return null;
+      const out: Result = { ...groupFields(group.dims, query.groupBy), runs: run.count };
+      for (const metric of metrics) out[`${metric}_ms`] = percentileObject(run.sketches, LATENCY_METRICS[metric], percentiles);
+      return out;
+    };
+    return this.answer(query, 'analytics.latency.result', buckets, totalsOf(buckets, addAll), result);
+  }
+
+  /** Per model: calls, errors, tokens, cost, latency, how often `auto` chose it and how often a call fell back from it. */
+  async models(query: BucketQuery, percentiles: number[]) {
+    const grouped: BucketQuery = { ...query, groupBy: ['model', 'provider', ...query.groupBy.filter((d) => d !== 'model' && d !== 'provider')] };
+    const buckets = await this.rollups.metrics(grouped, ['model_call']);
+    const result = (group: GroupMeasures<RollupMetrics>): Result | null => {
+      const call = group.bySubject.model_call;
+      if (!call) return null;
+      return {
+        ...groupFields(group.dims, grouped.groupBy),
+        calls: call.count,
+        errors: call.errors,
+        error_rate: call.count === 0 ? 0 : call.errors / call.count,
+        input_tokens: call.inputTokens,
+        cached_input_tokens: call.cachedInputTokens,
+        output_tokens: call.outputTokens,
+        reasoning_tokens: call.reasoningTokens,
+        cost_usd: call.costUsd,
+        auto_chosen: call.autoChosen,
+        fallbacks: call.fallbacks,
+        latency_ms: percentileObject(call.sketches, 'latency', percentiles),
+        time_to_first_token_ms: percentileObject(call.sketches, 'ttft', percentiles),
+      };
+    };
+    return this.answer(grouped, 'analytics.model.result', buckets, totalsOf(buckets, addAll), result, { cost_notional: isNotional(query.scope.livemode) });
+  }
+
+  private answer<M>(
+    query: BucketQuery, object: string, buckets: Buckets<M>, totals: Array<GroupMeasures<M>>, result: (group: GroupMeasures<M>) => Result | null, extra: Result = {},
+  ) {
+    const results = (groups: Array<GroupMeasures<M>>) => groups.map(result).filter((r): r is Result => r !== null);
+    return page(query, object, buckets.map((b) => ({ start: b.start, end: b.end, results: results(b.groups) })), results(totals), extra);
+  }
+}
+
+/** `{p50, p95, …}` of a metric's sketch, and how many values it holds; null percentiles when none. */
+function percentileObject(sketches: Record<string, number>, metric: string, percentiles: number[]): Result {
+  const values = quantiles(sketches, metric, percentiles.map((p) => p / 100));
+  return { count: countOf(sketches, metric), ...Object.fromEntries(percentiles.map((p, i) => [`p${p}`, values[i]])) };
+}
+
+/** Latency metrics as sent (`total,model`), checked. */
+export function parseLatencyMetrics(value: string | undefined): LatencyMetric[] {
+  if (value === undefined) return Object.keys(LATENCY_METRICS) as LatencyMetric[];
+  const list = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const unknown = list.find((m) => !(m in LATENCY_METRICS));
+  if (list.length === 0 || unknown !== undefined) {
+    throw new ApiError('parameter_invalid', { param: 'metrics', message: `Unknown metric "${unknown ?? ''}"; use ${Object.keys(LATENCY_METRICS).join(', ')}.` });
+  }
+  return [...new Set(list)] as LatencyMetric[];
+}

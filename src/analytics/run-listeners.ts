@@ -1,0 +1,52 @@
+import type { RequestRecord, Run, Transaction, WorkflowRun } from '../store/port.js';
+import type { ModelCallOutcome, RunObserver } from '../runs/observer.js';
+import type { RollupWriter } from './rollup-writer.js';
+
+/**
+ * Told of what analytics saw once it is committed: finished runs and written request records.
+ * Exporters (Prometheus, OpenTelemetry) listen; a listener must not throw, and does its own I/O
+ * in the background.
+ */
+export interface RunListener {
+  agentRunFinished?(run: Run): void;
+  workflowRunFinished?(run: WorkflowRun, steps: number): void;
+  modelCallEnded?(call: ModelCallOutcome): void;
+  requestsWritten?(records: RequestRecord[]): void;
+}
+
+/**
+ * The observer the engines report to: keeps rollups in the run's transaction (when analytics is
+ * on) and tells the listeners once that transaction has committed.
+ */
+export class AnalyticsObserver implements RunObserver {
+  constructor(private readonly rollups: RollupWriter | null, private readonly listeners: RunListener[]) {}
+
+  async modelCall(tx: Transaction, call: ModelCallOutcome): Promise<void> {
+    await this.rollups?.modelCall(tx, call);
+    if (this.listeners.length > 0) tx.afterCommit(() => this.tell((l) => l.modelCallEnded?.(call)));
+  }
+
+  async agentRunFinished(tx: Transaction, run: Run): Promise<void> {
+    await this.rollups?.agentRunFinished(tx, run);
+    if (this.listeners.length > 0) tx.afterCommit(() => this.tell((l) => l.agentRunFinished?.(run)));
+  }
+
+  async workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void> {
+    await this.rollups?.workflowRunFinished(tx, run, steps);
+    if (this.listeners.length > 0) tx.afterCommit(() => this.tell((l) => l.workflowRunFinished?.(run, steps)));
+  }
+
+  requestsWritten(records: RequestRecord[]): void {
+    this.tell((l) => l.requestsWritten?.(records));
+  }
+
+  private tell(call: (listener: RunListener) => void): void {
+    for (const listener of this.listeners) {
+      try {
+        call(listener);
+      } catch {
+        // A listener's failure must never reach the run that reported to it.
+      }
+    }
+  }
+}
