@@ -361,7 +361,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     modelPrices: parseModelPrices(str('modelPrices')),
     metricsPort: raw('metricsPort') === undefined ? undefined : int('metricsPort', 0, 0, 65535),
     metricsHost: str('metricsHost', '127.0.0.1')!,
-    otlpTracesUrl: otlpTracesUrl(url('otlpTracesUrl', ['http:', 'https:']), env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    // The flag wins over both variables; the traces-only variable over the general one.
+    otlpTracesUrl: otlpTracesUrl(url('otlpTracesUrl', ['http:', 'https:']), flags.otlpTracesUrl === undefined ? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT : undefined),
     otlpHeaders: parseOtlpHeaders(str('otlpHeaders')),
     otelServiceName: str('otelServiceName', 'kairo')!,
   };

@@ -33,6 +33,8 @@ export interface Kairo {
   logger: FastifyBaseLogger;
   /** The default workspace and keys when this start created them (first start on an empty database). */
   bootstrap: Bootstrap | undefined;
+  /** Where Prometheus metrics are served (the operator's metrics port), when enabled. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -51,21 +53,24 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue);
+  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => app?.log.warn({ err: error }, 'analytics'));
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
   let bootstrap: Bootstrap | undefined;
+  let analyticsRunning: Awaited<ReturnType<AnalyticsModule['start']>> | undefined;
   try {
     app = await buildApp({
       config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, workflows, analytics, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
+    analyticsRunning = await analytics.start(config.metricsHost);
     // Only once listening: a start that fails (port taken, bad certificate) must not create
     // keys that are then never shown.
     bootstrap = await bootstrapIfEmpty(store);
   } catch (error) {
+    await analyticsRunning?.stop().catch(() => {});
     await (listening ?? app)?.close().catch(() => {});
     await queue.close().catch(() => {});
     await limits.close().catch(() => {});
@@ -85,7 +90,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
   const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
   const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, (error) => logger.warn({ err: error }, 'workflow schedules not fired'));
-  const stopAnalytics = analytics.start((error) => logger.warn({ err: error }, 'analytics maintenance not enqueued'));
+  const running = analyticsRunning;
   if (config.role === 'all') await queue.start({ concurrency: config.workerConcurrency });
 
   let closing: Promise<void> | undefined;
@@ -96,10 +101,11 @@ export async function startKairo(config: Config): Promise<Kairo> {
     queue,
     logger,
     bootstrap,
+    metricsUrl: running.metricsUrl,
     close() {
       closing ??= (async () => {
         await listener.close();
-        await stopAnalytics();
+        await running.stop();
         stopMaintenance();
         stopScheduler();
         stopWorkflowSchedules();
@@ -124,15 +130,17 @@ export async function startWorker(config: Config, log: (message: string) => void
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   registerMaintenanceJobs(queue, store);
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue);
+  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => log(`analytics: ${String(error)}`));
   context.registerJobs();
   agents.registerJobs();
   workflows.registerJobs();
   analytics.registerJobs();
+  const analyticsRunning = await analytics.start(config.metricsHost);
   await queue.start({ concurrency: config.workerConcurrency });
   return {
     async close() {
       stopHeartbeats();
+      await analyticsRunning.stop();
       await queue.stop(config.shutdownTimeoutMs);
       await queue.close();
       await limits.close();
@@ -146,7 +154,7 @@ export async function startWorker(config: Config, log: (message: string) => void
  * The context, analytics, agents and workflows areas, sharing one outbound fetcher (one
  * connection pool under the operator's address policy) that the caller closes on shutdown.
  */
-function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter, catalogue: ModelCatalogue) {
+function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter, catalogue: ModelCatalogue, onError: (error: unknown) => void) {
   const fetcher = createSafeFetcher({ allowCidrs: config.outboundAllowCidrs });
   const context = new ContextService({
     store,
@@ -155,7 +163,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     fetcher,
     schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
-  const analytics = new AnalyticsModule({ config, store, queue, catalogue });
+  const analytics = new AnalyticsModule({ config, store, queue, catalogue, version, onError });
   const slots = new RunSlots(concurrency);
   const agents = new AgentsModule({
     store,

@@ -13,6 +13,8 @@ import { TraceService } from './traces.js';
 import { RequestLog } from './request-log.js';
 import { registerAnalyticsJobs, scheduleAnalyticsMaintenance } from './maintenance.js';
 import { AnalyticsObserver, type RunListener } from './run-listeners.js';
+import { OtlpTraceExporter } from './exporters/otlp.js';
+import { PrometheusMetrics } from './exporters/prometheus.js';
 
 /**
  * The analytics area: spans and rollups written as runs go, request accounting, and (in later
@@ -26,29 +28,42 @@ export class AnalyticsModule {
   readonly reports: AnalyticsReports;
   readonly traces: TraceService;
   readonly requestLog: RequestLog;
+  /** Prometheus metrics, when the operator set a metrics port. */
+  readonly metrics: PrometheusMetrics | undefined;
+  /** OTLP trace export, when an OTLP endpoint is configured. */
+  private readonly otlp: OtlpTraceExporter | undefined;
 
   constructor(
     private readonly deps: {
-      config: Pick<Config, 'analytics' | 'traceRetentionDays' | 'requestLogRetentionDays' | 'rollupRetentionDays'>;
+      config: Pick<
+        Config,
+        'analytics' | 'traceRetentionDays' | 'requestLogRetentionDays' | 'rollupRetentionDays' | 'metricsPort' | 'otlpTracesUrl' | 'otlpHeaders' | 'otelServiceName'
+      >;
       store: Store;
       queue: Queue;
       catalogue: ModelCatalogue;
-      /** Exporters told of finished runs and written requests (Prometheus, OpenTelemetry). */
-      listeners?: RunListener[];
-      onError?: (error: unknown) => void;
+      version: string;
+      onError: (error: unknown) => void;
     },
   ) {
-    const enabled = deps.config.analytics;
-    this.spans = new SpanWriter(deps.store, enabled);
-    const observer = new AnalyticsObserver(enabled ? new RollupWriter(deps.catalogue) : null, deps.listeners ?? []);
+    const { config, store } = deps;
+    const enabled = config.analytics;
+    this.spans = new SpanWriter(store, enabled);
+    this.compactor = new RollupCompactor(store);
+    this.reports = new AnalyticsReports(new RollupQueries(store, this.compactor));
+    this.traces = new TraceService(store);
+    this.requestLog = new RequestLog(store);
+    this.metrics = config.metricsPort === undefined ? undefined : new PrometheusMetrics({ store, queue: deps.queue, serviceVersion: deps.version });
+    this.otlp = config.otlpTracesUrl === undefined
+      ? undefined
+      : new OtlpTraceExporter({
+        url: config.otlpTracesUrl, headers: config.otlpHeaders, serviceName: config.otelServiceName, serviceVersion: deps.version,
+        traces: this.traces, store, onError: deps.onError,
+      });
+    const listeners: RunListener[] = [this.metrics, this.otlp].filter((l): l is PrometheusMetrics | OtlpTraceExporter => l !== undefined);
+    const observer = new AnalyticsObserver(enabled ? new RollupWriter(deps.catalogue) : null, listeners);
     this.observer = observer;
-    this.requests = new RequestAccounting(deps.store, {
-      enabled, onFlush: (records) => observer.requestsWritten(records), ...(deps.onError ? { onError: deps.onError } : {}),
-    });
-    this.compactor = new RollupCompactor(deps.store);
-    this.reports = new AnalyticsReports(new RollupQueries(deps.store, this.compactor));
-    this.traces = new TraceService(deps.store);
-    this.requestLog = new RequestLog(deps.store);
+    this.requests = new RequestAccounting(store, { enabled, onFlush: (records) => observer.requestsWritten(records), onError: deps.onError });
   }
 
   /** Deriving hour and day rollups and purging what has outlived its retention run as jobs. */
@@ -57,15 +72,22 @@ export class AnalyticsModule {
   }
 
   /**
-   * Starts writing buffered requests every second and scheduling maintenance; returns a stop
-   * function that writes the requests still buffered.
+   * Starts writing buffered requests every second, scheduling maintenance and serving metrics
+   * (on the operator's port); returns a stop function that writes the requests still buffered and
+   * flushes the exporters.
    */
-  start(onError: (error: unknown) => void): () => Promise<void> {
+  async start(metricsHost: string): Promise<{ metricsUrl: string | undefined; stop(): Promise<void> }> {
+    const metricsServer = this.metrics && this.deps.config.metricsPort !== undefined ? await this.metrics.listen(metricsHost, this.deps.config.metricsPort) : undefined;
     const stopRequests = this.requests.start();
-    const stopMaintenance = scheduleAnalyticsMaintenance(this.deps.queue, onError);
-    return async () => {
-      stopMaintenance();
-      await stopRequests();
+    const stopMaintenance = scheduleAnalyticsMaintenance(this.deps.queue, this.deps.onError);
+    return {
+      metricsUrl: metricsServer?.url,
+      stop: async () => {
+        stopMaintenance();
+        await stopRequests();
+        await this.otlp?.close();
+        await metricsServer?.close();
+      },
     };
   }
 }

@@ -30,7 +30,16 @@ export function withRuntimeOptions(command: Command): Command {
     .option('--workflow-scheduler-interval <ms>', 'how often to look for due workflow schedules (env KAIRO_WORKFLOW_SCHEDULER_INTERVAL_MS, default 1000)')
     .option('--worker-concurrency <n>', 'jobs one process runs at once (env KAIRO_WORKER_CONCURRENCY, default 8)')
     .option('--redis-prefix <prefix>', 'prefix of every Redis key (env KAIRO_REDIS_PREFIX, default kairo)')
-    .option('--shutdown-timeout <ms>', 'how long to wait for in-flight work on shutdown (env KAIRO_SHUTDOWN_TIMEOUT_MS)');
+    .option('--shutdown-timeout <ms>', 'how long to wait for in-flight work on shutdown (env KAIRO_SHUTDOWN_TIMEOUT_MS)')
+    .option('--analytics <on|off>', 'traces, rollups and the request log (env KAIRO_ANALYTICS, default on)')
+    .option('--trace-retention-days <days>', 'days spans, run events and minute rollups are kept (env KAIRO_TRACE_RETENTION_DAYS, default 30)')
+    .option('--request-log-retention-days <days>', 'days the request log is kept (env KAIRO_REQUEST_LOG_RETENTION_DAYS, default 7)')
+    .option('--rollup-retention-days <days>', 'days hour and day rollups are kept (env KAIRO_ROLLUP_RETENTION_DAYS, default 395)')
+    .option('--model-prices <list>', 'price overrides in USD per million tokens, e.g. openai/gpt-4o;in=2.5;out=10;cached=1.25 (env KAIRO_MODEL_PRICES)')
+    .option('--metrics-port <port>', 'serve Prometheus /metrics on this operator port (env KAIRO_METRICS_PORT; off by default)')
+    .option('--metrics-host <host>', 'address of the metrics port (env KAIRO_METRICS_HOST, default 127.0.0.1)')
+    .option('--otlp-endpoint <url>', 'export traces over OTLP/HTTP to this base URL (env OTEL_EXPORTER_OTLP_ENDPOINT)')
+    .option('--otel-service-name <name>', 'service.name of exported traces (env OTEL_SERVICE_NAME, default kairo)');
 }
 
 /** Commander's option names → config keys. */
@@ -44,7 +53,9 @@ export function toFlags(options: Record<string, unknown>): ConfigFlags {
     embeddingModels: 'embeddingModels', defaultEmbeddingModel: 'defaultEmbeddingModel', outboundAllowCidrs: 'outboundAllowCidrs',
     anthropicBaseUrl: 'anthropicBaseUrl', googleBaseUrl: 'googleBaseUrl', chatModels: 'chatModels', redisPrefix: 'redisPrefix',
     refreshSchedulerInterval: 'refreshSchedulerIntervalMs', jobLease: 'jobLeaseMs', workflowSchedulerInterval: 'workflowSchedulerIntervalMs',
-    workerConcurrency: 'workerConcurrency',
+    workerConcurrency: 'workerConcurrency', analytics: 'analytics', traceRetentionDays: 'traceRetentionDays',
+    requestLogRetentionDays: 'requestLogRetentionDays', rollupRetentionDays: 'rollupRetentionDays', modelPrices: 'modelPrices',
+    metricsPort: 'metricsPort', metricsHost: 'metricsHost', otlpEndpoint: 'otlpTracesUrl', otelServiceName: 'otelServiceName',
   };
   for (const [option, key] of Object.entries(map)) {
     const value = options[option];
