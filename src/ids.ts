@@ -1,6 +1,6 @@
 import { createHash, randomFillSync } from 'node:crypto';
 
-/** Object prefixes, DESIGN.md §3. Every id is `<prefix>_` + 26 base32 chars, sortable by creation. */
+/** Object prefixes, docs/api.md. Every id is `<prefix>_` + 26 base32 chars, sortable by creation. */
 export type IdPrefix =
   | 'ws' | 'key' | 'req' | 'job' | 'agent' | 'run' | 'thread' | 'wf' | 'wfrun' | 'src' | 'doc' | 'chunk' | 'span' | 'msg';
 

@@ -66,6 +66,8 @@ export class ModelStep {
     const auto = config.model === 'auto';
     let lastError: unknown;
     for (const [attempt, model] of candidates.entries()) {
+      // A run that fails names the model it failed on.
+      run.model = model;
       const started = this.deps.now();
       const span = this.deps.spans.start(run.id, 'model_call', model, { startedAt: started });
       let firstTokenAt: number | undefined;

@@ -104,7 +104,12 @@ export class RollupQueries {
     return group;
   }
 
+  /** The buckets in time order, each one's groups in the order of their dimensions' values. */
   private finish<M>(buckets: Map<number, Map<string, GroupMeasures<M>>>, widthMs: number): Buckets<M> {
-    return [...buckets.entries()].map(([start, groups]) => ({ start, end: start + widthMs, groups: [...groups.values()] }));
+    return [...buckets.entries()].map(([start, groups]) => ({
+      start,
+      end: start + widthMs,
+      groups: [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, group]) => group),
+    }));
   }
 }

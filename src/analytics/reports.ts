@@ -50,7 +50,7 @@ function totalsOf<M>(buckets: Buckets<M>, add: (into: M | undefined, from: M) =>
       totals.set(key, total);
     }
   }
-  return [...totals.values()];
+  return [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, total]) => total);
 }
 
 const addSums = (into: RollupSums | undefined, from: RollupSums): RollupSums => {

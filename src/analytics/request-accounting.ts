@@ -1,4 +1,5 @@
 import type { RequestRecord, RollupRow, Store } from '../store/port.js';
+import { timeOfId } from '../ids.js';
 import { minuteRow } from './rollup-writer.js';
 import { addValue } from './sketch.js';
 
@@ -15,7 +16,7 @@ const MAX_BUFFERED = 200_000;
  * latency sketch). A crash loses at most the requests of that last second.
  */
 export class RequestAccounting {
-  private buffer: RequestRecord[] = [];
+  private buffer: Array<Omit<RequestRecord, 'createdAt'>> = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private dropped = 0;
@@ -29,7 +30,8 @@ export class RequestAccounting {
     return this.options.enabled;
   }
 
-  record(record: RequestRecord): void {
+  /** Buffers a request's record; its time is its id's (made when the request arrived), read when it is written. */
+  record(record: Omit<RequestRecord, 'createdAt'>): void {
     if (this.buffer.length >= MAX_BUFFERED) {
       this.buffer.shift();
       this.dropped++;
@@ -55,7 +57,7 @@ export class RequestAccounting {
 
   private async write(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const records = this.buffer;
+    const records: RequestRecord[] = this.buffer.map((r) => ({ ...r, createdAt: timeOfId(r.id) }));
     this.buffer = [];
     if (this.dropped > 0) {
       this.options.onError?.(new Error(`${this.dropped} request log entries were dropped: the database did not keep up.`));

@@ -118,7 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     route.preValidation = [emptyBody, ...existing];
   });
 
-  // JSON only (DESIGN.md §3): without Fastify's default text/plain parser, any other media type is a 415.
+  // JSON only (docs/api.md): without Fastify's default text/plain parser, any other media type is a 415.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   registerHttpsPolicy(app, { trustProxy: config.trustProxy });

@@ -11,7 +11,7 @@ export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 33
 export const toTimestamp = (ms: number): string => new Date(ms).toISOString();
 export const toNullableTimestamp = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** The standard error body (DESIGN.md §3). */
+/** The standard error body (docs/api.md). */
 export const ErrorResponse = Type.Object(
   {
     error: Type.Object({

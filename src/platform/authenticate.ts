@@ -33,7 +33,7 @@ const WORKSPACE_REFRESH_MS = 1_000;
 /**
  * Resolves bearer secrets to keys.
  *
- * What each request costs, and why (DESIGN.md §3; measured in bench/api, docs/benchmarks.md):
+ * What each request costs, and why (docs/api.md; measured in bench/api, docs/benchmarks.md):
  * the first request with a secret checks its format and checksum, hashes it (SHA-256) and reads
  * the key joined with its workspace. That result is cached by secret; later requests skip the
  * parsing and hashing and make one read: `revoked_at` of that key through the unique

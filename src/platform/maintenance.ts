@@ -1,7 +1,7 @@
 import type { Queue } from '../queue/port.js';
 import type { Store } from '../store/port.js';
 
-/** How long idempotent responses are replayed (DESIGN.md §3). */
+/** How long idempotent responses are replayed (docs/api.md). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
 

@@ -1,7 +1,7 @@
 /**
  * Adversarial, property-based checks of every operation in the served OpenAPI document: routes
  * added later are covered without touching this file. Whatever a client sends, the answer is a
- * 2xx or a 4xx in the standard error shape (DESIGN.md §3), never a 5xx; refused requests create
+ * 2xx or a 4xx in the standard error shape (docs/api.md), never a 5xx; refused requests create
  * nothing.
  */
 import fc from 'fast-check';

@@ -1,7 +1,7 @@
 /**
  * Tenant and mode isolation for every operation in the served OpenAPI document, on both backends:
  * an object made by workspace A with a live key is invisible to workspace B and to A's test key
- * (DESIGN.md §3: test keys see only test-mode objects, live keys only live ones), on every method
+ * (docs/api.md: test keys see only test-mode objects, live keys only live ones), on every method
  * of its path, and none of those calls change it.
  *
  * A new route with a path parameter fails this suite until `factories` says how to make an object

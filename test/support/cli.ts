@@ -34,12 +34,12 @@ export interface CliProcess {
 const running = new Set<CliProcess>();
 
 /**
- * Runs `node --import tsx src/cli/index.ts ...args` from the repository root. KAIRO_* variables
- * of the test environment are not passed on, so only the given flags configure it.
+ * Runs `node --import tsx src/cli/index.ts ...args` from the repository root. KAIRO_* and OTEL_*
+ * variables of the test environment are not passed on, so only the given flags configure it.
  */
 export function spawnCli(args: string[]): CliProcess {
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KAIRO_')) env[name] = value;
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KAIRO_') && !name.startsWith('OTEL_')) env[name] = value;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
     cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -43,7 +43,7 @@ export interface Operation {
 
 export const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
-/** Every id prefix of DESIGN.md §3. */
+/** Every id prefix of docs/api.md. */
 export const ID_PREFIXES: IdPrefix[] = ['ws', 'key', 'req', 'job', 'agent', 'run', 'thread', 'wf', 'wfrun', 'src', 'doc', 'span'];
 
 export async function fetchOpenApi(baseUrl: string): Promise<OpenApiDoc> {

@@ -1,7 +1,7 @@
 /**
  * Raw HTTP for adversarial suites: exact paths (no URL normalisation), any header bytes, bodies
  * with or without Content-Length, and the invariants every KAIRO response must satisfy
- * (DESIGN.md §3).
+ * (docs/api.md).
  */
 import http from 'node:http';
 import { errorCatalogue, type ErrorCode } from '../../src/errors.js';

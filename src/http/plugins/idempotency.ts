@@ -39,7 +39,7 @@ function replay(reply: FastifyReply, status: number, body: string, headers: Reco
 }
 
 /**
- * `Idempotency-Key` on any POST (DESIGN.md §3): the first request with a key runs and its
+ * `Idempotency-Key` on any POST (docs/api.md): the first request with a key runs and its
  * response is stored; a retry with the same key and body within 24 h gets that response again
  * with `Idempotent-Replayed: true`; the same key with a different body is refused; a concurrent
  * duplicate waits briefly for the first, then gets 409 — it never runs twice. Responses with a
