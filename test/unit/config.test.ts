@@ -173,3 +173,36 @@ describe('loadConfig: outbound allow list', () => {
     }
   });
 });
+
+describe('loadConfig: analytics, retention, prices and exporters', () => {
+  it('turns analytics on with 30, 7 and 395 days of retention, no metrics port and no export by default', () => {
+    expect(loadConfig({}, {})).toMatchObject({
+      analytics: true, traceRetentionDays: 30, requestLogRetentionDays: 7, rollupRetentionDays: 395, modelPrices: [],
+      metricsPort: undefined, metricsHost: '127.0.0.1', otlpTracesUrl: undefined, otlpHeaders: {}, otelServiceName: 'kairo',
+    });
+    expect(loadConfig({}, { KAIRO_ANALYTICS: 'off' }).analytics).toBe(false);
+    expect(loadConfig({ analytics: 'on' }, { KAIRO_ANALYTICS: 'off' }).analytics).toBe(true);
+    expect(loadConfig({}, { KAIRO_METRICS_PORT: '9464', KAIRO_TRACE_RETENTION_DAYS: '90' })).toMatchObject({ metricsPort: 9464, traceRetentionDays: 90 });
+    expect(configError({}, { KAIRO_ANALYTICS: 'sometimes' }).message).toMatch(/--analytics \/ KAIRO_ANALYTICS/);
+    expect(configError({}, { KAIRO_TRACE_RETENTION_DAYS: '0' }).message).toMatch(/--trace-retention-days \/ KAIRO_TRACE_RETENTION_DAYS/);
+  });
+
+  it('parses price overrides and refuses malformed ones, naming the setting', () => {
+    expect(loadConfig({}, { KAIRO_MODEL_PRICES: 'openai/gpt-4o;in=2.5;out=10;cached=1.25, anthropic/claude-sonnet-4;out=14' }).modelPrices).toEqual([
+      { id: 'openai/gpt-4o', input: 2.5, output: 10, cachedInput: 1.25 },
+      { id: 'anthropic/claude-sonnet-4', output: 14 },
+    ]);
+    for (const value of ['gpt-4o;in=1', 'openai/gpt-4o', 'openai/gpt-4o;in=-1', 'openai/gpt-4o;in=abc', 'openai/gpt-4o;speed=3', 'openai/gpt-4o;in=1;in=2', 'openai/x;in=1,openai/x;out=1']) {
+      expect(configError({}, { KAIRO_MODEL_PRICES: value }).message, value).toMatch(/--model-prices \/ KAIRO_MODEL_PRICES/);
+    }
+  });
+
+  it('derives the OTLP traces URL and headers as the exporter specification does', () => {
+    expect(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318/' }).otlpTracesUrl).toBe('http://127.0.0.1:4318/v1/traces');
+    expect(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/custom' }).otlpTracesUrl).toBe('http://b:4318/custom');
+    expect(loadConfig({ otlpTracesUrl: 'http://c:4318' }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/custom' }).otlpTracesUrl).toBe('http://c:4318/v1/traces');
+    expect(loadConfig({}, { OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20abc, x-tenant=kairo' }).otlpHeaders).toEqual({ authorization: 'Bearer abc', 'x-tenant': 'kairo' });
+    expect(configError({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' }).message).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+    expect(configError({}, { OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' }).message).toMatch(/OTEL_EXPORTER_OTLP_HEADERS/);
+  });
+});

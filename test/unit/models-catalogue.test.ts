@@ -340,3 +340,28 @@ describe('config: model provider settings', () => {
     }
   });
 });
+
+describe('price overrides and costs', () => {
+  it('applies KAIRO_MODEL_PRICES over the catalogue, keeping the prices it leaves out', () => {
+    const catalogue = createModelCatalogue(loadConfig({}, { KAIRO_MODEL_PRICES: 'openai/gpt-4o;in=3;cached=0.1' }));
+    expect(catalogue.get('openai/gpt-4o')!.pricing).toEqual({ input: 3, output: 10, cachedInput: 0.1 });
+    expect(catalogue.get('openai/gpt-4o-mini')!.pricing).toEqual({ input: 0.15, output: 0.6, cachedInput: 0.075 });
+  });
+
+  it('refuses an override of a model the catalogue does not have', () => {
+    expect(() => createModelCatalogue(loadConfig({}, { KAIRO_MODEL_PRICES: 'openai/gpt-9;in=1' }))).toThrow(ConfigError);
+    expect(() => createModelCatalogue(loadConfig({}, { KAIRO_MODEL_PRICES: 'openai/gpt-9;in=1' }))).toThrow(/KAIRO_MODEL_PRICES: "openai\/gpt-9"/);
+  });
+
+  it('prices a call at its tokens: cached input at the cached price, test mode notionally', async () => {
+    const { callCost, SIMULATOR_NOTIONAL_PRICING } = await import('../../src/models/pricing.js');
+    const catalogue = createModelCatalogue(loadConfig({}, {}));
+    const tokens = { inputTokens: 1000, cachedInputTokens: 400, outputTokens: 200 };
+    expect(callCost(catalogue, 'openai/gpt-4o', tokens, true)).toBeCloseTo((600 * 2.5 + 400 * 1.25 + 200 * 10) / 1e6, 15);
+    expect(callCost(catalogue, 'openai/gpt-4o', tokens, false)).toBeCloseTo((600 * 2.5 + 400 * 1.25 + 200 * 10) / 1e6, 15);
+    expect(callCost(catalogue, 'kairo/simulator', tokens, true)).toBe(0);
+    const notional = SIMULATOR_NOTIONAL_PRICING;
+    expect(callCost(catalogue, 'kairo/simulator', tokens, false)).toBeCloseTo((600 * notional.input + 400 * notional.cachedInput + 200 * notional.output) / 1e6, 15);
+    expect(callCost(catalogue, 'nobody/knows', tokens, true)).toBe(0);
+  });
+});
