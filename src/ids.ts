@@ -79,12 +79,16 @@ export function idAtTime(prefix: IdPrefix, ms: number): string {
   return encode(prefix, bytes);
 }
 
+/** Each base32 character's value, by character code. */
+const DIGITS = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DIGITS[ALPHABET.charCodeAt(i)] = i;
+
 /** The millisecond an id was made at (its UUIDv7 timestamp). */
 export function timeOfId(id: string): number {
-  const suffix = id.slice(id.lastIndexOf('_') + 1);
+  const start = id.lastIndexOf('_') + 1;
   let ms = 0;
   // The first 10 characters hold 2 zero bits and the 48-bit timestamp.
-  for (let i = 0; i < 10; i++) ms = ms * 32 + ALPHABET.indexOf(suffix[i]!);
+  for (let i = start; i < start + 10; i++) ms = ms * 32 + DIGITS[id.charCodeAt(i) & 127]!;
   return ms;
 }
 

@@ -16,7 +16,7 @@ const MAX_BUFFERED = 200_000;
  * latency sketch). A crash loses at most the requests of that last second.
  */
 export class RequestAccounting {
-  private buffer: Array<Omit<RequestRecord, 'createdAt'>> = [];
+  private buffer: RequestRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private dropped = 0;
@@ -30,8 +30,11 @@ export class RequestAccounting {
     return this.options.enabled;
   }
 
-  /** Buffers a request's record; its time is its id's (made when the request arrived), read when it is written. */
-  record(record: Omit<RequestRecord, 'createdAt'>): void {
+  /**
+   * Buffers a request's record. Its `createdAt` is set when it is written: the time of its id,
+   * made when the request arrived (so time filters, which read ids, agree with it).
+   */
+  record(record: RequestRecord): void {
     if (this.buffer.length >= MAX_BUFFERED) {
       this.buffer.shift();
       this.dropped++;
@@ -57,8 +60,9 @@ export class RequestAccounting {
 
   private async write(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const records: RequestRecord[] = this.buffer.map((r) => ({ ...r, createdAt: timeOfId(r.id) }));
+    const records = this.buffer;
     this.buffer = [];
+    for (const record of records) record.createdAt = timeOfId(record.id);
     if (this.dropped > 0) {
       this.options.onError?.(new Error(`${this.dropped} request log entries were dropped: the database did not keep up.`));
       this.dropped = 0;

@@ -7,6 +7,7 @@ import type {
 } from './port.js';
 import { idAtTime } from '../ids.js';
 import { paginate } from './kysely-repos.js';
+import type { BulkInsert } from './bulk-insert.js';
 
 /** Rows per insert statement. */
 const INSERT_BATCH = 200;
@@ -221,13 +222,17 @@ export const requestLogRow = (r: RequestRecord): Database['request_log'] => ({
   run_id: r.runId,
 });
 
+/** The request log's columns, in the order requestLogRow lists them. */
+export const REQUEST_LOG_COLUMNS = [
+  'workspace_id', 'livemode', 'id', 'created_at', 'api_key_id', 'method', 'route', 'path', 'status', 'latency_ms', 'error_code',
+  'idempotency_key', 'run_id',
+] as const satisfies ReadonlyArray<keyof Database['request_log']>;
+
 export class KyselyRequestLogRepo implements RequestLogRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly bulk: BulkInsert<'request_log'>) {}
 
   async insert(records: RequestRecord[]) {
-    for (let i = 0; i < records.length; i += INSERT_BATCH) {
-      await this.db.insertInto('request_log').values(records.slice(i, i + INSERT_BATCH).map(requestLogRow)).execute();
-    }
+    await this.bulk.run(this.db, records.map(requestLogRow));
   }
 
   private scoped(scope: Scope) {

@@ -9,7 +9,8 @@ import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-re
 import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo } from './agent-repos.js';
 import { KyselyWorkflowRepo, KyselyWorkflowRunRepo } from './workflow-repos.js';
 import { KyselyRunEventRepo } from './run-event-repo.js';
-import { KyselyRequestLogRepo, KyselyRollupRepo, type MergeCounts } from './analytics-repos.js';
+import { KyselyRequestLogRepo, KyselyRollupRepo, REQUEST_LOG_COLUMNS, type MergeCounts } from './analytics-repos.js';
+import { BulkInsert } from './bulk-insert.js';
 
 /** Dialect differences the shared repositories need to know about. */
 export interface DialectTraits {
@@ -528,8 +529,15 @@ class KyselyMetaRepo implements MetaRepo {
   }
 }
 
+/** What a store's repositories share across transactions: statements compiled once. */
+export interface SharedStatements {
+  requestLogInsert: BulkInsert<'request_log'>;
+}
+
+export const sharedStatements = (): SharedStatements => ({ requestLogInsert: new BulkInsert('request_log', REQUEST_LOG_COLUMNS) });
+
 /** The repositories over a Kysely executor: the database itself or an open transaction. */
-export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits): Repos {
+export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared: SharedStatements): Repos {
   return {
     workspaces: new KyselyWorkspaceRepo(db),
     apiKeys: new KyselyApiKeyRepo(db),
@@ -550,6 +558,6 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits): Repos 
     workflowRuns: new KyselyWorkflowRunRepo(db),
     workflowRunEvents: new KyselyRunEventRepo(db, 'wfrun'),
     rollups: new KyselyRollupRepo(db, traits.mergeCounts),
-    requestLog: new KyselyRequestLogRepo(db),
+    requestLog: new KyselyRequestLogRepo(db, shared.requestLogInsert),
   };
 }

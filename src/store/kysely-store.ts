@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import type { Database } from './schema.js';
 import type { Repos, Store, Transaction } from './port.js';
-import { kyselyRepos, type DialectTraits } from './kysely-repos.js';
+import { kyselyRepos, sharedStatements, type DialectTraits, type SharedStatements } from './kysely-repos.js';
 import { migrationProvider } from './migrations/index.js';
 
 /**
@@ -60,7 +60,7 @@ export class KyselyStore implements Store {
     private readonly pool?: { totalCount: number; idleCount: number; waitingCount: number },
   ) {
     this.dialect = traits.name;
-    const repos = { ...kyselyRepos(db, traits), ...overrides };
+    const repos = { ...kyselyRepos(db, traits, this.shared), ...overrides };
     this.workspaces = repos.workspaces;
     this.apiKeys = repos.apiKeys;
     this.idempotency = repos.idempotency;
@@ -83,6 +83,8 @@ export class KyselyStore implements Store {
     this.requestLog = repos.requestLog;
   }
 
+  private readonly shared: SharedStatements = sharedStatements();
+
   /** The transaction the current async call chain runs in, so nested calls can join it. */
   private readonly current = new AsyncLocalStorage<{ tx: Transaction; open: boolean }>();
 
@@ -97,7 +99,7 @@ export class KyselyStore implements Store {
     let result: T;
     try {
       result = await this.db.transaction().execute(async (trx) => {
-        frame.tx = { ...kyselyRepos(trx, this.traits), afterCommit: (hook) => void hooks.push(hook) };
+        frame.tx = { ...kyselyRepos(trx, this.traits, this.shared), afterCommit: (hook) => void hooks.push(hook) };
         return this.current.run(frame, () => work(frame.tx));
       });
     } finally {

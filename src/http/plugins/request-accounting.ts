@@ -34,7 +34,7 @@ export function registerRequestAccounting(app: FastifyInstance, accounting: Requ
         const query = url.indexOf('?');
         const idempotencyKey = request.headers['idempotency-key'];
         accounting.record({
-          id: request.id, scope: auth.scope, apiKeyId: auth.key.id, method: request.method,
+          id: request.id, scope: auth.scope, createdAt: 0, apiKeyId: auth.key.id, method: request.method,
           route: template, path: query === -1 ? url : url.slice(0, query), status: reply.statusCode, latencyMs: Math.round(latency * 100) / 100,
           errorCode: request.errorCode, idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey.slice(0, 255) : null, runId: request.createdRunId,
         });

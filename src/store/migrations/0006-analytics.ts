@@ -4,7 +4,8 @@ const EMPTY_USAGE = '{"input_tokens":0,"output_tokens":0,"cached_input_tokens":0
 
 /**
  * Traces and analytics: who started each run and what it is part of, workflow runs' usage and
- * latency, spans of either kind of run, the rollups analytics reads, and the request log.
+ * latency, spans of either kind of run, and the rollups analytics reads. The request log's table
+ * is each dialect's own (0006-request-log).
  */
 export async function up(db: Kysely<any>): Promise<void> {
   for (const column of ['api_key_id', 'parent_run_id', 'parent_span_id', 'workflow_id']) {
@@ -77,27 +78,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   // Compaction and retention walk buckets across workspaces.
   await db.schema.createIndex('rollups_time').on('rollups').columns(['width', 'bucket_start']).execute();
-
-  await db.schema
-    .createTable('request_log')
-    .addColumn('workspace_id', 'text', (c) => c.notNull())
-    .addColumn('livemode', 'integer', (c) => c.notNull())
-    .addColumn('id', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'bigint', (c) => c.notNull())
-    .addColumn('api_key_id', 'text', (c) => c.notNull())
-    .addColumn('method', 'text', (c) => c.notNull())
-    .addColumn('route', 'text', (c) => c.notNull())
-    .addColumn('path', 'text', (c) => c.notNull())
-    .addColumn('status', 'integer', (c) => c.notNull())
-    .addColumn('latency_ms', 'double precision', (c) => c.notNull())
-    .addColumn('error_code', 'text')
-    .addColumn('idempotency_key', 'text')
-    .addColumn('run_id', 'text')
-    .addPrimaryKeyConstraint('request_log_pk', ['workspace_id', 'livemode', 'id'])
-    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('request_log').execute();
   await db.schema.dropTable('rollups').execute();
 }
