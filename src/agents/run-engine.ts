@@ -91,7 +91,6 @@ const UNFINISHED: Run['status'][] = ['queued', 'running', 'requires_action'];
 /** A caller's slot lent to a run: the run's release leaves it held. */
 const borrowed = (slot: RunSlot): RunSlot => ({ lost: slot.lost, release: async () => {} });
 
-
 function lastUserText(messages: ModelMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i]!;

@@ -300,6 +300,41 @@ describe.each(backends)('analytics API on %s', (backend) => {
     }
   });
 
+  it('records the waits of runs at the plan\'s concurrent-run cap as slot-wait spans', async () => {
+    const free = await server.workspace('free');
+    const agent = (await post('/v1/agents', { name: 'Busy', model: 'openai/gpt-4o' }, free.testKey)).body;
+    const workflow = (await post('/v1/workflows', { name: 'Busy flow', steps: [{ id: 'ask', type: 'agent', agent: agent.id, input: '"slow 300"' }] }, free.testKey)).body;
+    // Five slots on the free plan: eight runs of each kind at once, so some wait for one.
+    const started = [
+      ...(await Promise.all(Array.from({ length: 8 }, () => post(`/v1/agents/${agent.id}/runs`, { input: 'slow 300', background: true }, free.testKey)))),
+      ...(await Promise.all(Array.from({ length: 8 }, () => post(`/v1/workflows/${workflow.id}/runs`, { background: true }, free.testKey)))),
+    ].map((r) => r.body);
+    // Polled gently: the free plan allows 100 requests a minute.
+    const ids = new Set(started.map((r) => r.id));
+    const listed = await waitFor(
+      () => get('/v1/analytics/traces?limit=100', free.testKey),
+      (r) => r.body.data.filter((t: any) => ids.has(t.id) && ['completed', 'failed'].includes(t.status)).length === ids.size,
+      30_000,
+      300,
+    );
+    expect(listed.body.data.filter((t: any) => ids.has(t.id)).map((t: any) => t.status)).toEqual([...ids].map(() => 'completed'));
+    const traces = await Promise.all(started.map((run) => get(`/v1/analytics/traces/${run.id}`, free.testKey)));
+    const waited = traces.map((t) => t.body).filter((t) => t.spans.some((s: any) => s.type === 'slot_wait'));
+    expect(waited.length).toBeGreaterThan(0);
+    for (const trace of waited) {
+      const waits = trace.spans.filter((s: any) => s.type === 'slot_wait');
+      expect(trace.latency_ms.slot_wait_ms).toBe(waits.reduce((total: number, s: any) => total + s.duration_ms, 0));
+      expect(waits[0]).toMatchObject({ name: 'concurrent-run slot', status: 'ok', parent_id: null });
+      // The queue wait ends where the first slot wait began.
+      const queue = trace.spans.find((s: any) => s.type === 'queue_wait');
+      expect(queue.ended_at <= waits[0].started_at).toBe(true);
+    }
+    expect(waited.some((t) => t.type === 'agent_run')).toBe(true);
+    expect(waited.some((t) => t.type === 'workflow_run')).toBe(true);
+    const latency = (await get(`/v1/analytics/latency?bucket_width=1h&agent_id=${agent.id}&metrics=slot_wait,queue`, free.testKey)).body.totals[0];
+    expect(latency.slot_wait_ms.count).toBe(waited.filter((t) => t.type === 'agent_run' && t.agent_id === agent.id).length);
+  });
+
   it('refuses bad input naming the parameter, and answers an empty range with empty buckets', async () => {
     const bad: Array<[string, string]> = [
       ['/v1/analytics/usage?start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z', 'end'],
