@@ -53,7 +53,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => app?.log.warn({ err: error }, 'analytics'));
+  const { context, agents, workflows, analytics, fetcher, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => app?.log.warn({ err: error }, 'analytics'));
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
@@ -81,7 +81,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const listener = listening;
   const logger = app.log;
   const stopHeartbeats = startHeartbeats(store, (error) => logger.warn({ err: error }, 'heartbeat not recorded'));
-  registerMaintenanceJobs(queue, store);
+  registerMaintenanceJobs(jobs, store);
   context.registerJobs();
   agents.registerJobs();
   workflows.registerJobs();
@@ -128,9 +128,9 @@ export async function startWorker(config: Config, log: (message: string) => void
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
-  registerMaintenanceJobs(queue, store);
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => log(`analytics: ${String(error)}`));
+  const { context, agents, workflows, analytics, fetcher, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => log(`analytics: ${String(error)}`));
+  registerMaintenanceJobs(jobs, store);
   context.registerJobs();
   agents.registerJobs();
   workflows.registerJobs();
@@ -155,19 +155,20 @@ export async function startWorker(config: Config, log: (message: string) => void
  * connection pool under the operator's address policy) that the caller closes on shutdown.
  */
 function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter, catalogue: ModelCatalogue, onError: (error: unknown) => void) {
+  const analytics = new AnalyticsModule({ config, store, queue, catalogue, version, onError });
+  const jobs = analytics.jobs;
   const fetcher = createSafeFetcher({ allowCidrs: config.outboundAllowCidrs });
   const context = new ContextService({
     store,
-    queue,
+    queue: jobs,
     embedders: createEmbedderRegistry(config),
     fetcher,
     schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
-  const analytics = new AnalyticsModule({ config, store, queue, catalogue, version, onError });
   const slots = new RunSlots(concurrency);
   const agents = new AgentsModule({
     store,
-    queue,
+    queue: jobs,
     catalogue,
     router: createModelRouter(catalogue),
     context,
@@ -177,8 +178,8 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     spans: analytics.spans,
     observer: analytics.observer,
   });
-  const workflows = new WorkflowsModule({ store, queue, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs });
-  return { context, agents, workflows, analytics, fetcher };
+  const workflows = new WorkflowsModule({ store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs });
+  return { context, agents, workflows, analytics, fetcher, jobs };
 }
 
 function readFile(file: string): Buffer {

@@ -32,6 +32,8 @@ export class AnalyticsModule {
   readonly metrics: PrometheusMetrics | undefined;
   /** OTLP trace export, when an OTLP endpoint is configured. */
   private readonly otlp: OtlpTraceExporter | undefined;
+  /** The job queue the areas register their handlers on: with metrics on, every handler is timed. */
+  readonly jobs: Queue;
 
   constructor(
     private readonly deps: {
@@ -54,6 +56,7 @@ export class AnalyticsModule {
     this.traces = new TraceService(store);
     this.requestLog = new RequestLog(store);
     this.metrics = config.metricsPort === undefined ? undefined : new PrometheusMetrics({ store, queue: deps.queue, serviceVersion: deps.version });
+    this.jobs = this.metrics?.instrumentQueue(deps.queue) ?? deps.queue;
     this.otlp = config.otlpTracesUrl === undefined
       ? undefined
       : new OtlpTraceExporter({
@@ -68,7 +71,7 @@ export class AnalyticsModule {
 
   /** Deriving hour and day rollups and purging what has outlived its retention run as jobs. */
   registerJobs(): void {
-    registerAnalyticsJobs(this.deps.queue, this.deps.store, this.compactor, this.deps.config);
+    registerAnalyticsJobs(this.jobs, this.deps.store, this.compactor, this.deps.config);
   }
 
   /**

@@ -185,6 +185,17 @@ export class BullmqQueue implements Queue {
     };
   }
 
+  async counts(): Promise<Record<JobStatus, number>> {
+    const c = await this.bull.getJobCounts('waiting', 'prioritized', 'waiting-children', 'delayed', 'active', 'completed', 'failed');
+    return {
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+      delayed: c.delayed ?? 0,
+      active: c.active ?? 0,
+      completed: c.completed ?? 0,
+      failed: c.failed ?? 0,
+    };
+  }
+
   async ping(): Promise<void> {
     const timeout = delay(5000).then(() => {
       throw new Error('Redis did not answer PING within 5 s');

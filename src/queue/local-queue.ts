@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { JobRecord, Store } from '../store/port.js';
-import type { JobHandler, JobInfo, JobOptions, Queue } from './port.js';
+import type { JobHandler, JobInfo, JobOptions, JobStatus, Queue } from './port.js';
 import { errorMessage, parseStoredJson, validateJobOptions } from './job-options.js';
 
 /** Options of the embedded queue. */
@@ -137,6 +137,11 @@ export class LocalQueue implements Queue {
       lastError: job.lastError,
       result: job.result === null ? null : parseStoredJson(job.result),
     };
+  }
+
+  async counts(): Promise<Record<JobStatus, number>> {
+    const [byState, delayed] = await Promise.all([this.store.jobs.countByState(this.queueName), this.store.jobs.countDelayed(this.queueName, this.now())]);
+    return { waiting: byState.waiting - delayed, delayed, active: byState.active, completed: byState.completed, failed: byState.failed };
   }
 
   async ping(): Promise<void> {

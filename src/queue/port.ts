@@ -59,6 +59,8 @@ export interface Queue {
   /** Stops taking jobs and waits for running handlers to finish (or aborts them after `timeoutMs`). */
   stop(timeoutMs?: number): Promise<void>;
   getJob(id: string): Promise<JobInfo | undefined>;
+  /** How many jobs of this queue are in each state now (finished ones until they are purged). */
+  counts(): Promise<Record<JobStatus, number>>;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
   /** Releases connections. Call after stop(). */

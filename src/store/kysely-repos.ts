@@ -458,6 +458,17 @@ class KyselyJobRepo implements JobRepo {
     return Number(result.numDeletedRows);
   }
 
+  async countDelayed(queue: string, now: number) {
+    const row = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('queue', '=', queue)
+      .where('state', '=', 'waiting')
+      .where('run_at', '>', now)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
   async countByState(queue: string) {
     const rows = await this.db
       .selectFrom('jobs')

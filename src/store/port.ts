@@ -161,6 +161,8 @@ export interface JobRepo {
   /** The earliest run_at of a waiting job, to sleep exactly until then. */
   nextDue(queue: string): Promise<number | undefined>;
   countByState(queue: string): Promise<Record<JobState, number>>;
+  /** Waiting jobs not due before `now` (delayed, or backing off before a retry). */
+  countDelayed(queue: string, now: number): Promise<number>;
   /** Deletes completed and failed jobs last changed before `before`; returns how many. */
   purgeFinished(before: number): Promise<number>;
 }

@@ -174,6 +174,32 @@ describe.each(backends)('queue conformance: $name', ({ kind, setup }) => {
     expect(payloads).toEqual([{ n: 1 }]);
   });
 
+  it('counts its jobs by state: waiting, delayed, active, completed, failed', async () => {
+    const queue = open();
+    const zero = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0 };
+    expect(await queue.counts()).toEqual(zero);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    queue.register('hold', () => held);
+    queue.register('ok', async () => 'done');
+    queue.register('bad', async () => {
+      throw new UnrecoverableError('no');
+    });
+    await queue.enqueue('ok', null);
+    await queue.enqueue('ok', null, { delayMs: 60_000 });
+    expect(await queue.counts()).toEqual({ ...zero, waiting: 1, delayed: 1 });
+    const bad = await queue.enqueue('bad', null);
+    const holding = await queue.enqueue('hold', null);
+    await queue.start();
+    await waitForState(queue, bad, 'failed');
+    await waitForState(queue, holding, 'active');
+    await waitFor('the ok job', async () => (await queue.counts()).completed === 1);
+    expect(await queue.counts()).toEqual({ ...zero, delayed: 1, active: 1, completed: 1, failed: 1 });
+    release();
+    await waitForState(queue, holding, 'completed');
+    expect(await queue.counts()).toEqual({ ...zero, delayed: 1, completed: 2, failed: 1 });
+  });
+
   it('does not run a delayed job before its time, and runs it after', async () => {
     const queue = open();
     const ranAt: number[] = [];
