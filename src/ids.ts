@@ -83,6 +83,26 @@ export function idAtTime(prefix: IdPrefix, ms: number): string {
 const DIGITS = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DIGITS[ALPHABET.charCodeAt(i)] = i;
 
+/** The 16 bytes an id encodes (its UUID). */
+export function idBytes(id: string): Uint8Array {
+  const start = id.lastIndexOf('_') + 1;
+  const bytes = new Uint8Array(16);
+  // 26 characters of 5 bits: two leading zero bits, then the 128 bits.
+  let accumulator = 0;
+  let bits = 0;
+  let out = 0;
+  for (let i = start; i < start + 26; i++) {
+    accumulator = ((accumulator << 5) | DIGITS[id.charCodeAt(i) & 127]!) & 0xfff;
+    bits += 5;
+    if (i === start) bits -= 2;
+    while (bits >= 8) {
+      bits -= 8;
+      bytes[out++] = (accumulator >>> bits) & 0xff;
+    }
+  }
+  return bytes;
+}
+
 /** The millisecond an id was made at (its UUIDv7 timestamp). */
 export function timeOfId(id: string): number {
   const start = id.lastIndexOf('_') + 1;
