@@ -8,7 +8,12 @@
 // --warmup N runs before measuring (300) --concurrency C runs in flight for the throughput
 // phase (8) --duration S of the throughput phase (5) --baseline N generateText calls (3000)
 // --cpu-prof DIR (start the server with --cpu-prof, profiles written to DIR on exit)
-// --cli FILE (another build's dist/cli/index.js, to compare before and after a change).
+// --cli FILE (another build's dist/cli/index.js, to compare before and after a change)
+// --overhead-runs N runs per server in the analytics comparison (2000; 0 skips it).
+//
+// The analytics comparison runs the same sequential runs on a second server started with
+// `--analytics off` (no spans, no rollups, no request log), in interleaved rounds, and prints both
+// p50s and the difference per run (target ≤ +0.2 ms).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +29,11 @@ const PROMPT = 'Write a haiku about the sea.';
 const TARGET_P50_MS = 2;
 const TARGET_P99_MS = 10;
 /** Whatever the options, the whole benchmark stops by then. */
-const HARD_LIMIT_MS = 110_000;
+const HARD_LIMIT_MS = 170_000;
+/** Analytics may add at most this much per run (spans, rollups, the request log). */
+const TARGET_ANALYTICS_OVERHEAD_MS = 0.2;
+/** Rounds the analytics comparison alternates between the two servers. */
+const OVERHEAD_ROUNDS = 6;
 
 interface Options {
   runs: number;
@@ -34,10 +43,11 @@ interface Options {
   baselineCalls: number;
   cpuProfDir: string | undefined;
   cli: string;
+  overheadRuns: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { runs: 2000, warmup: 300, concurrency: 8, durationSeconds: 5, baselineCalls: 3000, cpuProfDir: undefined, cli: builtCli };
+  const options: Options = { runs: 2000, warmup: 300, concurrency: 8, durationSeconds: 5, baselineCalls: 3000, cpuProfDir: undefined, cli: builtCli, overheadRuns: 2000 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const int = (min: number, max: number): number => {
@@ -52,6 +62,7 @@ function parseOptions(argv: string[]): Options {
     else if (flag === '--baseline') options.baselineCalls = int(10, 100_000);
     else if (flag === '--cpu-prof') options.cpuProfDir = path.resolve(argv[++i] ?? '');
     else if (flag === '--cli') options.cli = path.resolve(argv[++i] ?? '');
+    else if (flag === '--overhead-runs') options.overheadRuns = int(0, 20_000);
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
@@ -180,6 +191,32 @@ async function verifySample(http: HttpClient, agentId: string): Promise<string> 
   return `run ${body.id}: completed, usage ${body.usage.input_tokens}+${body.usage.output_tokens} tokens, ${steps.length} step(s), latency_ms ${JSON.stringify(body.latency_ms)}`;
 }
 
+/**
+ * (c) The same sequential runs with analytics on (`kairo`) and off (a second server), in
+ * alternating rounds so that a disturbance hits both alike: the write cost of spans and rollups.
+ */
+async function analyticsOverhead(on: HttpClient, off: HttpClient, runs: number, warmup: number): Promise<{ on: Stats; off: Stats }> {
+  const agents = { on: await createAgent(on), off: await createAgent(off) };
+  for (let i = 0; i < warmup; i++) {
+    await runOnce(on, agents.on);
+    await runOnce(off, agents.off);
+  }
+  const latencies = { on: [] as number[], off: [] as number[] };
+  const perRound = Math.ceil(runs / OVERHEAD_ROUNDS);
+  for (let round = 0; round < OVERHEAD_ROUNDS; round++) {
+    const order = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+    for (const which of order) {
+      const http = which === 'on' ? on : off;
+      for (let i = 0; i < perRound; i++) {
+        const t0 = performance.now();
+        await runOnce(http, agents[which]);
+        latencies[which].push(performance.now() - t0);
+      }
+    }
+  }
+  return { on: stats(latencies.on), off: stats(latencies.off) };
+}
+
 // ---------------------------------------------------------------- report
 
 async function main(): Promise<void> {
@@ -241,12 +278,37 @@ async function main(): Promise<void> {
       const listed = await seqHttp.request('GET', `/v1/agents/${agentId}/runs?limit=5`);
       if (listed.status !== 200 || !listed.body.data.every((r: any) => r.status === 'completed')) throw new Error(`listing runs: ${listed.status}`);
 
+      let overheadOk = true;
+      if (options.overheadRuns > 0) {
+        const offKairo = await startKairo({ cli: options.cli, dataDir: path.join(dataDir, 'analytics-off'), name: 'bench-runs-off', cpuProfDir: undefined, serveArgs: ['--analytics', 'off'] });
+        const offHttp = httpClient(offKairo, 1);
+        try {
+          const overhead = await analyticsOverhead(seqHttp, offHttp, options.overheadRuns, Math.min(options.warmup, 200));
+          const extra = overhead.on.p50 - overhead.off.p50;
+          overheadOk = extra <= TARGET_ANALYTICS_OVERHEAD_MS;
+          console.log('');
+          console.log(
+            table(
+              ['analytics write cost (sequential runs, alternating rounds)', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms'],
+              [
+                ['KAIRO, analytics on (spans, rollups, request log)', String(overhead.on.count), ms(overhead.on.p50), ms(overhead.on.p90), ms(overhead.on.p99), ms(overhead.on.mean)],
+                ['KAIRO, --analytics off', String(overhead.off.count), ms(overhead.off.p50), ms(overhead.off.p90), ms(overhead.off.p99), ms(overhead.off.mean)],
+              ],
+            ),
+          );
+          console.log(`\n  analytics adds ${ms(extra)} ms per run at p50 (${ms(overhead.on.p99 - overhead.off.p99)} ms at p99)`);
+          console.log(`  ${overheadOk ? 'PASS' : 'FAIL'}  analytics write cost ${ms(extra)} ms per run at p50 (target ≤ +${TARGET_ANALYTICS_OVERHEAD_MS} ms)`);
+        } finally {
+          await offHttp.close();
+        }
+      }
+
       const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
       console.log('');
       console.log(`  ${verdict(seq.p50 <= TARGET_P50_MS)}  p50 per run ${ms(seq.p50)} ms end to end (target ≤ ${TARGET_P50_MS} ms)`);
       console.log(`  ${verdict(seq.p99 <= TARGET_P99_MS)}  p99 per run ${ms(seq.p99)} ms end to end (target ≤ ${TARGET_P99_MS} ms)`);
       console.log(`\n(finished in ${Math.round((Date.now() - startedAt) / 1000)} s)`);
-      if (!(seq.p50 <= TARGET_P50_MS && seq.p99 <= TARGET_P99_MS)) process.exitCode = 1;
+      if (!(seq.p50 <= TARGET_P50_MS && seq.p99 <= TARGET_P99_MS && overheadOk)) process.exitCode = 1;
     } finally {
       await seqHttp.close();
       await parHttp.close();

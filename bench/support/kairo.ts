@@ -34,12 +34,14 @@ export interface KairoStart {
   name: string;
   /** Where the server writes its CPU profile on exit; no profiling without one. */
   cpuProfDir: string | undefined;
+  /** More `kairo serve` flags (e.g. `--analytics off`). */
+  serveArgs?: string[];
 }
 
 /** The built server on SQLite, and a test key of an enterprise workspace (no rate limit, no run cap). */
-export async function startKairo({ cli, dataDir, name, cpuProfDir }: KairoStart): Promise<Kairo> {
+export async function startKairo({ cli, dataDir, name, cpuProfDir, serveArgs = [] }: KairoStart): Promise<Kairo> {
   const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-  const child = spawnTracked([...profile, cli, 'serve', '--data', dataDir, '--port', '0', '--log-level', 'warn']);
+  const child = spawnTracked([...profile, cli, 'serve', '--data', dataDir, '--port', '0', '--log-level', 'warn', ...serveArgs]);
   const out = await waitForOutput(child, 'kairo serve', (s) => /listening on http:\/\/\S+/.test(s) && /test key: sk_test_\S+\n/.test(s));
   const base = /listening on (http:\/\/[^\s]+)/.exec(out)![1]!;
   if (!base.startsWith('http://127.0.0.1:')) throw new Error(`kairo serve is not on 127.0.0.1: ${base}`);

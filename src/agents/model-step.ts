@@ -3,7 +3,7 @@ import type { Run, Store } from '../store/port.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import { callCost, isNotional } from '../models/pricing.js';
 import type { RunEventLog } from '../runs/event-log.js';
-import type { RunObserver } from '../runs/observer.js';
+import type { ModelCallRecord, RunObserver } from '../runs/observer.js';
 import type { SpanWriter } from '../runs/spans.js';
 import type { AgentConfig } from './agent-config.js';
 import type { ToolSpec } from './tools/ports.js';
@@ -13,6 +13,15 @@ export interface ModelStepResult {
   model: string;
   text: string;
   toolCalls: Array<{ id: string; name: string; arguments: unknown }>;
+  /** The answering call, not written yet: the caller writes it with what comes next (see ModelStep). */
+  record: ModelCallRecord;
+}
+
+/** The step's last call failed; its record is not written yet. */
+export class ModelStepFailed extends Error {
+  constructor(readonly failure: unknown, readonly record: ModelCallRecord) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
 }
 
 /** The conversation a model step sends. */
@@ -41,7 +50,9 @@ const tokensOf = (usage: LanguageModelUsage): CallTokens => ({
  * One model step of an agent run: calls the first candidate model and, on a retryable provider
  * error, the next. Every call is a span with its tokens, cost and timings, written together with
  * what the observer keeps of it (rollups) in one transaction; the run's usage, cost and latency
- * grow by each successful call.
+ * grow by each successful call. A call that falls back is written at once; the step's last call is
+ * handed back unwritten, so that the engine writes it in the transaction that follows it at once
+ * (the run's end), or at once itself when tools run next.
  */
 export class ModelStep {
   constructor(
@@ -64,7 +75,6 @@ export class ModelStep {
       specs.map((s) => [s.name, tool({ description: s.description, inputSchema: jsonSchema(s.parameters as any) })]),
     );
     const auto = config.model === 'auto';
-    let lastError: unknown;
     for (const [attempt, model] of candidates.entries()) {
       // A run that fails names the model it failed on.
       run.model = model;
@@ -135,35 +145,46 @@ export class ModelStep {
           model_ms: (run.latency.model_ms ?? 0) + (ended - started),
           ...(run.latency.time_to_first_token_ms === undefined && ttft !== null ? { time_to_first_token_ms: ttft } : {}),
         };
-        await this.record(span, 'ok', {
-          provider, model, input_tokens: tokens.inputTokens, output_tokens: tokens.outputTokens, cached_input_tokens: tokens.cachedInputTokens,
-          reasoning_tokens: tokens.reasoningTokens, cost_usd: cost, cost_notional: isNotional(run.scope.livemode), finish_reason: finishReason,
-          time_to_first_token_ms: ttft, tool_calls: toolCalls.length, step: input.step,
-        }, { run, model, provider, ok: true, startedAt: started, endedAt: ended, timeToFirstTokenMs: ttft, ...tokens, costUsd: cost, autoChosen, fellBack: false });
-        return { model, text, toolCalls };
+        const record: ModelCallRecord = {
+          span: this.deps.spans.ended(span, 'ok', {
+            provider, model, input_tokens: tokens.inputTokens, output_tokens: tokens.outputTokens, cached_input_tokens: tokens.cachedInputTokens,
+            reasoning_tokens: tokens.reasoningTokens, cost_usd: cost, cost_notional: isNotional(run.scope.livemode), finish_reason: finishReason,
+            time_to_first_token_ms: ttft, tool_calls: toolCalls.length, step: input.step,
+          }, ended),
+          outcome: { run, model, provider, ok: true, startedAt: started, endedAt: ended, timeToFirstTokenMs: ttft, ...tokens, costUsd: cost, autoChosen, fellBack: false },
+        };
+        return { model, text, toolCalls, record };
       }
       const retryable = APICallError.isInstance(failure) ? failure.isRetryable : false;
       const message = failure instanceof Error ? failure.message : String(failure);
       this.deps.router.recordOutcome(model, { ok: false, latencyMs: ended - started, retryable });
-      lastError = failure;
       const fellBack = retryable && attempt < candidates.length - 1;
-      await this.record(span, 'error', { provider, model, error: message.slice(0, 500), retryable, step: input.step }, {
-        run, model, provider, ok: false, startedAt: started, endedAt: ended, timeToFirstTokenMs: ttft,
-        inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costUsd: 0, autoChosen, fellBack,
-      });
-      if (!retryable) break;
+      const record: ModelCallRecord = {
+        span: this.deps.spans.ended(span, 'error', { provider, model, error: message.slice(0, 500), retryable, step: input.step }, ended),
+        outcome: {
+          run, model, provider, ok: false, startedAt: started, endedAt: ended, timeToFirstTokenMs: ttft,
+          inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costUsd: 0, autoChosen, fellBack,
+        },
+      };
+      if (!fellBack) throw new ModelStepFailed(failure, record);
+      await this.write([record]);
       fallbacks.push({ model, error: message.slice(0, 300) });
       await this.deps.events.append(run.id, 'run.model_fallback', { model, error: message.slice(0, 300) });
     }
-    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+    throw new Error('No model to call.');
   }
 
-  /** The call's span and what the observer keeps of it, in one transaction (nothing with tracing off). */
-  private async record(span: Parameters<SpanWriter['end']>[0], status: 'ok' | 'error', attributes: Record<string, unknown>, outcome: Parameters<RunObserver['modelCall']>[1]) {
-    if (!this.deps.spans.enabled) return;
+  /** Writes calls' spans and what the observer keeps of them, in one transaction (only the observer is told with tracing off). */
+  async write(records: ModelCallRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const outcomes = records.map((r) => r.outcome);
+    if (!this.deps.spans.enabled) {
+      await this.deps.observer.modelCalls(undefined, outcomes);
+      return;
+    }
     await this.deps.store.transaction(async (tx) => {
-      await this.deps.spans.end(span, status, attributes, { tx, endedAt: outcome.endedAt });
-      await this.deps.observer.modelCall(tx, outcome);
+      await this.deps.spans.write(records.map((r) => r.span), tx);
+      await this.deps.observer.modelCalls(tx, outcomes);
     });
   }
 }

@@ -11,9 +11,9 @@ import type { ToolResult, ToolSpec, ToolDefinition } from './tools/ports.js';
 import { readConfig, type AgentConfig } from './agent-config.js';
 import type { RunEventLog } from '../runs/event-log.js';
 import { isFinal } from '../runs/statuses.js';
-import type { RunObserver } from '../runs/observer.js';
+import type { ModelCallRecord, RunObserver } from '../runs/observer.js';
 import type { SpanWriter } from '../runs/spans.js';
-import { ModelStep } from './model-step.js';
+import { ModelStep, ModelStepFailed } from './model-step.js';
 
 export const AGENT_RUN_JOB = 'agents.run';
 /** A run executing in a request records that it is alive this often… */
@@ -335,7 +335,9 @@ export class RunEngine {
           ...step.toolCalls.map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: c.arguments })),
         ],
       });
-      if (step.toolCalls.length === 0) return this.complete(run, state, text);
+      // The last call is written with the run's end when the run ends now; before tools run otherwise.
+      if (step.toolCalls.length === 0) return this.complete(run, state, text, [step.record]);
+      await this.modelStep.write([step.record]);
 
       const pending: PendingCall[] = [];
       for (const call of step.toolCalls) {
@@ -357,9 +359,12 @@ export class RunEngine {
 
   /** The run ended by an error: cancelled if that was asked for, else failed (timeouts say so). */
   private async stopped(run: Run, signal: AbortSignal, error: unknown): Promise<Run> {
-    if (await this.cancelRequested(run.id)) return this.cancelled(run);
+    // A model call that failed the run is recorded with its end.
+    const calls = error instanceof ModelStepFailed ? [error.record] : [];
+    if (await this.cancelRequested(run.id)) return this.cancelled(run, UNFINISHED, calls);
     const timedOut = signal.aborted && String(signal.reason).includes('timeout');
-    return this.fail(run, timedOut ? 'run_timeout' : 'run_error', timedOut ? 'The run exceeded settings.timeout_ms.' : error instanceof Error ? error.message : String(error));
+    const failure = error instanceof ModelStepFailed ? error.failure : error;
+    return this.fail(run, timedOut ? 'run_timeout' : 'run_error', timedOut ? 'The run exceeded settings.timeout_ms.' : failure instanceof Error ? failure.message : String(failure), calls);
   }
 
   private route(run: Run, config: AgentConfig, state: EngineState, tools: PreparedTools): RoutingDecision {
@@ -515,19 +520,19 @@ export class RunEngine {
   }
 
   /** Ends the run `cancelled`, unless it has finished since (a final status is never overwritten). */
-  private async cancelled(run: Run, from: Run['status'][] = UNFINISHED): Promise<Run> {
+  private async cancelled(run: Run, from: Run['status'][] = UNFINISHED, calls: ModelCallRecord[] = []): Promise<Run> {
     const now = this.now();
     const next: Run = { ...run, status: 'cancelled', requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    await this.finish(next, from, (tx) => this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id }, tx));
+    await this.finish(next, from, calls, (tx) => this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id }, tx));
     return (await this.deps.store.runs.getById(run.id)) ?? next;
   }
 
-  /** The run, its thread messages, what the observer keeps and its last event are written in one transaction. */
-  private async complete(run: Run, state: EngineState, text: string): Promise<Run> {
+  /** The run, its last model calls, its thread messages, what the observer keeps and its last event are written in one transaction. */
+  private async complete(run: Run, state: EngineState, text: string, calls: ModelCallRecord[]): Promise<Run> {
     const now = this.now();
     const next: Run = { ...run, status: 'completed', output: text, state, completedAt: now, updatedAt: now, latency: this.total(run, now) };
     await this.deps.events.flush(run.id);
-    const saved = await this.finish(next, ['running'], async (tx) => {
+    const saved = await this.finish(next, ['running'], calls, async (tx) => {
       if (run.threadId) {
         const input = run.input;
         const userMessages: ModelMessage[] = typeof input === 'string' ? [{ role: 'user', content: input }] : (input as ModelMessage[]);
@@ -542,26 +547,30 @@ export class RunEngine {
     return next;
   }
 
-  private async fail(run: Run, code: string, message: string): Promise<Run> {
+  private async fail(run: Run, code: string, message: string, calls: ModelCallRecord[] = []): Promise<Run> {
     const now = this.now();
     const next: Run = { ...run, status: 'failed', errorCode: code, errorMessage: message.slice(0, 1000), requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
     await this.deps.events.flush(run.id).catch(() => {});
-    const saved = await this.finish(next, UNFINISHED, (tx) => this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } }, tx));
+    const saved = await this.finish(next, UNFINISHED, calls, (tx) => this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } }, tx));
     if (!saved) return (await this.deps.store.runs.getById(run.id))!;
     return next;
   }
 
   /**
-   * Saves a run that reached a final status, if it is still in one of `from`, with what the
-   * observer keeps of it and `alsoWrite`, all in one transaction; false when it had moved on.
+   * Saves a run that reached a final status, if it is still in one of `from`, with the model calls
+   * of its last step, what the observer keeps and `alsoWrite`, all in one transaction; false when
+   * it had moved on (the calls are recorded then on their own).
    */
-  private async finish(run: Run, from: Run['status'][], alsoWrite: (tx: Transaction) => Promise<unknown>): Promise<boolean> {
-    return this.deps.store.transaction(async (tx) => {
+  private async finish(run: Run, from: Run['status'][], calls: ModelCallRecord[], alsoWrite: (tx: Transaction) => Promise<unknown>): Promise<boolean> {
+    const saved = await this.deps.store.transaction(async (tx) => {
       if (!(await tx.runs.save(run, from))) return false;
-      await this.deps.observer.agentRunFinished(tx, run);
+      await this.deps.spans.write(calls.map((c) => c.span), tx);
+      await this.deps.observer.agentRunFinished(tx, run, calls.map((c) => c.outcome));
       await alsoWrite(tx);
       return true;
     });
+    if (!saved) await this.modelStep.write(calls);
+    return saved;
   }
 
   private total(run: Run, now: number): Record<string, number> {

@@ -2,6 +2,7 @@ import type { Run, RollupDims, RollupMetrics, RollupRow, RollupSubject, Scope, T
 import type { ModelCatalogue } from '../models/ports.js';
 import type { ModelCallOutcome, RunObserver } from '../runs/observer.js';
 import { addValue, type Bins } from './sketch.js';
+import { combineRows } from './groupings.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
@@ -89,12 +90,13 @@ export function workflowRunRow(run: WorkflowRun, steps: number): RollupRow {
 export class RollupWriter implements RunObserver {
   constructor(private readonly catalogue: ModelCatalogue) {}
 
-  async modelCall(tx: Transaction, call: ModelCallOutcome): Promise<void> {
-    await tx.rollups.add([modelCallRow(call)]);
+  async modelCalls(tx: Transaction | undefined, calls: ModelCallOutcome[]): Promise<void> {
+    if (tx) await tx.rollups.add(combineRows(calls.map(modelCallRow)));
   }
 
-  async agentRunFinished(tx: Transaction, run: Run): Promise<void> {
-    await tx.rollups.add([agentRunRow(run, this.catalogue)]);
+  /** The run's row and those of its last calls, in one statement. */
+  async agentRunFinished(tx: Transaction, run: Run, calls: ModelCallOutcome[]): Promise<void> {
+    await tx.rollups.add(combineRows([...calls.map(modelCallRow), agentRunRow(run, this.catalogue)]));
   }
 
   async workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void> {

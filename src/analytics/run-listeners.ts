@@ -21,19 +21,29 @@ export interface RunListener {
 export class AnalyticsObserver implements RunObserver {
   constructor(private readonly rollups: RollupWriter | null, private readonly listeners: RunListener[]) {}
 
-  async modelCall(tx: Transaction, call: ModelCallOutcome): Promise<void> {
-    await this.rollups?.modelCall(tx, call);
-    if (this.listeners.length > 0) tx.afterCommit(() => this.tell((l) => l.modelCallEnded?.(call)));
+  async modelCalls(tx: Transaction | undefined, calls: ModelCallOutcome[]): Promise<void> {
+    if (tx) await this.rollups?.modelCalls(tx, calls);
+    this.afterCommit(tx, () => this.tell((l) => calls.forEach((call) => l.modelCallEnded?.(call))));
   }
 
-  async agentRunFinished(tx: Transaction, run: Run): Promise<void> {
-    await this.rollups?.agentRunFinished(tx, run);
-    if (this.listeners.length > 0) tx.afterCommit(() => this.tell((l) => l.agentRunFinished?.(run)));
+  async agentRunFinished(tx: Transaction, run: Run, calls: ModelCallOutcome[]): Promise<void> {
+    await this.rollups?.agentRunFinished(tx, run, calls);
+    this.afterCommit(tx, () => this.tell((l) => {
+      calls.forEach((call) => l.modelCallEnded?.(call));
+      l.agentRunFinished?.(run);
+    }));
   }
 
   async workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void> {
     await this.rollups?.workflowRunFinished(tx, run, steps);
-    if (this.listeners.length > 0) tx.afterCommit(() => this.tell((l) => l.workflowRunFinished?.(run, steps)));
+    this.afterCommit(tx, () => this.tell((l) => l.workflowRunFinished?.(run, steps)));
+  }
+
+  /** Runs `tell` once `tx` commits (at once without a transaction); nothing when nobody listens. */
+  private afterCommit(tx: Transaction | undefined, tell: () => void): void {
+    if (this.listeners.length === 0) return;
+    if (tx) tx.afterCommit(tell);
+    else tell();
   }
 
   requestsWritten(records: RequestRecord[]): void {

@@ -1,4 +1,4 @@
-import type { Run, Transaction, WorkflowRun } from '../store/port.js';
+import type { Run, Span, Transaction, WorkflowRun } from '../store/port.js';
 
 /** One model call as it ended, with what it cost and what the router made of it. */
 export interface ModelCallOutcome {
@@ -21,21 +21,24 @@ export interface ModelCallOutcome {
   fellBack: boolean;
 }
 
+/** A model call that ended: its span and what it counted, recorded together. */
+export interface ModelCallRecord {
+  span: Span;
+  outcome: ModelCallOutcome;
+}
+
 /**
  * Told of every model call and every run that reaches a final status, inside the transaction that
  * records it, so that what it keeps (rollups) commits or rolls back with the run. Anything outside
  * the database (metrics, trace export) it does once the transaction commits.
  */
 export interface RunObserver {
-  /** Called with tracing on only, in the transaction that writes the call's span. */
-  modelCall(tx: Transaction, call: ModelCallOutcome): Promise<void>;
-  agentRunFinished(tx: Transaction, run: Run): Promise<void>;
+  /**
+   * Model calls that ended, in the transaction that writes their spans; without one when tracing
+   * is off (nothing is written then).
+   */
+  modelCalls(tx: Transaction | undefined, calls: ModelCallOutcome[]): Promise<void>;
+  /** An agent run reached a final status; `calls` (the last step's) are recorded with it. */
+  agentRunFinished(tx: Transaction, run: Run, calls: ModelCallOutcome[]): Promise<void>;
   workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void>;
 }
-
-/** An observer that keeps nothing (analytics off). */
-export const ignoreRuns: RunObserver = {
-  async modelCall() {},
-  async agentRunFinished() {},
-  async workflowRunFinished() {},
-};

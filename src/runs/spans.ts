@@ -20,11 +20,24 @@ export class SpanWriter {
     };
   }
 
+  /** The span ended now (or at `endedAt`), not yet written. */
+  ended(span: Span, status: Span['status'], attributes: Record<string, unknown>, endedAt = this.now()): Span {
+    return { ...span, status, attributes, endedAt };
+  }
+
   /** Ends the span now (or at `endedAt`) and writes it, in `tx` when given; returns it ended. */
   async end(span: Span, status: Span['status'], attributes: Record<string, unknown>, options: { tx?: Transaction; endedAt?: number } = {}): Promise<Span> {
-    const ended: Span = { ...span, status, attributes, endedAt: options.endedAt ?? this.now() };
-    if (this.enabled) await (options.tx ?? this.store).spans.save(ended);
+    const ended = this.ended(span, status, attributes, options.endedAt);
+    await this.write([ended], options.tx);
     return ended;
+  }
+
+  /** Writes ended spans, in `tx` when given. */
+  async write(spans: Span[], tx?: Transaction): Promise<void> {
+    if (!this.enabled || spans.length === 0) return;
+    const repo = (tx ?? this.store).spans;
+    if (spans.length === 1) await repo.save(spans[0]!);
+    else await repo.saveMany(spans);
   }
 }
 

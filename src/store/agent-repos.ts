@@ -7,6 +7,7 @@ import type {
 import { emptyUsage } from './port.js';
 import { idAtTime, type IdPrefix } from '../ids.js';
 import { paginate, paginateVersions } from './kysely-repos.js';
+import { BulkInsert } from './bulk-insert.js';
 
 /** Rows per insert statement of the bulk paths. */
 const INSERT_BATCH = 200;
@@ -278,17 +279,26 @@ const spanRow = (span: Span): Database['spans'] => ({
   attributes: JSON.stringify(span.attributes), started_at: span.startedAt, ended_at: span.endedAt,
 });
 
+/** The span table's columns, in the order spanRow lists them. */
+export const SPAN_COLUMNS = ['id', 'run_id', 'parent_id', 'kind', 'name', 'status', 'attributes', 'started_at', 'ended_at'] as const satisfies ReadonlyArray<keyof Database['spans']>;
+
+/** Inserts spans, or replaces a span saved before (a running span saved again when it ends). */
+export function spanUpsert(): BulkInsert<'spans'> {
+  return new BulkInsert('spans', SPAN_COLUMNS, (insert) =>
+    insert.onConflict((oc) => oc.column('id').doUpdateSet((eb) => Object.fromEntries(
+      SPAN_COLUMNS.filter((c) => c !== 'id' && c !== 'run_id').map((c) => [c, eb.ref(`excluded.${c}`)]),
+    ) as any)));
+}
+
 export class KyselySpanRepo implements SpanRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly upsert: BulkInsert<'spans'>, private readonly insert: BulkInsert<'spans'>) {}
 
   async save(span: Span) {
-    const row = spanRow(span);
-    const { id, run_id, ...changes } = row;
-    await this.db.insertInto('spans').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).execute();
+    await this.upsert.run(this.db, [spanRow(span)]);
   }
 
   async saveMany(spans: Span[]) {
-    for (let i = 0; i < spans.length; i += INSERT_BATCH) await this.db.insertInto('spans').values(spans.slice(i, i + INSERT_BATCH).map(spanRow)).execute();
+    await this.insert.run(this.db, spans.map(spanRow));
   }
 
   async forRun(runId: string) {

@@ -7,10 +7,7 @@ import type {
 } from './port.js';
 import { idAtTime } from '../ids.js';
 import { paginate } from './kysely-repos.js';
-import type { BulkInsert } from './bulk-insert.js';
-
-/** Rows per insert statement. */
-const INSERT_BATCH = 200;
+import { BulkInsert } from './bulk-insert.js';
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 
@@ -56,6 +53,12 @@ function seriesOf(dims: RollupDims): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
+/** The rollup table's columns, in the order toRow lists them. */
+export const ROLLUP_COLUMNS = [
+  'workspace_id', 'livemode', 'subject', 'width', 'grouping', 'bucket_start', 'series', 'sketches',
+  ...DIMS.map((d) => DIM_COLUMNS[d]), ...SUMS.map((m) => SUM_COLUMNS[m]),
+] as Array<keyof RollupsTable>;
+
 function toRow(row: RollupRow): RollupsTable {
   const out: Record<string, unknown> = {
     workspace_id: row.scope.workspaceId,
@@ -70,6 +73,18 @@ function toRow(row: RollupRow): RollupsTable {
   for (const d of DIMS) out[DIM_COLUMNS[d]] = row.dims[d];
   for (const m of SUMS) out[SUM_COLUMNS[m]] = row.metrics[m];
   return out as unknown as RollupsTable;
+}
+
+/** Adds rows to their buckets: measures summed, sketch bins merged by the dialect's `mergeCounts`. */
+export function rollupUpsert(mergeCounts: MergeCounts): BulkInsert<'rollups'> {
+  return new BulkInsert('rollups', ROLLUP_COLUMNS, (insert) =>
+    insert.onConflict((oc) =>
+      oc.columns(['workspace_id', 'livemode', 'subject', 'width', 'grouping', 'bucket_start', 'series']).doUpdateSet((eb) => {
+        const set: Record<string, unknown> = { sketches: mergeCounts(sql.ref('rollups.sketches'), sql.ref('excluded.sketches')) };
+        for (const m of SUMS) set[SUM_COLUMNS[m]] = eb(eb.ref(`rollups.${SUM_COLUMNS[m]}`), '+', eb.ref(`excluded.${SUM_COLUMNS[m]}`));
+        return set as any;
+      }),
+    ));
 }
 
 function fromRow(row: RollupsTable): RollupRow {
@@ -92,22 +107,10 @@ function fromRow(row: RollupsTable): RollupRow {
 }
 
 export class KyselyRollupRepo implements RollupRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly mergeCounts: MergeCounts) {}
+  constructor(private readonly db: Kysely<Database>, private readonly upsert: BulkInsert<'rollups'>, private readonly insert: BulkInsert<'rollups'>) {}
 
   async add(rows: RollupRow[]) {
-    for (let i = 0; i < rows.length; i += INSERT_BATCH) {
-      await this.db
-        .insertInto('rollups')
-        .values(rows.slice(i, i + INSERT_BATCH).map(toRow))
-        .onConflict((oc) =>
-          oc.columns(['workspace_id', 'livemode', 'subject', 'width', 'grouping', 'bucket_start', 'series']).doUpdateSet((eb) => {
-            const set: Record<string, unknown> = { sketches: this.mergeCounts(sql.ref('rollups.sketches'), sql.ref('excluded.sketches')) };
-            for (const m of SUMS) set[SUM_COLUMNS[m]] = eb(eb.ref(`rollups.${SUM_COLUMNS[m]}`), '+', eb.ref(`excluded.${SUM_COLUMNS[m]}`));
-            return set as any;
-          }),
-        )
-        .execute();
-    }
+    await this.upsert.run(this.db, rows.map(toRow));
   }
 
   private select(selection: RollupSelection) {
@@ -166,7 +169,7 @@ export class KyselyRollupRepo implements RollupRepo {
 
   async replaceBetween(width: RollupWidth, from: number, to: number, rows: RollupRow[]) {
     await this.db.deleteFrom('rollups').where('width', '=', width).where('bucket_start', '>=', from).where('bucket_start', '<', to).execute();
-    for (let i = 0; i < rows.length; i += INSERT_BATCH) await this.db.insertInto('rollups').values(rows.slice(i, i + INSERT_BATCH).map(toRow)).execute();
+    await this.insert.run(this.db, rows.map(toRow));
   }
 
   async firstMinute() {

@@ -1,34 +1,54 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, type InsertQueryBuilder, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
 /** Rows per statement: at most this many, then halves, so a batch takes few statement shapes. */
 const MAX_ROWS = 256;
 
+/** What follows the VALUES of an insert (an ON CONFLICT clause); it may refer to columns, never add parameters. */
+export type InsertTail<T extends keyof Database> = (insert: InsertQueryBuilder<Database, T, any>) => InsertQueryBuilder<Database, T, any>;
+
 /**
- * A multi-row insert of one table's rows, compiled by Kysely once per row count and then run as
- * compiled SQL: building the query for thousands of rows a second (the request log) costs more
- * than the database's work. Runs through the given executor, so it joins its transaction. One
- * instance per store (the SQL is the store's dialect).
+ * A multi-row insert (or upsert) of one table's rows, compiled by Kysely once per row count and
+ * then run as compiled SQL with the rows' values as parameters: building and compiling the query
+ * costs several times what the database does with it (about 100 µs against 20 µs for a rollup
+ * upsert), and these statements run with every model call, run and request. Runs through the
+ * given executor, so it joins its transaction. One instance per store (the SQL is the store's
+ * dialect).
  */
 export class BulkInsert<T extends keyof Database> {
   private readonly compiled = new Map<number, string>();
 
-  constructor(private readonly table: T, private readonly columns: ReadonlyArray<keyof Database[T] & string>) {}
+  constructor(
+    private readonly table: T,
+    /** The columns, in the order the rows list them (their object keys' order). */
+    private readonly columns: ReadonlyArray<keyof Database[T] & string>,
+    private readonly tail: InsertTail<T> = (insert) => insert,
+  ) {}
 
   async run(db: Kysely<Database>, rows: Array<Database[T]>): Promise<void> {
     for (let i = 0; i < rows.length; ) {
       let n = MAX_ROWS;
       while (n > rows.length - i) n >>= 1;
       const batch = rows.slice(i, i + n);
-      let text = this.compiled.get(n);
-      if (text === undefined) {
-        text = db.insertInto(this.table).values(batch as any).compile().sql;
-        this.compiled.set(n, text);
-      }
       const parameters: unknown[] = [];
       for (const row of batch) for (const column of this.columns) parameters.push(row[column as keyof typeof row]);
-      await db.executeQuery(CompiledQuery.raw(text, parameters));
+      await db.executeQuery(CompiledQuery.raw(this.sqlFor(db, batch), parameters));
       i += n;
     }
+  }
+
+  private sqlFor(db: Kysely<Database>, batch: Array<Database[T]>): string {
+    let text = this.compiled.get(batch.length);
+    if (text === undefined) {
+      const query = this.tail(db.insertInto(this.table).values(batch as any)).compile();
+      // The parameters must be exactly the values, row by row in column order, for the SQL to be reused.
+      const expected = batch.flatMap((row) => this.columns.map((column) => row[column as keyof typeof row]));
+      if (query.parameters.length !== expected.length || query.parameters.some((p, k) => p !== expected[k])) {
+        throw new Error(`BulkInsert(${String(this.table)}): the rows' keys are not the columns in order, or the tail adds parameters.`);
+      }
+      text = query.sql;
+      this.compiled.set(batch.length, text);
+    }
+    return text;
   }
 }

@@ -6,10 +6,10 @@ import type {
   WorkspaceRepo, ContextChunkRepo,
 } from './port.js';
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-repos.js';
-import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo } from './agent-repos.js';
+import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo, SPAN_COLUMNS, spanUpsert } from './agent-repos.js';
 import { KyselyWorkflowRepo, KyselyWorkflowRunRepo } from './workflow-repos.js';
 import { KyselyRunEventRepo } from './run-event-repo.js';
-import { KyselyRequestLogRepo, KyselyRollupRepo, REQUEST_LOG_COLUMNS, type MergeCounts } from './analytics-repos.js';
+import { KyselyRequestLogRepo, KyselyRollupRepo, REQUEST_LOG_COLUMNS, ROLLUP_COLUMNS, rollupUpsert, type MergeCounts } from './analytics-repos.js';
 import { BulkInsert } from './bulk-insert.js';
 
 /** Dialect differences the shared repositories need to know about. */
@@ -543,9 +543,19 @@ class KyselyMetaRepo implements MetaRepo {
 /** What a store's repositories share across transactions: statements compiled once. */
 export interface SharedStatements {
   requestLogInsert: BulkInsert<'request_log'>;
+  rollupUpsert: BulkInsert<'rollups'>;
+  rollupInsert: BulkInsert<'rollups'>;
+  spanUpsert: BulkInsert<'spans'>;
+  spanInsert: BulkInsert<'spans'>;
 }
 
-export const sharedStatements = (): SharedStatements => ({ requestLogInsert: new BulkInsert('request_log', REQUEST_LOG_COLUMNS) });
+export const sharedStatements = (traits: DialectTraits): SharedStatements => ({
+  requestLogInsert: new BulkInsert('request_log', REQUEST_LOG_COLUMNS),
+  rollupUpsert: rollupUpsert(traits.mergeCounts),
+  rollupInsert: new BulkInsert('rollups', ROLLUP_COLUMNS),
+  spanUpsert: spanUpsert(),
+  spanInsert: new BulkInsert('spans', SPAN_COLUMNS),
+});
 
 /** The repositories over a Kysely executor: the database itself or an open transaction. */
 export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared: SharedStatements): Repos {
@@ -563,12 +573,12 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared:
     agents: new KyselyAgentRepo(db),
     runs: new KyselyRunRepo(db),
     runEvents: new KyselyRunEventRepo(db, 'run'),
-    spans: new KyselySpanRepo(db),
+    spans: new KyselySpanRepo(db, shared.spanUpsert, shared.spanInsert),
     threads: new KyselyThreadRepo(db),
     workflows: new KyselyWorkflowRepo(db),
     workflowRuns: new KyselyWorkflowRunRepo(db),
     workflowRunEvents: new KyselyRunEventRepo(db, 'wfrun'),
-    rollups: new KyselyRollupRepo(db, traits.mergeCounts),
+    rollups: new KyselyRollupRepo(db, shared.rollupUpsert, shared.rollupInsert),
     requestLog: new KyselyRequestLogRepo(db, shared.requestLogInsert),
   };
 }

@@ -60,6 +60,7 @@ export class KyselyStore implements Store {
     private readonly pool?: { totalCount: number; idleCount: number; waitingCount: number },
   ) {
     this.dialect = traits.name;
+    this.shared = sharedStatements(traits);
     const repos = { ...kyselyRepos(db, traits, this.shared), ...overrides };
     this.workspaces = repos.workspaces;
     this.apiKeys = repos.apiKeys;
@@ -83,7 +84,7 @@ export class KyselyStore implements Store {
     this.requestLog = repos.requestLog;
   }
 
-  private readonly shared: SharedStatements = sharedStatements();
+  private readonly shared: SharedStatements;
 
   /** The transaction the current async call chain runs in, so nested calls can join it. */
   private readonly current = new AsyncLocalStorage<{ tx: Transaction; open: boolean }>();
