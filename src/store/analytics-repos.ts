@@ -1,12 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, RollupsTable } from './schema.js';
-import type {
-  Page, PageRequest, RequestLogFilter, RequestLogRepo, RequestRecord, RollupDim, RollupDims, RollupRepo, RollupRow, RollupSelection,
-  RollupSubject, RollupSums, RollupWidth, Scope,
-} from './port.js';
-import { idAtTime } from '../ids.js';
-import { paginate } from './kysely-repos.js';
+import type { RollupDim, RollupDims, RollupRepo, RollupRow, RollupSelection, RollupSubject, RollupSums, RollupWidth } from './port.js';
 import { BulkInsert } from './bulk-insert.js';
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
@@ -190,84 +185,6 @@ export class KyselyRollupRepo implements RollupRepo {
     const boundary = await old.offset(limit).limit(1).executeTakeFirst();
     const bound = boundary === undefined ? before : Math.max(Number(boundary.bucket_start), Number(oldest.bucket_start) + 1);
     const result = await this.db.deleteFrom('rollups').where('width', '=', width).where('bucket_start', '<', bound).executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }
-}
-
-const toRecord = (row: Database['request_log']): RequestRecord => ({
-  id: row.id,
-  scope: { workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 },
-  createdAt: Number(row.created_at),
-  apiKeyId: row.api_key_id,
-  method: row.method,
-  route: row.route,
-  path: row.path,
-  status: Number(row.status),
-  latencyMs: Number(row.latency_ms),
-  errorCode: row.error_code,
-  idempotencyKey: row.idempotency_key,
-  runId: row.run_id,
-});
-
-export const requestLogRow = (r: RequestRecord): Database['request_log'] => ({
-  workspace_id: r.scope.workspaceId,
-  livemode: mode(r.scope.livemode),
-  id: r.id,
-  created_at: r.createdAt,
-  api_key_id: r.apiKeyId,
-  method: r.method,
-  route: r.route,
-  path: r.path,
-  status: r.status,
-  latency_ms: r.latencyMs,
-  error_code: r.errorCode,
-  idempotency_key: r.idempotencyKey,
-  run_id: r.runId,
-});
-
-/** The request log's columns, in the order requestLogRow lists them. */
-export const REQUEST_LOG_COLUMNS = [
-  'workspace_id', 'livemode', 'id', 'created_at', 'api_key_id', 'method', 'route', 'path', 'status', 'latency_ms', 'error_code',
-  'idempotency_key', 'run_id',
-] as const satisfies ReadonlyArray<keyof Database['request_log']>;
-
-export class KyselyRequestLogRepo implements RequestLogRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly bulk: BulkInsert<'request_log'>) {}
-
-  async insert(records: RequestRecord[]) {
-    await this.bulk.run(this.db, records.map(requestLogRow));
-  }
-
-  private scoped(scope: Scope) {
-    return this.db.selectFrom('request_log').selectAll().where('workspace_id', '=', scope.workspaceId).where('livemode', '=', mode(scope.livemode));
-  }
-
-  async get(scope: Scope, id: string) {
-    const row = await this.scoped(scope).where('id', '=', id).executeTakeFirst();
-    return row && toRecord(row);
-  }
-
-  async list(scope: Scope, filter: RequestLogFilter, page: PageRequest): Promise<Page<RequestRecord>> {
-    let query = this.scoped(scope);
-    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-    if (filter.route !== undefined) query = query.where('route', '=', filter.route);
-    if (filter.method !== undefined) query = query.where('method', '=', filter.method);
-    if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId);
-    // Request ids are made when the request arrives, which is its created_at: the time range is an id range.
-    if (filter.from !== undefined) query = query.where('id', '>=', idAtTime('req', filter.from));
-    if (filter.to !== undefined) query = query.where('id', '<', idAtTime('req', filter.to));
-    const result = await paginate(query, page);
-    return { data: result.data.map(toRecord), hasMore: result.hasMore };
-  }
-
-  async purge(scope: Scope, before: number, limit: number) {
-    const old = this.scoped(scope).clearSelect().select('id').where('id', '<', idAtTime('req', before)).orderBy('id').limit(limit);
-    const result = await this.db
-      .deleteFrom('request_log')
-      .where('workspace_id', '=', scope.workspaceId)
-      .where('livemode', '=', mode(scope.livemode))
-      .where('id', 'in', old)
-      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

@@ -9,7 +9,8 @@ import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context-re
 import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo, SPAN_COLUMNS, spanUpsert } from './agent-repos.js';
 import { KyselyWorkflowRepo, KyselyWorkflowRunRepo } from './workflow-repos.js';
 import { KyselyRunEventRepo } from './run-event-repo.js';
-import { KyselyRequestLogRepo, KyselyRollupRepo, REQUEST_LOG_COLUMNS, ROLLUP_COLUMNS, rollupUpsert, type MergeCounts } from './analytics-repos.js';
+import { KyselyRollupRepo, ROLLUP_COLUMNS, rollupUpsert, type MergeCounts } from './analytics-repos.js';
+import { KyselyRequestLogRepo } from './request-log-repo.js';
 import { BulkInsert } from './bulk-insert.js';
 
 /** Dialect differences the shared repositories need to know about. */
@@ -542,7 +543,6 @@ class KyselyMetaRepo implements MetaRepo {
 
 /** What a store's repositories share across transactions: statements compiled once. */
 export interface SharedStatements {
-  requestLogInsert: BulkInsert<'request_log'>;
   rollupUpsert: BulkInsert<'rollups'>;
   rollupInsert: BulkInsert<'rollups'>;
   spanUpsert: BulkInsert<'spans'>;
@@ -550,7 +550,6 @@ export interface SharedStatements {
 }
 
 export const sharedStatements = (traits: DialectTraits): SharedStatements => ({
-  requestLogInsert: new BulkInsert('request_log', REQUEST_LOG_COLUMNS),
   rollupUpsert: rollupUpsert(traits.mergeCounts),
   rollupInsert: new BulkInsert('rollups', ROLLUP_COLUMNS),
   spanUpsert: spanUpsert(),
@@ -579,6 +578,6 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared:
     workflowRuns: new KyselyWorkflowRunRepo(db),
     workflowRunEvents: new KyselyRunEventRepo(db, 'wfrun'),
     rollups: new KyselyRollupRepo(db, shared.rollupUpsert, shared.rollupInsert),
-    requestLog: new KyselyRequestLogRepo(db, shared.requestLogInsert),
+    requestLog: new KyselyRequestLogRepo(db),
   };
 }

@@ -334,20 +334,18 @@ export interface RollupsTable {
   sketches: string;
 }
 
-export interface RequestLogTable {
+export interface RequestLogSegmentsTable {
   workspace_id: string;
   livemode: number;
-  id: string;
-  created_at: number;
-  api_key_id: string;
-  method: string;
-  route: string;
-  path: string;
-  status: number;
-  latency_ms: number;
-  error_code: string | null;
-  idempotency_key: string | null;
-  run_id: string | null;
+  last_id: string;
+  first_id: string;
+  count: number;
+  /** The statuses, routes and API keys of the segment's requests, as `,a,b,` (routes `\na\nb\n`). */
+  statuses: string;
+  routes: string;
+  api_keys: string;
+  /** The requests, as a JSON array of compact arrays. */
+  records: string;
 }
 
 export interface Database {
@@ -375,5 +373,5 @@ export interface Database {
   workflow_run_events: RunEventsTable;
   workflow_schedule_fires: WorkflowScheduleFiresTable;
   rollups: RollupsTable;
-  request_log: RequestLogTable;
+  request_log_segments: RequestLogSegmentsTable;
 }

@@ -177,6 +177,60 @@ describe.each(storeBackends)('analytics storage on $name', (backend) => {
     }
   });
 
+  it('keeps the request log in segments: by id, newest first, filtered, both ways, with overlapping writers', async () => {
+    const s = scope();
+    const other = scope();
+    const next = random(7);
+    const made: RequestRecord[] = [];
+    // Two processes writing segments whose id ranges overlap, and another scope's requests between.
+    for (let second = 0; second < 12; second++) {
+      for (const writer of [0, 1]) {
+        const batch: RequestRecord[] = [];
+        for (let i = 0; i < 1 + Math.floor(next() * 40); i++) {
+          const at = NOW - DAY_MS + second * 1000 + Math.floor(next() * 1500);
+          batch.push({
+            id: idAt('req', at), scope: s, createdAt: at, apiKeyId: writer === 0 ? 'key_a' : 'key_b', method: next() < 0.5 ? 'GET' : 'POST',
+            route: next() < 0.5 ? '/v1/agents' : '/v1/api_keys', path: '/v1/x', status: pick(next, [200, 200, 201, 404, 429]), latencyMs: next() * 10,
+            errorCode: null, idempotencyKey: next() < 0.1 ? 'idem' : null, runId: null,
+          });
+        }
+        made.push(...batch);
+        await store.requestLog.insert(batch);
+      }
+      await store.requestLog.insert([{ ...made.at(-1)!, id: idAt('req', NOW - DAY_MS + second * 1000), scope: other }]);
+    }
+    const newestFirst = [...made].sort((a, b) => (a.id < b.id ? 1 : -1));
+    const walk = async (filter: Parameters<Store['requestLog']['list']>[1], limit: number) => {
+      const seen: RequestRecord[] = [];
+      for (let after: string | undefined; ;) {
+        const page = await store.requestLog.list(s, filter, { limit, ...(after ? { after } : {}) });
+        seen.push(...page.data);
+        if (!page.hasMore) return seen;
+        after = page.data.at(-1)!.id;
+      }
+    };
+    expect((await walk({}, 7)).map((r) => r.id)).toEqual(newestFirst.map((r) => r.id));
+    const only = (f: (r: RequestRecord) => boolean) => newestFirst.filter(f).map((r) => r.id);
+    expect((await walk({ status: 404 }, 5)).map((r) => r.id)).toEqual(only((r) => r.status === 404));
+    expect((await walk({ route: '/v1/api_keys', method: 'POST' }, 9)).map((r) => r.id)).toEqual(only((r) => r.route === '/v1/api_keys' && r.method === 'POST'));
+    expect((await walk({ apiKeyId: 'key_b' }, 50)).map((r) => r.id)).toEqual(only((r) => r.apiKeyId === 'key_b'));
+    const from = NOW - DAY_MS + 3000;
+    const to = NOW - DAY_MS + 6000;
+    expect((await walk({ from, to }, 10)).map((r) => r.id)).toEqual(only((r) => r.id >= idAtTime('req', from) && r.id < idAtTime('req', to)));
+    // Walking back to newer requests from a cursor gives the same page as walking forward to it.
+    const middle = newestFirst[40]!.id;
+    const back = await store.requestLog.list(s, {}, { limit: 10, before: middle });
+    expect(back.data.map((r) => r.id)).toEqual(newestFirst.slice(30, 40).map((r) => r.id));
+    expect(back.hasMore).toBe(true);
+    expect((await store.requestLog.list(s, {}, { limit: 100, before: newestFirst[2]!.id })).data.map((r) => r.id)).toEqual(newestFirst.slice(0, 2).map((r) => r.id));
+    // By id, whole; not from the other scope.
+    const one = made[17]!;
+    expect(await store.requestLog.get(s, one.id)).toEqual(one);
+    expect(await store.requestLog.get(other, one.id)).toBeUndefined();
+    expect(await store.requestLog.get(s, newId('req'))).toBeUndefined();
+    expect((await store.requestLog.list(other, {}, { limit: 100 })).data).toHaveLength(12);
+  });
+
   it('purges what outlived its retention, and never minute rows that are not derived yet', async () => {
     const fresh = await backend.open();
     try {
@@ -200,7 +254,8 @@ describe.each(storeBackends)('analytics storage on $name', (backend) => {
         id: idAt('req', at), scope: s, createdAt: at, apiKeyId: 'key_x', method: 'GET', route: '/v1/workspace', path: '/v1/workspace', status: 200,
         latencyMs: 1, errorCode: null, idempotencyKey: null, runId: null,
       });
-      await st.requestLog.insert([request(NOW - 10 * DAY_MS), request(NOW - 8 * DAY_MS), request(recent)]);
+      // Written a second apart in life: one segment each.
+      for (const at of [NOW - 10 * DAY_MS, NOW - 8 * DAY_MS, recent]) await st.requestLog.insert([request(at)]);
       const minute = (at: number) => minuteRow(s, 'request', at, { status: '200' }, { count: 1 });
       await st.rollups.add([minute(old), minute(recent)]);
       const compactor = new RollupCompactor(st, () => NOW);

@@ -4,8 +4,7 @@ const EMPTY_USAGE = '{"input_tokens":0,"output_tokens":0,"cached_input_tokens":0
 
 /**
  * Traces and analytics: who started each run and what it is part of, workflow runs' usage and
- * latency, spans of either kind of run, and the rollups analytics reads. The request log's table
- * is each dialect's own (0006-request-log).
+ * latency, spans of either kind of run, the rollups analytics reads, and the request log.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   for (const column of ['api_key_id', 'parent_run_id', 'parent_span_id', 'workflow_id']) {
@@ -78,8 +77,26 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   // Compaction and retention walk buckets across workspaces.
   await db.schema.createIndex('rollups_time').on('rollups').columns(['width', 'bucket_start']).execute();
+
+  // The request log in segments: one row per write and scope, holding up to 1000 requests (see
+  // src/store/request-log-repo.ts), keyed by the newest request's id.
+  await db.schema
+    .createTable('request_log_segments')
+    .addColumn('workspace_id', 'text', (c) => c.notNull())
+    .addColumn('livemode', 'integer', (c) => c.notNull())
+    .addColumn('last_id', 'text', (c) => c.notNull())
+    .addColumn('first_id', 'text', (c) => c.notNull())
+    .addColumn('count', 'integer', (c) => c.notNull())
+    .addColumn('statuses', 'text', (c) => c.notNull())
+    .addColumn('routes', 'text', (c) => c.notNull())
+    .addColumn('api_keys', 'text', (c) => c.notNull())
+    .addColumn('records', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('request_log_segments_pk', ['workspace_id', 'livemode', 'last_id'])
+    .execute();
+  await db.schema.createIndex('request_log_segments_first').on('request_log_segments').columns(['workspace_id', 'livemode', 'first_id']).execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('request_log_segments').execute();
   await db.schema.dropTable('rollups').execute();
 }
