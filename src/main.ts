@@ -105,13 +105,14 @@ export async function startKairo(config: Config): Promise<Kairo> {
     close() {
       closing ??= (async () => {
         await listener.close();
-        await running.stop();
         stopMaintenance();
         stopScheduler();
         stopWorkflowSchedules();
         stopSweeper();
         stopHeartbeats();
         await queue.stop(config.shutdownTimeoutMs);
+        // After the jobs: runs that finish while they drain are still counted and exported.
+        await running.stop();
         await queue.close();
         await limits.close();
         await fetcher.close();
@@ -140,8 +141,8 @@ export async function startWorker(config: Config, log: (message: string) => void
   return {
     async close() {
       stopHeartbeats();
-      await analyticsRunning.stop();
       await queue.stop(config.shutdownTimeoutMs);
+      await analyticsRunning.stop();
       await queue.close();
       await limits.close();
       await fetcher.close();
