@@ -94,6 +94,7 @@ export interface RequestRecord {
   /** The request id (`req_…`), also its X-Request-Id. */
   id: string;
   scope: Scope;
+  /** When the request arrived: the time of its id (which is what the log stores). */
   createdAt: number;
   apiKeyId: string;
   method: string;

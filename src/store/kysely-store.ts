@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import type { Database } from './schema.js';
 import type { Repos, Store, Transaction } from './port.js';
@@ -86,26 +85,28 @@ export class KyselyStore implements Store {
 
   private readonly shared: SharedStatements;
 
-  /** The transaction the current async call chain runs in, so nested calls can join it. */
-  private readonly current = new AsyncLocalStorage<{ tx: Transaction; open: boolean }>();
-
+  /**
+   * Runs `work` in one transaction. Code inside it nests through `tx.transaction`, which joins
+   * it; calling the store's `transaction` again would wait for the connection on SQLite forever.
+   * (Nested calls are passed the transaction rather than found through AsyncLocalStorage: on
+   * Node 20 its first use turns on an async hook that every promise of the process pays for.)
+   */
   async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    // Nested calls join the outer transaction (a second one would deadlock on SQLite's single
-    // connection, and on PostgreSQL would not see the outer one's writes).
-    const outer = this.current.getStore();
-    if (outer?.open) return work(outer.tx);
-
     const hooks: Array<() => void | Promise<void>> = [];
-    const frame = { tx: undefined as unknown as Transaction, open: true };
+    let open = true;
     let result: T;
     try {
       result = await this.db.transaction().execute(async (trx) => {
-        frame.tx = { ...kyselyRepos(trx, this.traits, this.shared), afterCommit: (hook) => void hooks.push(hook) };
-        return this.current.run(frame, () => work(frame.tx));
+        const tx: Transaction = {
+          ...kyselyRepos(trx, this.traits, this.shared),
+          afterCommit: (hook) => void hooks.push(hook),
+          // Work that outlives the transaction (a detached promise) starts a new one instead.
+          transaction: (nested) => (open ? nested(tx) : this.transaction(nested)),
+        };
+        return work(tx);
       });
     } finally {
-      // Work that outlives the transaction (a detached promise) starts a new one instead.
-      frame.open = false;
+      open = false;
     }
     for (const hook of hooks) await hook();
     return result;

@@ -218,11 +218,13 @@ export interface Repos {
 export interface Transaction extends Repos {
   /** Runs `hook` after the transaction commits (never if it rolls back). */
   afterCommit(hook: () => void | Promise<void>): void;
+  /** Runs `work` in this same transaction (so code given a store or a transaction can nest). */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
 }
 
 export interface Store extends Repos {
   readonly dialect: 'sqlite' | 'postgres';
-  /** Runs `work` in one transaction; nested calls join the outer transaction. */
+  /** Runs `work` in one transaction; code inside it nests through `tx.transaction`, never this again. */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Cheap liveness check of the database. */
   ping(): Promise<void>;

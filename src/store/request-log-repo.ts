@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Page, PageRequest, RequestLogFilter, RequestLogRepo, RequestRecord, Scope } from './port.js';
-import { idAtTime } from '../ids.js';
+import { idAtTime, timeOfId } from '../ids.js';
 
 /** Records per segment row. */
 const SEGMENT_RECORDS = 1000;
@@ -10,18 +10,49 @@ const SEGMENT_BATCH = 16;
 /** Segments a lookup by id looks through (several overlap when several processes write). */
 const LOOKUP_SEGMENTS = 64;
 
-/** A record as a segment stores it: [id, createdAt, apiKeyId, method, route, path, status, latencyMs, errorCode, idempotencyKey, runId]. */
-type Packed = [string, number, string, string, string, string, number, number, string | null, string | null, string | null];
+/**
+ * A record as a segment stores it: [id, key, method, route, path, status, latencyMs, errorCode,
+ * idempotencyKey, runId], where key and route are positions in the segment's lists of keys and
+ * routes, path is null when it is the route itself, and trailing nulls are left out. The time is
+ * the id's. About 60 bytes for a typical request.
+ */
+type Packed = [string, number, string, number, string | null, number, number, (string | null)?, (string | null)?, (string | null)?];
 
-const pack = (r: RequestRecord): Packed => [r.id, r.createdAt, r.apiKeyId, r.method, r.route, r.path, r.status, r.latencyMs, r.errorCode, r.idempotencyKey, r.runId];
-const unpack = (scope: Scope, p: Packed): RequestRecord => ({
-  id: p[0], scope, createdAt: p[1], apiKeyId: p[2], method: p[3], route: p[4], path: p[5], status: p[6], latencyMs: p[7], errorCode: p[8],
-  idempotencyKey: p[9], runId: p[10],
-});
+/** The packing of one segment's records, with the lists its keys and routes are positions in. */
+function packSegment(records: RequestRecord[]): { packed: Packed[]; keys: string[]; routes: string[] } {
+  const keys = new Map<string, number>();
+  const routes = new Map<string, number>();
+  const position = (list: Map<string, number>, value: string): number => {
+    let at = list.get(value);
+    if (at === undefined) list.set(value, (at = list.size));
+    return at;
+  };
+  const packed = records.map((r): Packed => {
+    const p: Packed = [r.id, position(keys, r.apiKeyId), r.method, position(routes, r.route), r.path === r.route ? null : r.path, r.status, r.latencyMs];
+    if (r.errorCode !== null || r.idempotencyKey !== null || r.runId !== null) p.push(r.errorCode, r.idempotencyKey, r.runId);
+    return p;
+  });
+  return { packed, keys: [...keys.keys()], routes: [...routes.keys()] };
+}
+
+/** The records of a stored segment. */
+function unpackSegment(scope: Scope, segment: { records: string; api_keys: string; routes: string }): RequestRecord[] {
+  const keys = itemsOf(segment.api_keys);
+  const routes = itemsOf(segment.routes);
+  return (JSON.parse(segment.records) as Packed[]).map((p) => {
+    const route = routes[p[3]]!;
+    return {
+      id: p[0], scope, createdAt: timeOfId(p[0]), apiKeyId: keys[p[1]]!, method: p[2], route, path: p[4] ?? route, status: p[5], latencyMs: p[6],
+      errorCode: p[7] ?? null, idempotencyKey: p[8] ?? null, runId: p[9] ?? null,
+    };
+  });
+}
 
 /** A LIKE pattern that finds `value` as a whole item of a list written `<sep>a<sep>b<sep>`. */
 const listItem = (value: string | number, sep: string): string => `%${sep}${String(value).replace(/[\\%_]/g, (c) => `\\${c}`)}${sep}%`;
 const listOf = (values: Iterable<string | number>, sep: string): string => `${sep}${[...new Set(values)].join(sep)}${sep}`;
+/** The items of a list written `<sep>a<sep>b<sep>` (its first character is the separator). */
+const itemsOf = (list: string): string[] => list.slice(1, -1).split(list[0]!);
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 
@@ -56,10 +87,11 @@ export class KyselyRequestLogRepo implements RequestLogRepo {
       for (let i = 0; i < list.length; i += SEGMENT_RECORDS) {
         const segment = list.slice(i, i + SEGMENT_RECORDS);
         const { scope } = segment[0]!;
+        const { packed, keys, routes } = packSegment(segment);
         rows.push({
           workspace_id: scope.workspaceId, livemode: mode(scope.livemode), first_id: segment[0]!.id, last_id: segment.at(-1)!.id,
-          count: segment.length, statuses: listOf(segment.map((r) => r.status), ','), routes: listOf(segment.map((r) => r.route), '\n'),
-          api_keys: listOf(segment.map((r) => r.apiKeyId), ','), records: JSON.stringify(segment.map(pack)),
+          count: segment.length, statuses: listOf(segment.map((r) => r.status), ','), routes: listOf(routes, '\n'),
+          api_keys: listOf(keys, ','), records: JSON.stringify(packed),
         });
       }
     }
@@ -73,8 +105,9 @@ export class KyselyRequestLogRepo implements RequestLogRepo {
   async get(scope: Scope, id: string) {
     const segments = await this.scoped(scope).where('last_id', '>=', id).where('first_id', '<=', id).orderBy('last_id').limit(LOOKUP_SEGMENTS).execute();
     for (const segment of segments) {
-      const found = (JSON.parse(segment.records) as Packed[]).find((p) => p[0] === id);
-      if (found) return unpack(scope, found);
+      if (!segment.records.includes(`"${id}"`)) continue;
+      const found = unpackSegment(scope, segment).find((r) => r.id === id);
+      if (found) return found;
     }
     return undefined;
   }
@@ -105,8 +138,7 @@ export class KyselyRequestLogRepo implements RequestLogRepo {
       if (bound !== undefined) batchQuery = newer ? batchQuery.where('first_id', '>', bound) : batchQuery.where('last_id', '<', bound);
       const segments = await batchQuery.limit(SEGMENT_BATCH).execute();
       for (const segment of segments) {
-        for (const packed of JSON.parse(segment.records) as Packed[]) {
-          const record = unpack(scope, packed);
+        for (const record of unpackSegment(scope, segment)) {
           if (matches(record, filter, below, above) && (strictlyAbove === undefined || record.id > strictlyAbove)) found.push(record);
         }
       }

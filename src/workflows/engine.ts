@@ -351,15 +351,17 @@ export class WorkflowEngine {
     };
   }
 
-  /** Writes a step's state, with an event in the same transaction when given. */
-  private async saveStep(ex: Execution, state: WorkflowStepState, event?: { type: string; data: Record<string, unknown> }): Promise<void> {
+  /** Writes a step's state, with an event in the same transaction when given (in `db`'s, when that is one). */
+  private async saveStep(
+    ex: Execution, state: WorkflowStepState, event?: { type: string; data: Record<string, unknown> }, db: Store | Transaction = this.deps.store,
+  ): Promise<void> {
     state.updatedAt = this.now();
     ex.states.set(state.key, state);
     if (!event) {
-      await this.deps.store.workflowRuns.saveStep(state);
+      await db.workflowRuns.saveStep(state);
       return;
     }
-    await this.deps.store.transaction(async (tx) => {
+    await db.transaction(async (tx) => {
       await tx.workflowRuns.saveStep(state);
       await this.deps.events.append(ex.run.id, event.type, { key: state.key, step_id: state.stepId, type: state.type, ...event.data }, tx);
     });
@@ -643,7 +645,7 @@ export class WorkflowEngine {
           metadata: { parent_run_id: ex.run.id }, apiKeyId: ex.run.apiKeyId,
         }, tx);
         Object.assign(state, { status: 'running', startedAt: this.now(), attempts: 1, input, state: { child_run_id: child.id } });
-        await this.saveStep(ex, state, { type: 'step.started', data: { child_run_id: child.id } });
+        await this.saveStep(ex, state, { type: 'step.started', data: { child_run_id: child.id } }, tx);
       });
       // The child's end wakes this run.
       throw new Parked(null);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import type {
-  ApiKey, IdempotencyRecord, JobRecord, OutboxEntry, PageRequest, Scope, Store, Workspace,
+  ApiKey, IdempotencyRecord, JobRecord, OutboxEntry, PageRequest, Scope, Store, Transaction, Workspace,
 } from '../../src/store/port.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { dropPostgresSchema, openPostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -848,14 +848,14 @@ describe.each(storeBackends)('store conformance: $name', (backend) => {
       await expect(store.workspaces.get(ws.id)).resolves.toBeUndefined();
     });
 
-    it('joins nested transactions to the outer one', async () => {
+    it('joins transactions nested through the transaction to the outer one', async () => {
       const outerWs = workspace();
       const innerWs = workspace();
       const events: string[] = [];
 
       await store.transaction(async (tx) => {
         await tx.workspaces.create(outerWs);
-        const inner = await store.transaction(async (nested) => {
+        const inner = await tx.transaction(async (nested) => {
           // The nested transaction sees the outer one's uncommitted write.
           await expect(nested.workspaces.get(outerWs.id)).resolves.toEqual(outerWs);
           await nested.workspaces.create(innerWs);
@@ -873,12 +873,19 @@ describe.each(storeBackends)('store conformance: $name', (backend) => {
       // A failure after the nested call rolls back the nested writes too.
       const lost = workspace();
       await expect(
-        store.transaction(async () => {
-          await store.transaction((nested) => nested.workspaces.create(lost));
+        store.transaction(async (tx) => {
+          await tx.transaction((nested) => nested.workspaces.create(lost));
           throw new Error('outer fails');
         }),
       ).rejects.toThrow('outer fails');
       await expect(store.workspaces.get(lost.id)).resolves.toBeUndefined();
+
+      // A transaction used after it committed (by detached work) starts a new one.
+      let committed: Transaction | undefined;
+      await store.transaction(async (tx) => void (committed = tx));
+      const late = workspace();
+      await committed!.transaction((fresh) => fresh.workspaces.create(late));
+      await expect(store.workspaces.get(late.id)).resolves.toEqual(late);
     });
   });
 

@@ -155,6 +155,7 @@ export class McpToolset {
     } catch (error) {
       await client.close().catch(() => {});
       await guarded.destroy().catch(() => {});
+      requestScope.disable();
       if (signal?.aborted) throw signal.reason;
       throw connectionError(connecting.signal.aborted ? connecting.signal.reason : error, { label: serverLabel, url, guarded, timeoutMs, maxResponseBytes });
     }
@@ -221,6 +222,9 @@ export class McpToolset {
       }
       await this.client.close().catch(() => {});
       await this.guarded.destroy().catch(() => {});
+      // The async hook behind AsyncLocalStorage costs every promise of the process something;
+      // it is switched off again once no toolset holds a scope.
+      this.requestScope.disable();
     })();
     return this.closing;
   }
