@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
-import type { RollupDim, RollupDims, Scope } from '../store/port.js';
+import { ROLLUP_DIM_NAMES, type RollupDim, type RollupDims, type Scope } from '../store/port.js';
 import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS } from './rollup-writer.js';
 
 export type BucketWidth = '1m' | '1h' | '1d';
@@ -26,18 +26,6 @@ export const GROUP_BY: Record<string, readonly RollupDim[]> = {
   model: ['model'],
   provider: ['provider'],
   status: ['status'],
-};
-
-/** Each dimension's field in results and filters. */
-export const DIM_FIELDS: Record<Exclude<RollupDim, 'route'>, string> = {
-  apiKeyId: 'api_key_id',
-  agentId: 'agent_id',
-  agentVersion: 'agent_version',
-  workflowId: 'workflow_id',
-  workflowVersion: 'workflow_version',
-  model: 'model',
-  provider: 'provider',
-  status: 'status',
 };
 
 /** The query parameters every bucketed analytics endpoint takes, as sent. */
@@ -138,7 +126,7 @@ function filtersOf(params: BucketParams): Partial<RollupDims> {
 /** The response fields of a group's dimensions. */
 export function groupFields(dims: Partial<RollupDims>, groupBy: readonly RollupDim[]): Record<string, string | number | null> {
   const out: Record<string, string | number | null> = {};
-  for (const d of groupBy) out[DIM_FIELDS[d as Exclude<RollupDim, 'route'>]] = dims[d] ?? null;
+  for (const d of groupBy) out[ROLLUP_DIM_NAMES[d]] = dims[d] ?? null;
   return out;
 }
 

@@ -27,6 +27,19 @@ export interface RollupDims {
 
 export type RollupDim = keyof RollupDims;
 
+/** Each dimension's snake_case name: its column, and its field in API results and filters. */
+export const ROLLUP_DIM_NAMES = {
+  apiKeyId: 'api_key_id',
+  agentId: 'agent_id',
+  agentVersion: 'agent_version',
+  workflowId: 'workflow_id',
+  workflowVersion: 'workflow_version',
+  model: 'model',
+  provider: 'provider',
+  status: 'status',
+  route: 'route',
+} as const satisfies Record<RollupDim, string>;
+
 /** Additive measures of a bucket, and latency sketches as bins (`<metric>:<bin>` → count). */
 export interface RollupMetrics {
   count: number;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, RollupsTable } from './schema.js';
-import type { RollupDim, RollupDims, RollupRepo, RollupRow, RollupSelection, RollupSubject, RollupSums, RollupWidth } from './port.js';
+import { ROLLUP_DIM_NAMES, type RollupDim, type RollupDims, type RollupRepo, type RollupRow, type RollupSelection, type RollupSubject, type RollupSums, type RollupWidth } from './port.js';
 import { BulkInsert } from './bulk-insert.js';
 
 const mode = (livemode: boolean): number => (livemode ? 1 : 0);
@@ -13,17 +13,7 @@ const mode = (livemode: boolean): number => (livemode ? 1 : 0);
 export type MergeCounts = (current: RawBuilder<string>, incoming: RawBuilder<string>) => RawBuilder<string>;
 
 /** Each dimension and its column. */
-export const DIM_COLUMNS = {
-  apiKeyId: 'api_key_id',
-  agentId: 'agent_id',
-  agentVersion: 'agent_version',
-  workflowId: 'workflow_id',
-  workflowVersion: 'workflow_version',
-  model: 'model',
-  provider: 'provider',
-  status: 'status',
-  route: 'route',
-} as const satisfies Record<RollupDim, keyof RollupsTable>;
+export const DIM_COLUMNS = ROLLUP_DIM_NAMES satisfies Record<RollupDim, keyof RollupsTable>;
 
 const DIMS = Object.keys(DIM_COLUMNS) as RollupDim[];
 
