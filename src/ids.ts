@@ -22,13 +22,7 @@ let lastMs = 0;
 export function newId(prefix: IdPrefix): string {
   let ms = Date.now();
   if (ms > lastMs) {
-    if (poolOffset + 10 > pool.length) {
-      randomFillSync(pool);
-      poolOffset = 0;
-    }
-    for (let i = 6; i < 16; i++) uuid[i] = pool[poolOffset++]!;
-    uuid[6] = 0x70 | (uuid[6]! & 0x0f); // version 7
-    uuid[8] = 0x80 | (uuid[8]! & 0x3f); // RFC 4122 variant
+    randomPart(uuid);
   } else {
     // Same millisecond (or the clock stepped back): count up from the last id, so ids made by
     // this process still sort in creation order (RFC 9562 method 3, a monotonic random part).
@@ -39,15 +33,43 @@ export function newId(prefix: IdPrefix): string {
     else ms = lastMs + 1;
   }
   lastMs = ms;
+  setTime(uuid, ms);
+  return encode(prefix, uuid);
+}
+
+/**
+ * A new random id of a prefix as if made at `ms`: for data whose creation time is in the past
+ * (imports, seeded figures), since time ranges and retention read the time from ids. Ids made
+ * in the same millisecond this way do not sort in the order they were made.
+ */
+export function idMadeAt(prefix: IdPrefix, ms: number): string {
+  const bytes = new Uint8Array(16);
+  randomPart(bytes);
+  setTime(bytes, Math.max(0, Math.min(Math.floor(ms), 2 ** 48 - 1)));
+  return encode(prefix, bytes);
+}
+
+/** Fills a UUIDv7's random bits (bytes 6–15), with its version and variant. */
+function randomPart(bytes: Uint8Array): void {
+  if (poolOffset + 10 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  for (let i = 6; i < 16; i++) bytes[i] = pool[poolOffset++]!;
+  bytes[6] = 0x70 | (bytes[6]! & 0x0f); // version 7
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f); // RFC 4122 variant
+}
+
+/** Writes a UUIDv7's 48-bit millisecond timestamp (bytes 0–5). */
+function setTime(bytes: Uint8Array, ms: number): void {
   const high = Math.floor(ms / 0x1_0000_0000);
   const low = ms >>> 0;
-  uuid[0] = (high >>> 8) & 0xff;
-  uuid[1] = high & 0xff;
-  uuid[2] = (low >>> 24) & 0xff;
-  uuid[3] = (low >>> 16) & 0xff;
-  uuid[4] = (low >>> 8) & 0xff;
-  uuid[5] = low & 0xff;
-  return encode(prefix, uuid);
+  bytes[0] = (high >>> 8) & 0xff;
+  bytes[1] = high & 0xff;
+  bytes[2] = (low >>> 24) & 0xff;
+  bytes[3] = (low >>> 16) & 0xff;
+  bytes[4] = (low >>> 8) & 0xff;
+  bytes[5] = low & 0xff;
 }
 
 /** `<prefix>_` and the 16 bytes in TypeID's base32: 128 bits after two leading zero bits make exactly 26 groups of five. */
@@ -72,10 +94,7 @@ function encode(prefix: IdPrefix, bytes: Uint8Array): string {
  */
 export function idAtTime(prefix: IdPrefix, ms: number): string {
   const bytes = new Uint8Array(16);
-  const time = Math.max(0, Math.min(Math.floor(ms), 2 ** 48 - 1));
-  const high = Math.floor(time / 0x1_0000_0000);
-  const low = time >>> 0;
-  bytes.set([(high >>> 8) & 0xff, high & 0xff, (low >>> 24) & 0xff, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff]);
+  setTime(bytes, Math.max(0, Math.min(Math.floor(ms), 2 ** 48 - 1)));
   return encode(prefix, bytes);
 }
 

@@ -1,5 +1,5 @@
 import type { RollupDim, RollupDims, RollupMetrics, RollupRow } from '../store/port.js';
-import { mergeBins } from './sketch.js';
+import { mergeSketches } from './sketch.js';
 import { zeroMetrics } from './rollup-writer.js';
 
 const ALL: readonly RollupDim[] = ['apiKeyId', 'agentId', 'agentVersion', 'workflowId', 'workflowVersion', 'model', 'provider', 'status', 'route'];
@@ -54,7 +54,7 @@ export function addMetrics(into: RollupMetrics, from: RollupMetrics): RollupMetr
   into.costUsd += from.costUsd;
   into.autoChosen += from.autoChosen;
   into.fallbacks += from.fallbacks;
-  mergeBins(into.sketches, from.sketches);
+  mergeSketches(into.sketches, from.sketches);
   return into;
 }
 

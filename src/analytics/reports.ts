@@ -5,7 +5,7 @@ import { groupFields, type BucketQuery } from './buckets.js';
 import { addMetrics } from './groupings.js';
 import { zeroSums, type Buckets, type GroupMeasures, type RollupQueries } from './queries.js';
 import { zeroMetrics } from './rollup-writer.js';
-import { countOf, quantiles } from './sketch.js';
+import { summarize, type Sketches } from './sketch.js';
 
 /** Latency metrics of agent runs: the API name, and the sketch it is read from. */
 export const LATENCY_METRICS = {
@@ -153,9 +153,9 @@ export class AnalyticsReports {
 }
 
 /** `{p50, p95, …}` of a metric's sketch, and how many values it holds; null percentiles when none. */
-function percentileObject(sketches: Record<string, number>, metric: string, percentiles: number[]): Result {
-  const values = quantiles(sketches, metric, percentiles.map((p) => p / 100));
-  return { count: countOf(sketches, metric), ...Object.fromEntries(percentiles.map((p, i) => [`p${p}`, values[i]])) };
+function percentileObject(sketches: Sketches, metric: string, percentiles: number[]): Result {
+  const { count, values } = summarize(sketches, metric, percentiles.map((p) => p / 100));
+  return { count, ...Object.fromEntries(percentiles.map((p, i) => [`p${p}`, values[i]])) };
 }
 
 /** Latency metrics as sent (`total,model`), checked. */

@@ -1,7 +1,7 @@
 import type { Run, RollupDims, RollupMetrics, RollupRow, RollupSubject, Scope, Transaction, WorkflowRun } from '../store/port.js';
 import type { ModelCatalogue } from '../models/ports.js';
 import type { ModelCallOutcome, RunObserver } from '../runs/observer.js';
-import { addValue, type Bins } from './sketch.js';
+import { addValue, type Sketches } from './sketch.js';
 import { combineRows } from './groupings.js';
 
 export const MINUTE_MS = 60_000;
@@ -36,7 +36,7 @@ function runDims(run: Run): Partial<RollupDims> {
 
 /** The minute row of one model call. */
 export function modelCallRow(call: ModelCallOutcome): RollupRow {
-  const sketches: Bins = {};
+  const sketches: Sketches = {};
   addValue(sketches, 'latency', call.endedAt - call.startedAt);
   addValue(sketches, 'ttft', call.timeToFirstTokenMs);
   return minuteRow(call.run.scope, 'model_call', call.endedAt, {
@@ -53,7 +53,7 @@ export function modelCallRow(call: ModelCallOutcome): RollupRow {
  */
 export function agentRunRow(run: Run, catalogue: ModelCatalogue): RollupRow {
   const l = run.latency;
-  const sketches: Bins = {};
+  const sketches: Sketches = {};
   addValue(sketches, 'total', l.total_ms);
   addValue(sketches, 'queue', l.queue_ms);
   if (l.slot_wait_ms) addValue(sketches, 'slot_wait', l.slot_wait_ms);
@@ -73,7 +73,7 @@ export function agentRunRow(run: Run, catalogue: ModelCatalogue): RollupRow {
 
 /** The minute row of a finished workflow run; its tokens and cost stay with its steps' agent runs, so nothing counts twice. */
 export function workflowRunRow(run: WorkflowRun, steps: number): RollupRow {
-  const sketches: Bins = {};
+  const sketches: Sketches = {};
   addValue(sketches, 'total', run.latency.total_ms);
   addValue(sketches, 'queue', run.latency.queue_ms);
   if (run.latency.slot_wait_ms) addValue(sketches, 'slot_wait', run.latency.slot_wait_ms);

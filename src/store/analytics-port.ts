@@ -40,7 +40,7 @@ export const ROLLUP_DIM_NAMES = {
   route: 'route',
 } as const satisfies Record<RollupDim, string>;
 
-/** Additive measures of a bucket, and latency sketches as bins (`<metric>:<bin>` → count). */
+/** Additive measures of a bucket, and latency sketches (per metric, `bin, count, …` in bin order). */
 export interface RollupMetrics {
   count: number;
   errors: number;
@@ -52,7 +52,7 @@ export interface RollupMetrics {
   costUsd: number;
   autoChosen: number;
   fallbacks: number;
-  sketches: Record<string, number>;
+  sketches: Record<string, number[]>;
 }
 
 export type RollupSums = Omit<RollupMetrics, 'sketches'>;

@@ -78,7 +78,7 @@ function fromRow(row: RollupsTable): RollupRow {
     const value = row[DIM_COLUMNS[d]];
     dims[d] = value === null ? null : d === 'agentVersion' || d === 'workflowVersion' ? Number(value) : value;
   }
-  const metrics = { sketches: JSON.parse(row.sketches) as Record<string, number> } as RollupRow['metrics'];
+  const metrics = { sketches: JSON.parse(row.sketches) as RollupRow['metrics']['sketches'] } as RollupRow['metrics'];
   for (const m of SUMS) metrics[m] = Number(row[SUM_COLUMNS[m]]);
   return {
     scope: { workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 },

@@ -4,7 +4,7 @@
  * did, deriving again changes nothing, and retention deletes only what has expired.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idAtTime, newId, type IdPrefix } from '../../src/ids.js';
+import { idAtTime, idMadeAt, newId } from '../../src/ids.js';
 import { emptyUsage, type RequestRecord, type Run, type RollupRow, type Scope, type Span, type Store } from '../../src/store/port.js';
 import { loadConfig } from '../../src/config.js';
 import { createModelCatalogue } from '../../src/models/catalogue.js';
@@ -31,12 +31,6 @@ function random(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** An id of `prefix` made at `ms` (ids sort by the time they were made). */
-function idAt(prefix: IdPrefix, ms: number): string {
-  const base = idAtTime(prefix, ms);
-  return base.slice(0, -10) + newId(prefix).slice(-10);
 }
 
 const pick = <T>(next: () => number, items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
@@ -189,7 +183,7 @@ describe.each(storeBackends)('analytics storage on $name', (backend) => {
         for (let i = 0; i < 1 + Math.floor(next() * 40); i++) {
           const at = NOW - DAY_MS + second * 1000 + Math.floor(next() * 1500);
           batch.push({
-            id: idAt('req', at), scope: s, createdAt: at, apiKeyId: writer === 0 ? 'key_a' : 'key_b', method: next() < 0.5 ? 'GET' : 'POST',
+            id: idMadeAt('req', at), scope: s, createdAt: at, apiKeyId: writer === 0 ? 'key_a' : 'key_b', method: next() < 0.5 ? 'GET' : 'POST',
             route: next() < 0.5 ? '/v1/agents' : '/v1/api_keys', path: '/v1/x', status: pick(next, [200, 200, 201, 404, 429]), latencyMs: next() * 10,
             errorCode: null, idempotencyKey: next() < 0.1 ? 'idem' : null, runId: null,
           });
@@ -197,7 +191,7 @@ describe.each(storeBackends)('analytics storage on $name', (backend) => {
         made.push(...batch);
         await store.requestLog.insert(batch);
       }
-      await store.requestLog.insert([{ ...made.at(-1)!, id: idAt('req', NOW - DAY_MS + second * 1000), scope: other }]);
+      await store.requestLog.insert([{ ...made.at(-1)!, id: idMadeAt('req', NOW - DAY_MS + second * 1000), scope: other }]);
     }
     const newestFirst = [...made].sort((a, b) => (a.id < b.id ? 1 : -1));
     const walk = async (filter: Parameters<Store['requestLog']['list']>[1], limit: number) => {
@@ -240,18 +234,18 @@ describe.each(storeBackends)('analytics storage on $name', (backend) => {
       const old = NOW - 40 * DAY_MS;
       const recent = NOW - DAY_MS;
       const run = (at: number): Run => ({
-        id: idAt('run', at), scope: s, agentId: 'agent_x', agentVersion: 1, threadId: null, status: 'completed', mode: 'wait', input: 'x', state: {}, output: 'y',
+        id: idMadeAt('run', at), scope: s, agentId: 'agent_x', agentVersion: 1, threadId: null, status: 'completed', mode: 'wait', input: 'x', state: {}, output: 'y',
         errorCode: null, errorMessage: null, model: null, routing: null, usage: emptyUsage(), costUsd: 0, latency: {}, requiredAction: null,
         cancelRequested: false, metadata: {}, createdAt: at, startedAt: at, completedAt: at, updatedAt: at, apiKeyId: null, parentRunId: null,
         parentSpanId: null, workflowId: null, workflowVersion: null,
       });
       const runs = [run(old), run(old + 1), run(recent)];
       await st.runs.createMany(runs);
-      const span = (runId: string, at: number): Span => ({ id: idAt('span', at), runId, parentId: null, kind: 'model_call', name: 'm', status: 'ok', attributes: {}, startedAt: at, endedAt: at + 1 });
+      const span = (runId: string, at: number): Span => ({ id: idMadeAt('span', at), runId, parentId: null, kind: 'model_call', name: 'm', status: 'ok', attributes: {}, startedAt: at, endedAt: at + 1 });
       await st.spans.saveMany([span(runs[0]!.id, old), span(runs[1]!.id, old), span(runs[2]!.id, recent)]);
       for (const r of runs) await st.runEvents.appendEvents([1, 2].map((seq) => ({ runId: r.id, seq, type: 'run.created', data: {}, createdAt: r.createdAt })));
       const request = (at: number): RequestRecord => ({
-        id: idAt('req', at), scope: s, createdAt: at, apiKeyId: 'key_x', method: 'GET', route: '/v1/workspace', path: '/v1/workspace', status: 200,
+        id: idMadeAt('req', at), scope: s, createdAt: at, apiKeyId: 'key_x', method: 'GET', route: '/v1/workspace', path: '/v1/workspace', status: 200,
         latencyMs: 1, errorCode: null, idempotencyKey: null, runId: null,
       });
       // Written a second apart in life: one segment each.

@@ -9,12 +9,19 @@ import { PostgresChunkIndex } from './postgres-chunk-repo.js';
 
 const INT8_OID = 20;
 
-/** Sums two JSON objects of counts key by key (rollup sketches, stored as text). */
+/**
+ * Merges two rollup sketches (stored as text), JSON objects of `bin, count, …` arrays (bins
+ * ascending): counts summed per metric and bin, each metric's pairs written back in bin order.
+ */
 export const mergeCounts: MergeCounts = (current, incoming) => sql<string>`(
-  select coalesce(jsonb_object_agg(key, total), '{}'::jsonb)::text from (
-    select key, sum(value::bigint) as total from (
-      select * from jsonb_each_text(${current}::jsonb) union all select * from jsonb_each_text(${incoming}::jsonb)
-    ) merged group by key) summed)`;
+  with sketch(metric, pairs) as (select * from jsonb_each(${current}::jsonb) union all select * from jsonb_each(${incoming}::jsonb)),
+  summed(metric, bin, n) as (
+    select sketch.metric, element.value::bigint, sum((sketch.pairs ->> element.position::int)::bigint)
+    from sketch, jsonb_array_elements_text(sketch.pairs) with ordinality as element(value, position)
+    where element.position % 2 = 1 group by sketch.metric, element.value::bigint)
+  select coalesce(jsonb_object_agg(metric, pairs), '{}'::jsonb)::text from (
+    select metric, jsonb_agg(value order by bin, part) as pairs
+    from (select metric, bin, 0 as part, bin as value from summed union all select metric, bin, 1, n from summed) parts group by metric) per_metric)`;
 
 /** Connects to PostgreSQL, optionally inside its own schema, and applies migrations. */
 export async function openPostgresStore(options: { url: string; schema?: string | undefined; poolSize?: number }): Promise<Store> {

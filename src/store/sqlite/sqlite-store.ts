@@ -89,12 +89,18 @@ class SqliteApiKeyRepo extends KyselyApiKeyRepo {
   }
 }
 
-/** Sums two JSON objects of counts key by key (rollup sketches). */
+/**
+ * Merges two rollup sketches, JSON objects of `bin, count, …` arrays (bins ascending): counts
+ * summed per metric and bin, each metric's pairs written back in bin order.
+ */
 const mergeCounts: MergeCounts = (current, incoming) => sql<string>`(
-  select coalesce(json_group_object(key, total), '{}') from (
-    select key, sum(value) as total from (
-      select key, value from json_each(${current}) union all select key, value from json_each(${incoming})
-    ) group by key))`;
+  with sketch(metric, pairs) as (select key, value from json_each(${current}) union all select key, value from json_each(${incoming})),
+  summed(metric, bin, n) as (
+    select sketch.metric, element.value, sum(json_extract(sketch.pairs, '$[' || (element.key + 1) || ']'))
+    from sketch, json_each(sketch.pairs) as element where element.key % 2 = 0 group by sketch.metric, element.value)
+  select coalesce(json_group_object(metric, json(pairs)), '{}') from (
+    select metric, json_group_array(value order by bin, part) as pairs
+    from (select metric, bin, 0 as part, bin as value from summed union all select metric, bin, 1, n from summed) group by metric))`;
 
 /** Opens (creating if needed) the SQLite database under `dataDir` and applies migrations. */
 export async function openSqliteStore(options: { dataDir: string; fileName?: string }): Promise<Store> {
