@@ -62,6 +62,8 @@ interface EngineState {
   retrievalMs?: number;
   /** When a background run first found its workspace at the concurrent-run cap. */
   slotWaitSince?: number;
+  /** How many times the client has answered the run. */
+  resumes?: number;
   [key: string]: unknown;
 }
 
@@ -307,7 +309,9 @@ export class RunEngine {
     let state = (run.state as EngineState).messages ? (run.state as EngineState) : await this.initialState(run, config, signal);
     run = { ...run, state, latency: { ...run.latency, retrieval_ms: state.retrievalMs ?? 0 } };
     const resumedWithAnswers = 'answers' in state;
-    await this.applyAnswers(run, tools, signal);
+    const approvedFunctions = await this.applyAnswers(run, tools, signal);
+    // An approved function tool still runs on the client: the run asks for its output next.
+    if (approvedFunctions.length > 0) return this.requireAction(run, state, approvedFunctions);
     const routing = run.routing as unknown as RoutingDecision | null ?? this.route(run, config, state, tools);
     run.routing = routing as unknown as Record<string, unknown>;
     progress.run = run;
@@ -399,11 +403,12 @@ export class RunEngine {
     await this.addToolResult(run, state, call, result);
   }
 
-  private async addToolResult(run: Run, state: EngineState, call: { id: string; name: string }, result: ToolResult): Promise<void> {
-    state.messages.push({
-      role: 'tool',
-      content: [{ type: 'tool-result', toolCallId: call.id, toolName: call.name, output: { type: 'json', value: (result.output ?? null) as any } }],
-    });
+  /** Adds a tool's result to the conversation and the event log; a denied call reaches the model as a denial, not as output. */
+  private async addToolResult(run: Run, state: EngineState, call: { id: string; name: string }, result: ToolResult, denial?: { reason?: string }): Promise<void> {
+    const output = denial
+      ? { type: 'execution-denied' as const, ...(denial.reason !== undefined ? { reason: denial.reason } : {}) }
+      : { type: 'json' as const, value: (result.output ?? null) as any };
+    state.messages.push({ role: 'tool', content: [{ type: 'tool-result', toolCallId: call.id, toolName: call.name, output }] });
     await this.deps.events.append(run.id, 'run.tool_call.completed', { tool_call_id: call.id, name: call.name, ok: result.ok, output: result.output });
   }
 
@@ -447,29 +452,42 @@ export class RunEngine {
       if (seen.has(call.id)) throw new ApiError('parameter_invalid', { message: `Tool call '${call.id}' is answered twice.`, param: `tool_outputs[${i}].tool_call_id` });
       seen.add(call.id);
       if (call.type === 'approval' && answer.approve === undefined) throw new ApiError('parameter_missing', { message: `Tool call '${call.id}' needs approval: send approve true or false.`, param: `tool_outputs[${i}].approve` });
+      if (call.type === 'approval' && answer.output !== undefined) {
+        throw new ApiError('parameter_invalid', { message: `Tool call '${call.id}' waits for an approval, not an output: send approve (and reason); an approved function tool's output is asked for next.`, param: `tool_outputs[${i}].output` });
+      }
       if (call.type === 'function' && answer.output === undefined) throw new ApiError('parameter_missing', { message: `Tool call '${call.id}' needs an output.`, param: `tool_outputs[${i}].output` });
+      if (call.type === 'function' && answer.approve !== undefined) {
+        throw new ApiError('parameter_invalid', { message: `Tool call '${call.id}' waits for its output, not an approval.`, param: `tool_outputs[${i}].approve` });
+      }
     }
     const missing = [...pending.keys()].filter((id) => !seen.has(id));
     if (missing.length > 0) throw new ApiError('parameter_missing', { message: `Answer every pending tool call; missing: ${missing.join(', ')}.`, param: 'tool_outputs' });
 
     // Claim the transition first, so a second answer to the same calls is refused.
-    const resumed: Run = { ...run, status: 'queued', requiredAction: null, state: { ...state, pending: [], answers }, updatedAt: this.now() };
+    // Each answer resumes the run by a job of its own (an approved function tool is answered twice).
+    const resumes = (state.resumes ?? 0) + 1;
+    const resumed: Run = { ...run, status: 'queued', requiredAction: null, state: { ...state, pending: [], answers, resumes }, updatedAt: this.now() };
     if (!(await this.deps.store.runs.save(resumed, ['requires_action']))) {
       throw new ApiError('run_not_waiting', { message: `Run '${run.id}' was already answered.` });
     }
     await this.deps.events.append(run.id, 'run.tool_outputs_submitted', { tool_call_ids: [...seen] });
     if (run.mode === 'background') {
-      await this.deps.queue.enqueue(AGENT_RUN_JOB, { runId: run.id }, { jobId: `run_${run.id}_resume_${state.steps}`, maxAttempts: 3 });
+      await this.deps.queue.enqueue(AGENT_RUN_JOB, { runId: run.id }, { jobId: `run_${run.id}_resume_${resumes}`, maxAttempts: 3 });
       return resumed;
     }
     const slot = await this.deps.slots.acquireOrThrow(workspace);
     return this.execute(run.id, workspace, slot);
   }
 
-  /** Applies answered calls (run after resuming): outputs become tool results; approved tools run. */
-  async applyAnswers(run: Run, tools: PreparedTools, signal: AbortSignal): Promise<void> {
+  /**
+   * Applies answered calls (run after resuming): outputs become tool results, denials go back to
+   * the model, approved server-side tools run. Returns the approved function tools, whose output
+   * the client is asked for next.
+   */
+  async applyAnswers(run: Run, tools: PreparedTools, signal: AbortSignal): Promise<PendingCall[]> {
     const state = run.state as EngineState & { answers?: Array<{ tool_call_id: string; output?: unknown; approve?: boolean; reason?: string }> };
-    if (!state.answers) return;
+    if (!state.answers) return [];
+    const approvedFunctions: PendingCall[] = [];
     const calls = new Map<string, { id: string; name: string; arguments: unknown }>();
     for (const m of state.messages) {
       if (m.role !== 'assistant' || typeof m.content === 'string') continue;
@@ -479,7 +497,12 @@ export class RunEngine {
       const call = calls.get(answer.tool_call_id)!;
       const definition = tools.definitionOf(call.name);
       if (answer.approve === false) {
-        await this.addToolResult(run, state, call, { ok: false, output: { error: 'The user denied this tool call.', reason: answer.reason ?? null }, error: 'denied', latencyMs: 0 });
+        await this.addToolResult(
+          run, state, call, { ok: false, output: { error: 'The user denied this tool call.', reason: answer.reason ?? null }, error: 'denied', latencyMs: 0 },
+          { ...(answer.reason !== undefined ? { reason: answer.reason } : {}) },
+        );
+      } else if (definition?.type === 'function' && answer.approve === true) {
+        approvedFunctions.push({ ...call, type: 'function' });
       } else if (definition?.type === 'function') {
         await this.addToolResult(run, state, call, { ok: true, output: answer.output, latencyMs: 0 });
       } else {
@@ -487,6 +510,7 @@ export class RunEngine {
       }
     }
     delete state.answers;
+    return approvedFunctions;
   }
 
   /** Requests cancellation: immediate when queued or waiting, else the running loop stops. */

@@ -221,8 +221,60 @@ describe.each(backends)('agents API on %s', (backend) => {
       tool_outputs: [{ tool_call_id: second.body.required_action.tool_calls[0].id, approve: false, reason: 'not today' }],
     });
     expect(denied.body.status).toBe('completed');
-    expect(denied.body.output).toContain('denied');
+    expect(denied.body.output).toBe('Tool forecast was not run: not today.');
     expect(received).toHaveLength(1);
+  });
+
+  it('asks for the output of an approved function tool, and reports its denial to the model', async () => {
+    const agent = (await post('/v1/agents', {
+      name: 'Refunder',
+      tools: [{ type: 'function', name: 'refund', description: 'Refund an order', parameters: { type: 'object', properties: { order: { type: 'string' } }, required: ['order'] }, requires_approval: true }],
+    })).body;
+    const run = await post(`/v1/agents/${agent.id}/runs`, { input: 'call refund {"order":"A-1"}' });
+    expect(run.body.status).toBe('requires_action');
+    const [approval] = run.body.required_action.tool_calls;
+    expect(approval).toMatchObject({ type: 'approval', name: 'refund', arguments: { order: 'A-1' } });
+    const outputTooSoon = await post(`/v1/agents/${agent.id}/runs/${run.body.id}/tool_outputs`, { tool_outputs: [{ tool_call_id: approval.id, approve: true, output: 1 }] });
+    expect(outputTooSoon.status).toBe(400);
+    expect(outputTooSoon.body.error).toMatchObject({ code: 'parameter_invalid', param: 'tool_outputs[0].output' });
+
+    const approved = await post(`/v1/agents/${agent.id}/runs/${run.body.id}/tool_outputs`, { tool_outputs: [{ tool_call_id: approval.id, approve: true }] });
+    expect(approved.status).toBe(200);
+    expect(approved.body.status).toBe('requires_action');
+    expect(approved.body.required_action).toMatchObject({
+      type: 'submit_tool_outputs', tool_calls: [{ id: approval.id, type: 'function', name: 'refund', arguments: { order: 'A-1' } }],
+    });
+    const approveTwice = await post(`/v1/agents/${agent.id}/runs/${run.body.id}/tool_outputs`, { tool_outputs: [{ tool_call_id: approval.id, approve: true }] });
+    expect(approveTwice.body.error).toMatchObject({ code: 'parameter_missing', param: 'tool_outputs[0].output' });
+    const done = await post(`/v1/agents/${agent.id}/runs/${run.body.id}/tool_outputs`, { tool_outputs: [{ tool_call_id: approval.id, output: { refunded: true } }] });
+    expect(done.body.status).toBe('completed');
+    expect(done.body.output).toBe('Tool refund returned: {"refunded":true}');
+    const steps = (await get(`/v1/agents/${agent.id}/runs/${run.body.id}`)).body.steps;
+    expect(steps.filter((s: any) => s.type === 'model_call')).toHaveLength(2);
+
+    const second = await post(`/v1/agents/${agent.id}/runs`, { input: 'call refund {"order":"B-2"}' });
+    const denied = await post(`/v1/agents/${agent.id}/runs/${second.body.id}/tool_outputs`, {
+      tool_outputs: [{ tool_call_id: second.body.required_action.tool_calls[0].id, approve: false, reason: 'over the limit' }],
+    });
+    expect(denied.body.status).toBe('completed');
+    expect(denied.body.output).toBe('Tool refund was not run: over the limit.');
+    const third = await post(`/v1/agents/${agent.id}/runs`, { input: 'call refund {"order":"C-3"}' });
+    const deniedSilently = await post(`/v1/agents/${agent.id}/runs/${third.body.id}/tool_outputs`, {
+      tool_outputs: [{ tool_call_id: third.body.required_action.tool_calls[0].id, approve: false }],
+    });
+    expect(deniedSilently.body.output).toBe('Tool refund was not run: the call was denied.');
+
+    // In the background, each answer resumes the run through the queue.
+    const background = await post(`/v1/agents/${agent.id}/runs`, { input: 'call refund {"order":"D-4"}', background: true });
+    const path = `/v1/agents/${agent.id}/runs/${background.body.id}`;
+    const waiting = await waitFor(() => get(path), (r) => r.body.status === 'requires_action');
+    const callId = waiting.body.required_action.tool_calls[0].id;
+    expect((await post(`${path}/tool_outputs`, { tool_outputs: [{ tool_call_id: callId, approve: true }] })).status).toBe(202);
+    const asked = await waitFor(() => get(path), (r) => r.body.status === 'requires_action');
+    expect(asked.body.required_action.tool_calls).toEqual([expect.objectContaining({ id: callId, type: 'function' })]);
+    expect((await post(`${path}/tool_outputs`, { tool_outputs: [{ tool_call_id: callId, output: 'ok' }] })).status).toBe(202);
+    const finished = await waitFor(() => get(path), (r) => r.body.status === 'completed');
+    expect(finished.body.output).toBe('Tool refund returned: "ok"');
   });
 
   it('uses MCP tools from the allow-list only', async () => {
