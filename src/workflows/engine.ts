@@ -520,7 +520,7 @@ export class WorkflowEngine {
       await this.saveStep(ex, state, { type: 'step.started', data: { case: chosen === -1 ? 'default' : chosen } });
     }
     const sequence = chosen === -1 ? step.default ?? [] : step.cases[chosen]!.steps;
-    const output = await this.sequence(ex, sequence, frame);
+    const output = await this.enclosing(ex, state, () => this.sequence(ex, sequence, frame));
     return this.succeed(ex, state, output);
   }
 
@@ -530,7 +530,7 @@ export class WorkflowEngine {
       await this.saveStep(ex, state, { type: 'step.started', data: {} });
     }
     const results = await Promise.allSettled(step.branches.map((b) => this.sequence(ex, b.steps, frame)));
-    await this.settle(results);
+    await this.enclosing(ex, state, () => this.settle(results));
     const output = Object.fromEntries(step.branches.map((b, i) => [b.name, (results[i] as PromiseFulfilledResult<unknown>).value]));
     return this.succeed(ex, state, output);
   }
@@ -569,7 +569,7 @@ export class WorkflowEngine {
     };
     const concurrency = Math.min(step.concurrency ?? DEFAULT_MAP_CONCURRENCY, Math.max(list.length, 1));
     await Promise.all(Array.from({ length: concurrency }, worker));
-    await this.settle(results.filter((r) => r !== undefined));
+    await this.enclosing(ex, state, () => this.settle(results.filter((r) => r !== undefined)));
     return this.succeed(ex, state, results.map((r) => (r as PromiseFulfilledResult<unknown>).value));
   }
 
@@ -622,8 +622,25 @@ export class WorkflowEngine {
       Object.assign(state, { status: 'running', state: { timed_out: true } });
       await this.saveStep(ex, state, { type: 'step.timed_out', data: {} });
     }
-    await this.sequence(ex, step.on_timeout ?? [], frame);
+    await this.enclosing(ex, state, () => this.sequence(ex, step.on_timeout ?? [], frame));
     return this.succeed(ex, state, null);
+  }
+
+  /**
+   * Runs the steps a composite step encloses (or joins them): when one of them fails, the
+   * composite fails with it, naming it, rather than being left unfinished (and then skipped).
+   */
+  private async enclosing<T>(ex: Execution, state: WorkflowStepState, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof StepFailed) || ex.signal.aborted) throw error;
+      // The inner step's message names it.
+      const message = error.message;
+      Object.assign(state, { status: 'failed', errorCode: error.code, errorMessage: message, completedAt: this.now(), wakeAt: null });
+      await this.saveStep(ex, state, { type: 'step.failed', data: { error: { code: error.code, message, step: error.key } } });
+      throw error;
+    }
   }
 
   private async callWorkflow(ex: Execution, step: WorkflowCallStep, state: WorkflowStepState, frame: Frame): Promise<unknown> {

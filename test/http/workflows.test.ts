@@ -526,6 +526,48 @@ describe.each(backends)('workflows API on %s', (backend) => {
     expect(recv.hits(`/refuse/${res.body.id}`)).toHaveLength(1);
   });
 
+  it('fails the branch, parallel and map steps enclosing a failed step, and skips what did not run', async () => {
+    const refused = (id: string) => ({ id, type: 'http', method: 'POST', url: `${recv.url}/enclosed/{{ run.id }}?status=400`, body: '{}' });
+    const wf = await createWorkflow({
+      steps: [
+        {
+          id: 'route', type: 'branch',
+          cases: [{ when: 'true', steps: [transform('before', '1'), { id: 'inner', type: 'branch', cases: [{ when: 'true', steps: [refused('notify')] }] }, transform('after', '2')] }],
+          default: [transform('later', "'nurture'")],
+        },
+        transform('last', '3'),
+      ],
+    });
+    const res = await start(wf.id, {});
+    expect(res.body.status).toBe('failed');
+    expect(res.body.error).toMatchObject({ code: 'http_status', step: 'notify' });
+    expect(stepOf(res.body, 'notify')).toMatchObject({ status: 'failed', error: { code: 'http_status' } });
+    for (const key of ['inner', 'route']) {
+      const step = stepOf(res.body, key);
+      expect(step).toMatchObject({ status: 'failed', input: { case: 0 }, error: { code: 'http_status' } });
+      expect(step.error.message).toContain("'notify'");
+    }
+    expect(stepOf(res.body, 'before').status).toBe('succeeded');
+    for (const key of ['after', 'later', 'last']) expect(stepOf(res.body, key).status).toBe('skipped');
+
+    const fan = await createWorkflow({
+      steps: [
+        { id: 'fan', type: 'parallel', branches: [{ name: 'ok', steps: [transform('fine', '1')] }, { name: 'bad', steps: [refused('boom')] }] },
+        { id: 'each', type: 'map', items: '[1, 2]', steps: [transform('x', 'item')] },
+      ],
+    });
+    const fanned = await start(fan.id, {});
+    expect(fanned.body.error).toMatchObject({ code: 'http_status', step: 'boom' });
+    expect(stepOf(fanned.body, 'fan')).toMatchObject({ status: 'failed', error: { code: 'http_status' } });
+    expect(stepOf(fanned.body, 'fine').status).toBe('succeeded');
+    expect(stepOf(fanned.body, 'each').status).toBe('skipped');
+
+    const mapped = await createWorkflow({ steps: [{ id: 'each', type: 'map', items: '[1, 2]', concurrency: 1, steps: [refused('send')] }] });
+    const ran = await start(mapped.id, {});
+    expect(ran.body.error).toMatchObject({ code: 'http_status', step: 'each[0].send' });
+    expect(stepOf(ran.body, 'each')).toMatchObject({ status: 'failed', input: { count: 2 }, error: { code: 'http_status' } });
+  });
+
   it('fails the run when retries are exhausted', async () => {
     const wf = await createWorkflow({
       retry: { max_attempts: 2, backoff_ms: 20 },
