@@ -31,11 +31,24 @@ export interface SourceInput {
   metadata?: Record<string, string>;
 }
 
+/**
+ * A change of an `http` source's settings: the fields given replace the stored ones; each header
+ * given replaces the stored one of that name (null removes it); `body: null` removes the body.
+ * A header or body sent back as `"[redacted]"` (as responses show them) keeps the stored value.
+ */
+export type HttpSourceUpdate = Partial<Omit<HttpSourceConfig, 'headers' | 'body'>> & {
+  headers?: Record<string, string | null>;
+  body?: string | null;
+};
+
+/** How responses show write-only values. */
+export const REDACTED = '[redacted]';
+
 export interface SourceUpdate {
   name?: string;
   description?: string | null;
   urls?: string[];
-  http?: Partial<HttpSourceConfig> & { url: string };
+  http?: HttpSourceUpdate;
   refreshIntervalSeconds?: number | null;
   metadata?: Record<string, string>;
 }
@@ -68,7 +81,7 @@ function checkUrl(value: string, param: string): void {
   }
 }
 
-function typeConfig(type: SourceType, input: { urls?: string[] | undefined; http?: SourceInput['http'] }): Record<string, unknown> {
+function typeConfig(type: SourceType, input: { urls?: string[] | undefined; http?: Partial<HttpSourceConfig> | undefined }): Record<string, unknown> {
   if (type === 'documents') {
     if (input.urls !== undefined) throw new ApiError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
     if (input.http !== undefined) throw new ApiError('parameter_invalid', { message: 'http is only for sources of type http.', param: 'http' });
@@ -82,6 +95,7 @@ function typeConfig(type: SourceType, input: { urls?: string[] | undefined; http
   }
   if (input.urls !== undefined) throw new ApiError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
   if (!input.http) throw new ApiError('parameter_missing', { message: 'An http source needs http.url.', param: 'http' });
+  if (input.http.url === undefined) throw new ApiError('parameter_missing', { message: 'An http source needs http.url.', param: 'http.url' });
   checkUrl(input.http.url, 'http.url');
   const config: HttpSourceConfig = {
     url: input.http.url,
@@ -95,6 +109,35 @@ function typeConfig(type: SourceType, input: { urls?: string[] | undefined; http
     metadataFields: input.http.metadataFields ?? [],
   };
   return config as unknown as Record<string, unknown>;
+}
+
+/** Most headers an http source keeps. */
+const MAX_HTTP_HEADERS = 20;
+
+/** An http source's stored settings with a change merged over them (see HttpSourceUpdate). */
+function mergeHttp(current: HttpSourceConfig, update: HttpSourceUpdate): Partial<HttpSourceConfig> {
+  const { headers: headerChanges, body, ...fields } = update;
+  const merged: Partial<HttpSourceConfig> = { ...current, ...definedOnly(fields) };
+  if (headerChanges !== undefined) {
+    const headers = { ...current.headers };
+    for (const [name, value] of Object.entries(headerChanges)) {
+      // Header names are case-insensitive: the one given replaces the stored one however spelled.
+      const stored = Object.keys(headers).find((key) => key.toLowerCase() === name.toLowerCase());
+      if (value === REDACTED) {
+        if (stored === undefined) throw new ApiError('parameter_invalid', { message: `http.headers.${name} is "${REDACTED}" but the source has no such header to keep.`, param: `http.headers.${name}` });
+        continue;
+      }
+      if (stored !== undefined) delete headers[stored];
+      if (value !== null) headers[name] = value;
+    }
+    if (Object.keys(headers).length > MAX_HTTP_HEADERS) {
+      throw new ApiError('parameter_invalid', { message: `An http source keeps at most ${MAX_HTTP_HEADERS} headers (remove one with null).`, param: 'http.headers' });
+    }
+    merged.headers = headers;
+  }
+  if (body !== undefined && body !== REDACTED) merged.body = body;
+  if (body === REDACTED && current.body === null) throw new ApiError('parameter_invalid', { message: `http.body is "${REDACTED}" but the source has no body to keep.`, param: 'http.body' });
+  return merged;
 }
 
 /** The fields that were given (a partial update leaves the others as they are). */
@@ -197,11 +240,10 @@ export class SourceService {
     let refetch = false;
     if (update.urls !== undefined || update.http !== undefined) {
       // `http` is merged into the current settings: headers and body are write-only (shown
-      // redacted), so a client changing items_path could not send them back.
-      const http = update.http && current.type === 'http'
-        ? { ...(current.config as unknown as HttpSourceConfig), ...definedOnly(update.http) }
-        : update.http;
-      next.config = typeConfig(current.type, { urls: update.urls, http });
+      // redacted), so a client changing items_path could not send them back. The merged
+      // settings are checked whole, as on create.
+      const http = update.http && current.type === 'http' ? mergeHttp(current.config as unknown as HttpSourceConfig, update.http) : update.http;
+      next.config = typeConfig(current.type, { urls: update.urls, http: http as Partial<HttpSourceConfig> | undefined });
       next.nextRefreshAt = now;
       refetch = true;
     }

@@ -151,8 +151,10 @@ describe.each(backends)('context sources on %s', (backend) => {
     await settled('crm-http', (b) => b.counts.indexed === 1);
 
     const hits = site.hits('/crm.json').length;
-    const changed = await patch('/v1/context/sources/crm-http', { http: { url: `${site.url}/crm.json`, items_path: 'data.items' } });
-    expect(changed.status).toBe(200);
+    // Only the fields given change: the url and everything else stay as stored.
+    const changed = await patch('/v1/context/sources/crm-http', { http: { items_path: 'data.items' } });
+    expect(changed.status, changed.text).toBe(200);
+    expect(changed.body.http.url).toBe(`${site.url}/crm.json`);
     expect(changed.body.http).toMatchObject({ items_path: 'data.items', id_field: 'id', headers: { authorization: '[redacted]' }, metadata_fields: ['stage'] });
     expect(changed.text).not.toContain('s3cret');
     const source = await settled('crm-http', (b) => b.counts.documents === 1 && site.hits('/crm.json').length > hits);
@@ -161,6 +163,29 @@ describe.each(backends)('context sources on %s', (backend) => {
     const okapis = await post('/v1/context/query', { query: 'okapis', sources: ['crm-http'], filter: { stage: 'won' } });
     expect(okapis.body.data[0].document.external_id).toBe('b');
     expect((await post('/v1/context/query', { query: 'tapirs', sources: ['crm-http'], mode: 'keyword' })).body.data).toEqual([]);
+
+    // Headers merge by name: one given is added or replaced (whatever its case), null removes one,
+    // and "[redacted]" (as responses show them) keeps the stored value.
+    const storedHeaders = async () => ((await server.kairo.store.contextSources.get({ workspaceId: ws.id, livemode: true }, created.body.id))!.config as any).headers;
+    const added = await patch('/v1/context/sources/crm-http', { http: { headers: { 'x-tenant': 'acme', Authorization: '[redacted]' } } });
+    expect(added.status, added.text).toBe(200);
+    expect(added.body.http.headers).toEqual({ authorization: '[redacted]', 'x-tenant': '[redacted]' });
+    expect(await storedHeaders()).toEqual({ authorization: 'Bearer s3cret', 'x-tenant': 'acme' });
+    const rotated = await patch('/v1/context/sources/crm-http', { http: { headers: { Authorization: 'Bearer n3w', 'x-tenant': null }, body: null } });
+    expect(rotated.body.http).toMatchObject({ headers: { Authorization: '[redacted]' }, body: null, items_path: 'data.items' });
+    expect(await storedHeaders()).toEqual({ Authorization: 'Bearer n3w' });
+    // The merged settings are checked whole.
+    for (const [http, param] of [
+      [{ url: 'ftp://example.com/export' }, 'http.url'],
+      [{ headers: { 'x-missing': '[redacted]' } }, 'http.headers.x-missing'],
+      [{ headers: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x-h${i}`, 'v'])) }, 'http.headers'],
+      [{ nope: 1 }, 'http.nope'],
+    ] as const) {
+      const refused = await patch('/v1/context/sources/crm-http', { http });
+      expect(refused.status, JSON.stringify(http)).toBe(400);
+      expect(refused.body.error.param, JSON.stringify(http)).toBe(param);
+    }
+    expect(await storedHeaders()).toEqual({ Authorization: 'Bearer n3w' });
   });
 
   it('refuses to refresh a documents source, or to push documents into a fetched one', async () => {

@@ -6,7 +6,7 @@ import type { ContextDocument, ContextSource, DocumentStatus } from '../../store
 import { ApiError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import type { IngestItem } from '../../context/ingest.js';
-import type { HttpSourceConfig } from '../../context/sources.js';
+import type { HttpSourceConfig, HttpSourceUpdate } from '../../context/sources.js';
 import type { QueryHit } from '../../context/retrieval.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
@@ -33,6 +33,20 @@ const HttpConfigInput = StrictObject({
   metadata_fields: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 })),
 });
 
+const HttpConfigUpdate = StrictObject({
+  url: Type.Optional(HttpUrl),
+  method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST')])),
+  headers: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Union([Type.String({ maxLength: 4000 }), Type.Null()]), {
+    maxProperties: 20, description: 'Merged by name into the stored headers: null removes one; "[redacted]" keeps the stored value.',
+  })),
+  body: Type.Optional(Type.Union([Type.String({ maxLength: 100_000 }), Type.Null()], { description: 'null removes the body; "[redacted]" keeps it.' })),
+  items_path: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  id_field: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  title_field: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  text_fields: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 })),
+  metadata_fields: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 })),
+}, { description: 'Merged into the stored settings: only the fields given change.' });
+
 const SourceName = Type.String({ minLength: 1, maxLength: 100, description: 'Unique in the workspace; agents refer to the source by it.' });
 const RefreshInterval = Type.Union([Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 }), Type.Null()], { description: 'Seconds between scheduled refreshes (url and http sources).' });
 
@@ -55,7 +69,7 @@ const UpdateSourceBody = StrictObject({
   name: Type.Optional(SourceName),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
   urls: Type.Optional(Type.Array(HttpUrl, { minItems: 1, maxItems: 100 })),
-  http: Type.Optional(HttpConfigInput),
+  http: Type.Optional(HttpConfigUpdate),
   refresh_interval_seconds: Type.Optional(RefreshInterval),
   metadata: Type.Optional(StringMetadata),
 });
@@ -306,6 +320,19 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
       metadataFields: http.metadata_fields,
     };
 
+  const httpChange = (http: Static<typeof HttpConfigUpdate> | undefined): HttpSourceUpdate | undefined =>
+    http && {
+      url: http.url,
+      method: http.method,
+      headers: http.headers,
+      body: http.body,
+      itemsPath: http.items_path,
+      idField: http.id_field,
+      titleField: http.title_field,
+      textFields: http.text_fields,
+      metadataFields: http.metadata_fields,
+    };
+
   app.post('/v1/context/sources', {
     schema: {
       tags: ['Context'],
@@ -349,7 +376,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
     schema: {
       tags: ['Context'],
       summary: 'Update a context source',
-      description: 'The type, embedding model and chunking are fixed at creation. Changing urls or http fetches the source again.',
+      description: 'The type, embedding model and chunking are fixed at creation. `http` is merged into the stored settings. Changing urls or http fetches the source again.',
       params: SourceParams,
       body: UpdateSourceBody,
       response: { 200: SourceObject },
@@ -361,7 +388,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
       name: body.name,
       description: body.description,
       urls: body.urls,
-      http: httpConfig(body.http),
+      http: httpChange(body.http),
       refreshIntervalSeconds: body.refresh_interval_seconds,
       metadata: body.metadata,
     });
