@@ -29,6 +29,7 @@ export const errorCatalogue = {
   unsupported_media_type: { status: 415, type: 'invalid_request_error', message: 'Send the body as application/json.' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'This method is not allowed on this path.' },
   route_not_found: { status: 404, type: 'not_found_error', message: 'No such route.' },
+  // 404 for the object the URL names; an object a field of the request refers to is a 400 (see ApiError's `reference`).
   resource_missing: { status: 404, type: 'not_found_error', message: 'No such object.' },
   missing_api_key: { status: 401, type: 'authentication_error', message: 'No API key provided. Send it as "Authorization: Bearer sk_...".' },
   invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key.' },
@@ -63,7 +64,12 @@ export class ApiError extends Error {
   readonly param: string | undefined;
   readonly headers: Record<string, string> | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; param?: string; headers?: Record<string, string> } = {}) {
+  /**
+   * `reference`: the error is about an object that a field of the request (`param`) refers to,
+   * not the object the URL names, so the request itself is invalid: 400 `invalid_request_error`
+   * whatever the code's own status.
+   */
+  constructor(code: ErrorCode, options: { message?: string; param?: string; headers?: Record<string, string>; reference?: boolean } = {}) {
     const spec = errorCatalogue[code];
     // A client error needs no stack trace, and capturing one is most of its cost (429s are hot).
     const stackTraceLimit = Error.stackTraceLimit;
@@ -72,8 +78,8 @@ export class ApiError extends Error {
     Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
     this.code = code;
-    this.status = spec.status;
-    this.type = spec.type;
+    this.status = options.reference ? 400 : spec.status;
+    this.type = options.reference ? 'invalid_request_error' : spec.type;
     this.param = options.param;
     this.headers = options.headers;
   }

@@ -105,12 +105,21 @@ export class AgentService {
       for (const [i, ref] of input.context.entries()) context.push((await this.sources.resolve(scope, ref, `context[${i}]`)).id);
       context = [...new Set(context)];
     }
-    const tools = input.tools ?? before?.tools ?? [];
+    let tools = input.tools ?? before?.tools ?? [];
     if (input.tools !== undefined) {
       this.validateTools(input.tools, 'tools');
+      tools = [];
       for (const [i, tool] of input.tools.entries()) {
         if (tool.type === 'agent' && !(isId('agent', tool.agent_id) && (await this.store.agents.get(scope, tool.agent_id)))) {
-          throw new ApiError('parameter_invalid', { message: `No such agent in this workspace: '${tool.agent_id}'.`, param: `tools[${i}].agent_id` });
+          throw new ApiError('resource_missing', { message: `No such agent in this workspace: '${tool.agent_id}'.`, param: `tools[${i}].agent_id` });
+        }
+        if (tool.type === 'context_search' && tool.sources !== undefined) {
+          // Like `context`: checked now, and kept as ids so that renaming a source breaks nothing.
+          const sources: string[] = [];
+          for (const [j, ref] of tool.sources.entries()) sources.push((await this.sources.resolve(scope, ref, `tools[${i}].sources[${j}]`)).id);
+          tools.push({ ...tool, sources: [...new Set(sources)] });
+        } else {
+          tools.push(tool);
         }
       }
     }

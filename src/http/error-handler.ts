@@ -82,10 +82,22 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError('internal_error');
 }
 
+/**
+ * One rule for missing objects, wherever they were found missing: a 404 is only for the object
+ * the URL names (the error's `param` is a path parameter); an object that a field of the body or
+ * query refers to makes the request invalid, so a 400 naming that field.
+ */
+function asAnswered(error: ApiError, request: FastifyRequest): ApiError {
+  if (error.code !== 'resource_missing' || error.param === undefined || error.status === 400) return error;
+  const params = request.params as Record<string, unknown> | undefined;
+  if (params && Object.hasOwn(params, error.param)) return error;
+  return new ApiError(error.code, { message: error.message, param: error.param, ...(error.headers ? { headers: error.headers } : {}), reference: true });
+}
+
 /** One error handler and one not-found handler for the whole API, both in the standard shape. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const apiError = toApiError(error);
+    const apiError = asAnswered(toApiError(error), request);
     request.errorCode = apiError.code;
     if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
     if (apiError.headers) reply.headers(apiError.headers);

@@ -536,7 +536,7 @@ async function checkAgents(steps: Step[], param: string, lookups: DefinitionLook
   if (missing !== -1) {
     const agent = agents[missing]!;
     const use = firstUse.get(agent)!;
-    fail(`Step '${use.id}': no agent '${agent}'.`, use.param);
+    fail(`Step '${use.id}': no agent '${agent}'.`, use.param, 'resource_missing');
   }
 }
 
@@ -550,7 +550,7 @@ async function checkWorkflowCalls(steps: Step[], param: string, lookups: Definit
     const callee = step.workflow;
     const calleeParam = key(stepParam, 'workflow');
     if (callee === lookups.selfId) fail(`Step '${step.id}' calls ${callee}, which is this workflow (a cycle).`, calleeParam);
-    if ((await graph.definition(callee)) === undefined) fail(`Step '${step.id}': no workflow '${callee}'.`, calleeParam);
+    if ((await graph.definition(callee)) === undefined) fail(`Step '${step.id}': no workflow '${callee}'.`, calleeParam, 'resource_missing');
     let depth: number;
     try {
       depth = 1 + (await graph.height(callee, []));

@@ -79,8 +79,25 @@ describe.each(backends)('agents API on %s', (backend) => {
   it('refuses unknown models, sources and invalid tools, naming the field', async () => {
     const model = await post('/v1/agents', { name: 'x', model: 'nope/nothing' });
     expect(model.body.error).toMatchObject({ code: 'parameter_invalid', param: 'model' });
+    // Objects the body refers to that do not exist: 400 resource_missing naming the field (404 is for the URL's object).
     const source = await post('/v1/agents', { name: 'x', context: ['missing-source'] });
-    expect(source.body.error).toMatchObject({ param: 'context[0]' });
+    expect(source.status).toBe(400);
+    expect(source.body.error).toMatchObject({ type: 'invalid_request_error', code: 'resource_missing', param: 'context[0]' });
+    const subAgent = await post('/v1/agents', { name: 'x', tools: [{ type: 'agent', agent_id: 'agent_01h2xcejqtf2nbrexx3vqjhp41' }] });
+    expect(subAgent.status).toBe(400);
+    expect(subAgent.body.error).toMatchObject({ code: 'resource_missing', param: 'tools[0].agent_id' });
+    const searched = await post('/v1/agents', { name: 'x', tools: [{ type: 'context_search', sources: ['missing-source'] }] });
+    expect(searched.status).toBe(400);
+    expect(searched.body.error).toMatchObject({ code: 'resource_missing', param: 'tools[0].sources[0]' });
+    const known = (await post('/v1/context/sources', { name: 'known-source' })).body;
+    const existing = (await post('/v1/agents', { name: 'x', tools: [{ type: 'context_search', sources: ['known-source'] }] })).body;
+    expect(existing.tools[0].sources).toEqual([known.id]);
+    const updated = await call(server.url, 'PATCH', `/v1/agents/${existing.id}`, { key: ws.testKey, body: { context: ['known-source', 'missing-source'] } });
+    expect(updated.status).toBe(400);
+    expect(updated.body.error).toMatchObject({ code: 'resource_missing', param: 'context[1]' });
+    const gone = await call(server.url, 'PATCH', '/v1/agents/agent_01h2xcejqtf2nbrexx3vqjhp41', { key: ws.testKey, body: { context: ['missing-source'] } });
+    expect(gone.status).toBe(404);
+    expect(gone.body.error).toMatchObject({ type: 'not_found_error', code: 'resource_missing', param: 'id' });
     const tool = await post('/v1/agents', { name: 'x', tools: [{ type: 'function', name: 'bad name!', parameters: { type: 'object' } }] });
     expect(tool.status).toBe(400);
     expect(tool.body.error.param).toMatch(/^tools\[0\]/);
@@ -329,7 +346,9 @@ describe.each(backends)('agents API on %s', (backend) => {
     const messages = await get(`/v1/threads/${first.body.thread_id}/messages`);
     expect(messages.body.data.map((m: any) => m.role)).toEqual(['assistant', 'user', 'assistant', 'user']);
     expect(messages.body.data.at(-1).content).toBe('My name is Ada.');
-    expect((await post(`/v1/agents/${agent.id}/runs`, { input: 'x', thread_id: 'thread_nope' })).status).toBe(404);
+    const noThread = await post(`/v1/agents/${agent.id}/runs`, { input: 'x', thread_id: 'thread_nope' });
+    expect(noThread.status).toBe(400);
+    expect(noThread.body.error).toMatchObject({ code: 'resource_missing', param: 'thread_id' });
   });
 
   it('refuses runs of a paused agent', async () => {

@@ -82,7 +82,7 @@ describe.each(backends)('context ingestion on %s', (backend) => {
     const other = (await post('/v1/context/sources/elsewhere/documents', { documents: [{ external_id: 'x', text: 'Elsewhere.' }] })).body.data[0];
     for (const id of [other.id, 'doc_01h2xcejqtf2nbrexx3vqjhp41', 'nope']) {
       const missing = await post('/v1/context/sources/by-id/documents', { documents: [{ text: 'ok' }, { id, text: 'Stolen.' }] });
-      expect(missing.status, id).toBe(404);
+      expect(missing.status, id).toBe(400);
       expect(missing.body.error, id).toMatchObject({ code: 'resource_missing', param: 'documents[1].id' });
     }
     expect((await get('/v1/context/sources/by-id')).body.counts.documents).toBe(1);

@@ -89,8 +89,8 @@ describe.each(backends)('context query on %s', (backend) => {
     const one = await post('/v1/context/query', { query: 'catalog entry', sources: ['other-animals'] });
     expect(one.body.data.map((h: any) => h.document.external_id)).toEqual(['z']);
     const missing = await post('/v1/context/query', { query: 'catalog', sources: ['catalog', 'src_01h2xcejqtf2nbrexx3vqjhp41'] });
-    expect(missing.status).toBe(404);
-    expect(missing.body.error.param).toBe('sources[1]');
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toMatchObject({ type: 'invalid_request_error', code: 'resource_missing', param: 'sources[1]' });
     expect((await post('/v1/context/query', { query: 'catalog entry' })).body.data.length).toBeGreaterThanOrEqual(6);
   });
 

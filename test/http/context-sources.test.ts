@@ -279,10 +279,11 @@ describe.each(backends)('context sources on %s', (backend) => {
     }
     // Ids of the other mode do not exist for this key.
     expect((await get(`/v1/context/sources/${live.body.id}`, ws.testKey)).status).toBe(404);
-    expect((await post('/v1/context/query', { query: 'flamingo', sources: [live.body.id] }, ws.testKey)).status).toBe(404);
+    // …and one named in a body is a missing reference.
+    expect((await post('/v1/context/query', { query: 'flamingo', sources: [live.body.id] }, ws.testKey)).body.error).toMatchObject({ code: 'resource_missing', param: 'sources[0]' });
     expect((await get(`/v1/context/sources/modes/documents/${liveDoc.body.data[0].id}`, ws.testKey)).status).toBe(404);
     expect((await del(`/v1/context/sources/modes/documents/${liveDoc.body.data[0].id}`, ws.testKey)).status).toBe(404);
-    expect((await post('/v1/context/sources/modes/documents', { documents: [{ id: liveDoc.body.data[0].id, text: 'hijack' }] }, ws.testKey)).status).toBe(404);
+    expect((await post('/v1/context/sources/modes/documents', { documents: [{ id: liveDoc.body.data[0].id, text: 'hijack' }] }, ws.testKey)).status).toBe(400);
     expect((await patch(`/v1/context/sources/${live.body.id}`, { description: 'x' }, ws.testKey)).status).toBe(404);
     expect((await del(`/v1/context/sources/${live.body.id}`, ws.testKey)).status).toBe(404);
     // Deleting the test source leaves the live one whole.

@@ -809,13 +809,15 @@ describe.each(backends)('workflows API on %s', (backend) => {
     await refused({ steps: [{ id: 'a', type: 'teleport' }] }, 'steps[0].type');
     const forward = await refused({ steps: [transform('a', 'steps.b + 1'), transform('b', '1')] }, 'steps[0].expression');
     expect(forward.message).toContain('steps.b');
-    const agent = await refused({ steps: [{ id: 'ask', type: 'agent', agent: newId('agent'), input: "'hi'" }] }, 'steps[0].agent');
+    // An unknown agent or workflow is a reference to nothing: 400 resource_missing naming the field.
+    const agent = await refused({ steps: [{ id: 'ask', type: 'agent', agent: newId('agent'), input: "'hi'" }] }, 'steps[0].agent', 'resource_missing');
+    expect(agent.type).toBe('invalid_request_error');
     expect(agent.message).toContain('no agent');
     await refused({ steps: [transform('a', '1'), { id: 'b', type: 'branch', cases: [{ when: 'input.x >', steps: [transform('c', '1')] }] }] }, 'steps[1].cases[0].when');
     await refused({ steps: [transform('a', "{ 'x': }")] }, 'steps[0].expression');
     await refused({ steps: [transform('a', '1')], schedule: { cron: '61 * * * *' } }, 'schedule.cron');
     await refused({ steps: [transform('a', '1')], schedule: { cron: 'every day' } }, 'schedule.cron');
-    await refused({ steps: [{ id: 'c', type: 'workflow', workflow: newId('wf') }] }, 'steps[0].workflow');
+    await refused({ steps: [{ id: 'c', type: 'workflow', workflow: newId('wf') }] }, 'steps[0].workflow', 'resource_missing');
     // Nothing was created.
     const list = await get('/v1/workflows?limit=100');
     expect(list.body.data.some((w: any) => w.name === 'bad')).toBe(false);

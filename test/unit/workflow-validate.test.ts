@@ -378,13 +378,14 @@ describe('validateWorkflowDefinition', () => {
         ]),
         using,
       );
-      expect(error).toMatchObject({ code: 'parameter_invalid', param: 'steps[1].agent', message: `Step 'b': no agent '${missingAgent}'.` });
+      expect(error).toMatchObject({ code: 'resource_missing', param: 'steps[1].agent', message: `Step 'b': no agent '${missingAgent}'.` });
       expect(using.agentCalls.sort()).toEqual([scorer, missingAgent].sort());
     });
 
     it('refuses an unknown workflow', async () => {
       const ghost = newId('wf');
       expect(await rejection(body([{ id: 'w', type: 'workflow', workflow: ghost }]))).toMatchObject({
+        code: 'resource_missing',
         param: 'steps[0].workflow',
         message: `Step 'w': no workflow '${ghost}'.`,
       });
