@@ -4,6 +4,7 @@ import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
 import { emptyUsage, type Agent, type Run, type Scope, type Store, type Transaction, type Workspace } from '../store/port.js';
 import type { ModelCatalogue, ModelRouter, RoutingDecision } from '../models/ports.js';
+import { NoModelAvailableError } from '../models/router.js';
 import type { ContextService } from '../context/context-service.js';
 import { countTokens } from '../context/tokens.js';
 import type { RunSlots, RunSlot } from '../platform/run-slots.js';
@@ -313,9 +314,10 @@ export class RunEngine {
     // An approved function tool still runs on the client: the run asks for its output next.
     if (approvedFunctions.length > 0) return this.requireAction(run, state, approvedFunctions);
     const routing = run.routing as unknown as RoutingDecision | null ?? this.route(run, config, state, tools);
-    run.routing = routing as unknown as Record<string, unknown>;
+    // The model step adds to this list as it falls back: the run shows it however it ends.
+    const fallbacks: Array<{ model: string; error: string }> = (run.routing?.fallbacks as Array<{ model: string; error: string }> | undefined) ?? [];
+    run.routing = { ...routing, fallbacks } as unknown as Record<string, unknown>;
     progress.run = run;
-    const fallbacks: Array<{ model: string; error: string }> = ((run.routing as any).fallbacks as any[]) ?? [];
     let candidates = routing.candidates;
     let text = '';
     // The first step uses the cancel flag execute() started from (read just now, or written by
@@ -330,7 +332,6 @@ export class RunEngine {
       const step = await this.modelStep.call(run, config, { system: state.system, messages: state.messages, step: state.steps }, tools.specs, candidates, signal, fallbacks);
       candidates = [step.model, ...candidates.filter((c) => c !== step.model)];
       run.model = step.model;
-      run.routing = { ...run.routing, fallbacks };
       text = step.text;
       state.messages.push({
         role: 'assistant',
@@ -368,7 +369,10 @@ export class RunEngine {
     if (await this.cancelRequested(run.id)) return this.cancelled(run, UNFINISHED, calls);
     const timedOut = signal.aborted && String(signal.reason).includes('timeout');
     const failure = error instanceof ModelStepFailed ? error.failure : error;
-    return this.fail(run, timedOut ? 'run_timeout' : 'run_error', timedOut ? 'The run exceeded settings.timeout_ms.' : failure instanceof Error ? failure.message : String(failure), calls);
+    if (timedOut) return this.fail(run, 'run_timeout', 'The run exceeded settings.timeout_ms.', calls);
+    // "auto" found no model that can serve the run (in live mode: none whose provider is configured).
+    if (failure instanceof NoModelAvailableError) return this.fail(run, failure.code, failure.message, calls);
+    return this.fail(run, 'run_error', failure instanceof Error ? failure.message : String(failure), calls);
   }
 
   private route(run: Run, config: AgentConfig, state: EngineState, tools: PreparedTools): RoutingDecision {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/site.js';
+import { redisDatabaseUrl, waitFor } from '../support/site.js';
 import { backends, call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
 import { startFakeOpenAI } from '../fixtures/fake-openai.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
@@ -376,7 +376,37 @@ describe.each(backends)('agents API on %s', (backend) => {
     fake.enqueue({ kind: 'error', status: 400 });
     const bad = await call(server.url, 'POST', `/v1/agents/${agent.id}/runs`, { key: ws.liveKey, body: { input: 'hello again' } });
     expect(bad.body.status).toBe('failed');
-    expect(bad.body.routing.fallbacks ?? []).toHaveLength(0);
+    expect(bad.body.routing.fallbacks).toEqual([]);
+
+    // A run that fell back and then failed still shows the fallback it made.
+    fake.reset();
+    fake.enqueue({ kind: 'error', status: 503 }, { kind: 'error', status: 503 });
+    const exhausted = await call(server.url, 'POST', `/v1/agents/${agent.id}/runs`, { key: ws.liveKey, body: { input: 'hello once more' } });
+    expect(exhausted.body.status).toBe('failed');
+    expect(exhausted.body.routing.fallbacks).toEqual([{ model: exhausted.body.routing.candidates[0], error: expect.any(String) }]);
+    expect(exhausted.body.model).toBe(exhausted.body.routing.candidates[1]);
+    const stored = await call(server.url, 'GET', `/v1/agents/${agent.id}/runs/${exhausted.body.id}`, { key: ws.liveKey });
+    expect(stored.body.routing.fallbacks).toEqual(exhausted.body.routing.fallbacks);
+    fake.reset();
+  });
+
+  it('fails a live "auto" run with no_model_available when no provider is configured', async () => {
+    // A server of its own (and, on PostgreSQL, a queue of its own): no provider configured at all.
+    const bare = await startTestServer(backend, backend === 'sqlite' ? {} : { redisUrl: redisDatabaseUrl(7) });
+    try {
+      const own = await bare.workspace('pro');
+      const agent = (await call(bare.url, 'POST', '/v1/agents', { key: own.liveKey, body: { name: 'Nowhere', model: 'auto' } })).body;
+      const run = await call(bare.url, 'POST', `/v1/agents/${agent.id}/runs`, { key: own.liveKey, body: { input: 'hello' } });
+      expect(run.status).toBe(200);
+      expect(run.body.status).toBe('failed');
+      expect(run.body.error.code).toBe('no_model_available');
+      expect(run.body.error.message).toContain('is not configured');
+      // The same agent in test mode runs on the simulator.
+      const testAgent = (await call(bare.url, 'POST', '/v1/agents', { key: own.testKey, body: { name: 'Simulated', model: 'auto' } })).body;
+      expect((await call(bare.url, 'POST', `/v1/agents/${testAgent.id}/runs`, { key: own.testKey, body: { input: 'hello' } })).body.status).toBe('completed');
+    } finally {
+      await bare.close();
+    }
   });
 
   it('caps concurrent runs by plan', async () => {
