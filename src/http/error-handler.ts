@@ -6,6 +6,7 @@ import { ApiError, errorBody, type ErrorCode } from '../errors.js';
 interface AjvError {
   keyword: string;
   instancePath: string;
+  schemaPath?: string;
   message?: string;
   params: Record<string, unknown>;
 }
@@ -43,6 +44,11 @@ function fromValidation(errors: AjvError[], context: string | undefined): ApiErr
     return new ApiError('parameter_unknown', { message: `Unknown ${where}: ${param}.`, param });
   }
   const param = fieldPath(first.instancePath);
+  // A field refused in the presence of another (`dependencies: {other: {properties: {field: false}}}`).
+  const excludedBy = first.keyword === 'false schema' ? /\/dependencies\/([^/]+)\/properties\//.exec(first.schemaPath ?? '')?.[1] : undefined;
+  if (param !== undefined && excludedBy !== undefined) {
+    return new ApiError('parameter_invalid', { message: `The ${where}s ${excludedBy} and ${param} cannot be given together.`, param });
+  }
   if (param === undefined) {
     return new ApiError('invalid_request', { message: `The request ${context ?? 'body'} ${first.message ?? 'is invalid'}.` });
   }

@@ -1,8 +1,17 @@
 import { Type, type TSchema, type TProperties } from 'typebox';
 
-/** A request body or query object that rejects unknown fields. */
+/** The list cursors (see PaginationQuery). */
+const AfterCursor = Type.Optional(Type.String({ maxLength: 64, description: 'Return objects older than this id. Not together with before.' }));
+const BeforeCursor = Type.Optional(Type.String({ maxLength: 64, description: 'Return objects newer than this id. Not together with after.' }));
+
+/**
+ * A request body or query object that rejects unknown fields. A query with the list cursors
+ * (PaginationQuery's, alone or spread into a larger query) also refuses both at once: each walks
+ * the list one way, so together they would ask for nothing (`param: "before"`).
+ */
 export function StrictObject<P extends TProperties>(properties: P, options: { description?: string } = {}) {
-  return Type.Object(properties, { additionalProperties: false, ...options });
+  const cursors = properties.after === AfterCursor && properties.before === BeforeCursor;
+  return Type.Object(properties, { additionalProperties: false, ...(cursors ? { dependencies: { after: { properties: { before: false } } } } : {}), ...options });
 }
 
 /** RFC 3339 UTC timestamp string. */
@@ -28,8 +37,8 @@ export const ErrorResponse = Type.Object(
 /** Query parameters of every list endpoint. */
 export const PaginationQuery = StrictObject({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size, 1–100.' })),
-  after: Type.Optional(Type.String({ maxLength: 64, description: 'Return objects older than this id.' })),
-  before: Type.Optional(Type.String({ maxLength: 64, description: 'Return objects newer than this id.' })),
+  after: AfterCursor,
+  before: BeforeCursor,
 });
 
 /** The list envelope: newest first, with cursors to walk either way. */

@@ -486,6 +486,26 @@ describe('well-formed but unusual requests (every operation)', () => {
     });
   }, TIMEOUT);
 
+  it('(j) every list endpoint refuses after and before together, naming before', async () => {
+    const isList = (op: Operation) => op.method === 'GET' && ['after', 'before'].every((name) => op.queryParams.some((p) => p.name === name));
+    const lists = await eachOp(isList, async (op) => {
+      const [older, newer] = [newId('agent'), newId('agent')];
+      const res = await call({ method: 'GET', path: `${pathOf(op)}?limit=5&after=${older}&before=${newer}`, key: ent.liveKey });
+      check(op, res, true);
+      expectStatus(res, [400]);
+      expectError(res, 'parameter_invalid');
+      expectParam(res, 'before');
+      expect(res.body.error.message).toContain('after');
+      // Either one alone passes validation.
+      for (const query of [`after=${older}`, `before=${newer}`]) {
+        const alone = await call({ method: 'GET', path: `${pathOf(op)}?${query}`, key: ent.liveKey });
+        check(op, alone, true);
+        expect(alone.body?.error?.code ?? 'none', alone.request).not.toMatch(/^parameter_/);
+      }
+    });
+    expect(lists).toBeGreaterThanOrEqual(12);
+  }, TIMEOUT);
+
   it('answers unknown routes and wrong methods with the error shape', async () => {
     const paths = [...new Set(ops.map((op) => op.path))];
     for (const path of paths) {

@@ -195,11 +195,14 @@ export function isValid(schema: JsonSchema, value: unknown): boolean {
 
 /** The query parameters of an operation as one object schema, the way the route declares them. */
 export function querySchemaOf(op: Operation): JsonSchema {
+  const names = op.queryParams.map((p) => p.name);
   return {
     type: 'object',
     additionalProperties: false,
     properties: Object.fromEntries(op.queryParams.map((p) => [p.name, p.schema])),
     required: op.queryParams.filter((p) => p.required).map((p) => p.name),
+    // docs/api.md: a list takes `after` or `before`, not both (query parameters cannot say so in OpenAPI).
+    ...(names.includes('after') && names.includes('before') ? { dependencies: { after: { properties: { before: false } } } } : {}),
   };
 }
 
