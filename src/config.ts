@@ -1,4 +1,6 @@
+import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { LOCAL_HASH_MODEL } from './context/embedders/local-hash-embedder.js';
 import { ConfigError } from './config-error.js';
 import {
@@ -8,6 +10,8 @@ import {
 
 export { ConfigError } from './config-error.js';
 export type { ChatModelSetting, EmbeddingModelSetting, ModelPriceSetting } from './config-parsers.js';
+
+const MIB = 1024 * 1024;
 
 /** Where a setting came from, used to name it in error messages. */
 type Source = { flag: string; env: string };
@@ -88,6 +92,30 @@ export interface Config {
   otlpHeaders: Record<string, string>;
   /** `service.name` of exported traces. */
   otelServiceName: string;
+  /** Worker processes for heavy work (parsing, chunking, local embedding), shared fairly between workspaces. */
+  computeWorkers: number;
+  /** Heap limit of each worker process (MB): a document that needs more fails with `document_too_large`. */
+  computeHeapMb: number;
+  /** How long parsing or chunking one document may take before it fails with `document_timeout` (ms). */
+  documentTimeoutMs: number;
+  /** Largest uploaded file (bytes). */
+  maxFileBytes: number;
+  /** Largest ingest request: every file of a multipart upload together, or the JSON body (bytes). */
+  maxUploadBytes: number;
+  /** Most pages of a PDF. */
+  maxPdfPages: number;
+  /** Most cells (rows × columns) of a CSV or TSV file. */
+  maxCsvCells: number;
+  /** Most characters of text one document may yield after parsing. */
+  maxDocumentChars: number;
+  /** Most items a workflow `map` step may iterate. */
+  maxMapItems: number;
+  /** Largest workflow run input and step output, as JSON (bytes). */
+  maxWorkflowDataBytes: number;
+  /** Mean event-loop delay (ms) above which new requests get 503 `server_busy`; 0: never. */
+  maxEventLoopDelayMs: number;
+  /** Heap in use (bytes) above which new requests get 503 `server_busy`; 0: never. */
+  maxHeapUsedBytes: number;
 }
 
 /** Raw values as given on the command line (strings or booleans). */
@@ -136,6 +164,18 @@ const sources: Record<keyof Config, Source> = {
   otlpTracesUrl: { flag: '--otlp-endpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT' },
   otlpHeaders: { flag: '--otlp-headers', env: 'OTEL_EXPORTER_OTLP_HEADERS' },
   otelServiceName: { flag: '--otel-service-name', env: 'OTEL_SERVICE_NAME' },
+  computeWorkers: { flag: '--compute-workers', env: 'KAIRO_COMPUTE_WORKERS' },
+  computeHeapMb: { flag: '--compute-heap-mb', env: 'KAIRO_COMPUTE_HEAP_MB' },
+  documentTimeoutMs: { flag: '--document-timeout', env: 'KAIRO_DOCUMENT_TIMEOUT_MS' },
+  maxFileBytes: { flag: '--max-file-bytes', env: 'KAIRO_MAX_FILE_BYTES' },
+  maxUploadBytes: { flag: '--max-upload-bytes', env: 'KAIRO_MAX_UPLOAD_BYTES' },
+  maxPdfPages: { flag: '--max-pdf-pages', env: 'KAIRO_MAX_PDF_PAGES' },
+  maxCsvCells: { flag: '--max-csv-cells', env: 'KAIRO_MAX_CSV_CELLS' },
+  maxDocumentChars: { flag: '--max-document-chars', env: 'KAIRO_MAX_DOCUMENT_CHARS' },
+  maxMapItems: { flag: '--max-map-items', env: 'KAIRO_MAX_MAP_ITEMS' },
+  maxWorkflowDataBytes: { flag: '--max-workflow-data-bytes', env: 'KAIRO_MAX_WORKFLOW_DATA_BYTES' },
+  maxEventLoopDelayMs: { flag: '--max-event-loop-delay', env: 'KAIRO_MAX_EVENT_LOOP_DELAY_MS' },
+  maxHeapUsedBytes: { flag: '--max-heap-used', env: 'KAIRO_MAX_HEAP_USED_BYTES' },
 };
 
 function describe(key: keyof Config): string {
@@ -299,5 +339,17 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     otlpTracesUrl: otlpTracesUrl(url('otlpTracesUrl', ['http:', 'https:']), flags.otlpTracesUrl === undefined ? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT : undefined),
     otlpHeaders: parseOtlpHeaders(str('otlpHeaders'), describe),
     otelServiceName: str('otelServiceName', 'kairo')!,
+    computeWorkers: int('computeWorkers', Math.min(4, Math.max(2, os.availableParallelism())), 1, 256),
+    computeHeapMb: int('computeHeapMb', 512, 64, 65_536),
+    documentTimeoutMs: int('documentTimeoutMs', 60_000, 100, 3_600_000),
+    maxFileBytes: int('maxFileBytes', 32 * MIB, 1024, 4096 * MIB),
+    maxUploadBytes: int('maxUploadBytes', 64 * MIB, 1024, 4096 * MIB),
+    maxPdfPages: int('maxPdfPages', 2_000, 1, 1_000_000),
+    maxCsvCells: int('maxCsvCells', 2_000_000, 1, 1_000_000_000),
+    maxDocumentChars: int('maxDocumentChars', 5_000_000, 1_000, 1_000_000_000),
+    maxMapItems: int('maxMapItems', 10_000, 1, 10_000_000),
+    maxWorkflowDataBytes: int('maxWorkflowDataBytes', MIB, 1024, 1024 * MIB),
+    maxEventLoopDelayMs: int('maxEventLoopDelayMs', 1_000, 0, 600_000),
+    maxHeapUsedBytes: int('maxHeapUsedBytes', Math.floor(0.9 * v8.getHeapStatistics().heap_size_limit), 0, Number.MAX_SAFE_INTEGER),
   };
 }

@@ -42,6 +42,8 @@ export const errorCatalogue = {
   unsupported_file_type: { status: 415, type: 'invalid_request_error', message: 'This file type is not supported.' },
   document_unreadable: { status: 400, type: 'invalid_request_error', message: 'The document could not be read.' },
   document_empty: { status: 400, type: 'invalid_request_error', message: 'The document contains no text.' },
+  document_too_large: { status: 413, type: 'invalid_request_error', message: 'The document is over one of the size limits.' },
+  document_timeout: { status: 422, type: 'invalid_request_error', message: 'Processing the document took too long.' },
   embedding_failed: { status: 502, type: 'api_error', message: 'The embedding model failed. Retry later.' },
   refresh_in_progress: { status: 409, type: 'conflict_error', message: 'A refresh of this source is already running.' },
   run_not_waiting: { status: 409, type: 'conflict_error', message: 'The run is not waiting for tool outputs.' },
@@ -51,6 +53,7 @@ export const errorCatalogue = {
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.' },
   concurrency_limited: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.' },
   internal_error: { status: 500, type: 'api_error', message: 'An internal error occurred. Retry later; the request ID identifies it.' },
+  server_busy: { status: 503, type: 'api_error', message: 'The server is busy. Retry after the time in the Retry-After header.' },
   service_unavailable: { status: 503, type: 'api_error', message: 'The service is shutting down or temporarily unavailable.' },
 } as const satisfies Record<string, ErrorSpec>;
 

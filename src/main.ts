@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ProcessPool } from './compute/process-pool.js';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { ConfigError, type Config } from './config.js';
 import type { Store } from './store/port.js';
@@ -13,6 +15,7 @@ import { startHeartbeats } from './platform/status.js';
 import { registerMaintenanceJobs, scheduleMaintenance } from './platform/maintenance.js';
 import { version } from './version.js';
 import { ContextService } from './context/context-service.js';
+import { DocumentWork } from './context/document-work.js';
 import { createEmbedderRegistry } from './context/embedders/registry.js';
 import { createSafeFetcher } from './net/safe-fetch.js';
 import { AgentsModule } from './agents/agents-module.js';
@@ -21,6 +24,7 @@ import { createModelRouter } from './models/router.js';
 import { RunSlots } from './platform/run-slots.js';
 import type { ConcurrencyLimiter } from './limits/port.js';
 import { WorkflowsModule } from './workflows/workflows-module.js';
+import { ExpressionEvaluator } from './workflows/expression-evaluator.js';
 import { AnalyticsModule } from './analytics/analytics-module.js';
 import type { ModelCatalogue } from './models/ports.js';
 
@@ -53,7 +57,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => app?.log.warn({ err: error }, 'analytics'));
+  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => app?.log.warn({ err: error }, 'analytics'));
 
   let app: FastifyInstance | undefined;
   let listening: Listener | undefined;
@@ -75,6 +79,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
     await queue.close().catch(() => {});
     await limits.close().catch(() => {});
     await fetcher.close().catch(() => {});
+    await compute.close().catch(() => {});
     await store.close().catch(() => {});
     throw error;
   }
@@ -116,6 +121,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
         await queue.close();
         await limits.close();
         await fetcher.close();
+        await compute.close();
         await store.close();
       })();
       return closing;
@@ -130,7 +136,7 @@ export async function startWorker(config: Config, log: (message: string) => void
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => log(`analytics: ${String(error)}`));
+  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => log(`analytics: ${String(error)}`));
   registerMaintenanceJobs(jobs, store);
   context.registerJobs();
   agents.registerJobs();
@@ -146,6 +152,7 @@ export async function startWorker(config: Config, log: (message: string) => void
       await queue.close();
       await limits.close();
       await fetcher.close();
+      await compute.close();
       await store.close();
     },
   };
@@ -159,11 +166,24 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
   const analytics = new AnalyticsModule({ config, store, queue, catalogue, version, onError });
   const jobs = analytics.jobs;
   const fetcher = createSafeFetcher({ allowCidrs: config.outboundAllowCidrs });
+  const compute = new ProcessPool({
+    script: computeWorkerScript(),
+    size: config.computeWorkers,
+    heapMb: config.computeHeapMb,
+    timeoutMs: config.documentTimeoutMs,
+    maxQueuedPerTenant: MAX_QUEUED_PER_WORKSPACE,
+  });
   const context = new ContextService({
     store,
     queue: jobs,
     embedders: createEmbedderRegistry(config),
     fetcher,
+    work: new DocumentWork(compute, {
+      heapMb: config.computeHeapMb,
+      timeoutMs: config.documentTimeoutMs,
+      limits: { maxPdfPages: config.maxPdfPages, maxCsvCells: config.maxCsvCells, maxDocumentChars: config.maxDocumentChars },
+    }),
+    uploadLimits: { maxFileBytes: config.maxFileBytes, maxUploadBytes: config.maxUploadBytes },
     schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
   const slots = new RunSlots(concurrency);
@@ -179,8 +199,20 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     spans: analytics.spans,
     observer: analytics.observer,
   });
-  const workflows = new WorkflowsModule({ store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs });
-  return { context, agents, workflows, analytics, fetcher, jobs };
+  const workflows = new WorkflowsModule({
+    store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs,
+    expressions: new ExpressionEvaluator(compute, config.computeHeapMb),
+    limits: { maxMapItems: config.maxMapItems, maxWorkflowDataBytes: config.maxWorkflowDataBytes },
+  });
+  return { context, agents, workflows, analytics, fetcher, compute, jobs };
+}
+
+/** Heavy tasks one workspace may have waiting for a worker process; past it, they are refused with 503 `server_busy`. */
+const MAX_QUEUED_PER_WORKSPACE = 64;
+
+/** The compute pool's worker entry: the TypeScript source when running from source (tests, benchmarks), else the built file. */
+function computeWorkerScript(): string {
+  return fileURLToPath(new URL(`./compute-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 }
 
 function readFile(file: string): Buffer {

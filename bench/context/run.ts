@@ -26,6 +26,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import SqliteDatabase from 'better-sqlite3';
 import type { ContextSource, Scope, Store } from '../../src/store/port.js';
@@ -38,6 +39,9 @@ import type { EmbedderRegistry } from '../../src/context/ports.js';
 import { SourceService } from '../../src/context/sources.js';
 import { DocumentIndexer } from '../../src/context/indexer.js';
 import { IngestService, type IngestItem } from '../../src/context/ingest.js';
+import { DocumentWork } from '../../src/context/document-work.js';
+import { ProcessPool } from '../../src/compute/process-pool.js';
+import { DEFAULT_PARSE_LIMITS } from '../../src/context/parse/index.js';
 import { RetrievalService, type SearchMode } from '../../src/context/retrieval.js';
 
 const { values } = parseArgs({
@@ -287,8 +291,11 @@ async function main(): Promise<void> {
   };
   const queue = new LocalQueue({ store });
   const sources = new SourceService(store, embedders);
-  const indexer = new DocumentIndexer(store, embedders);
-  const ingest = new IngestService(store, queue, indexer);
+  // Parsing, chunking and embedding run in worker processes, as in the server.
+  const pool = new ProcessPool({ script: fileURLToPath(new URL('../../src/compute-worker.ts', import.meta.url)), size: 2, heapMb: 512, timeoutMs: 60_000, maxQueuedPerTenant: 64 });
+  const work = new DocumentWork(pool, { heapMb: 512, timeoutMs: 60_000, limits: DEFAULT_PARSE_LIMITS });
+  const indexer = new DocumentIndexer(store, embedders, work);
+  const ingest = new IngestService(store, queue, indexer, work);
   const retrieval = new RetrievalService(store, sources, embedders);
 
   const results: Array<{ size: number; hybridP50: number; floor: number; recall: number }> = [];
@@ -320,7 +327,7 @@ async function main(): Promise<void> {
           chars += generated.item.text!.length;
         }
         const started = performance.now();
-        const prepared = await ingest.prepare(batch.map((g) => g.item));
+        const prepared = await ingest.prepare(scope, batch.map((g) => g.item));
         const outcome = await ingest.ingest(scope, source, prepared, { background: false });
         ingestMs += performance.now() - started;
         for (const document of outcome.documents) {
@@ -409,6 +416,7 @@ async function main(): Promise<void> {
     process.exitCode = speed && quality ? 0 : 1;
   } finally {
     await queue.close();
+    await pool.close();
     await store.close();
     if (values.keep) console.log(`kept ${dir}`);
     else fs.rmSync(dir, { recursive: true, force: true });

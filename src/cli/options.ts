@@ -39,7 +39,19 @@ export function withRuntimeOptions(command: Command): Command {
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this operator port (env KAIRO_METRICS_PORT; off by default)')
     .option('--metrics-host <host>', 'address of the metrics port (env KAIRO_METRICS_HOST, default 127.0.0.1)')
     .option('--otlp-endpoint <url>', 'export traces over OTLP/HTTP to this base URL (env OTEL_EXPORTER_OTLP_ENDPOINT)')
-    .option('--otel-service-name <name>', 'service.name of exported traces (env OTEL_SERVICE_NAME, default kairo)');
+    .option('--otel-service-name <name>', 'service.name of exported traces (env OTEL_SERVICE_NAME, default kairo)')
+    .option('--compute-workers <n>', 'worker processes for parsing, chunking and local embedding (env KAIRO_COMPUTE_WORKERS, default 2 to 4 by CPUs)')
+    .option('--compute-heap-mb <mb>', 'heap limit of each worker process (env KAIRO_COMPUTE_HEAP_MB, default 512)')
+    .option('--document-timeout <ms>', 'longest parse or chunking of one document (env KAIRO_DOCUMENT_TIMEOUT_MS, default 60000)')
+    .option('--max-file-bytes <bytes>', 'largest uploaded file (env KAIRO_MAX_FILE_BYTES, default 33554432)')
+    .option('--max-upload-bytes <bytes>', 'largest ingest request, all files together (env KAIRO_MAX_UPLOAD_BYTES, default 67108864)')
+    .option('--max-pdf-pages <n>', 'most pages of a PDF (env KAIRO_MAX_PDF_PAGES, default 2000)')
+    .option('--max-csv-cells <n>', 'most cells of a CSV or TSV file (env KAIRO_MAX_CSV_CELLS, default 2000000)')
+    .option('--max-document-chars <n>', 'most characters of text one document may yield (env KAIRO_MAX_DOCUMENT_CHARS, default 5000000)')
+    .option('--max-map-items <n>', 'most items a workflow map step may iterate (env KAIRO_MAX_MAP_ITEMS, default 10000)')
+    .option('--max-workflow-data-bytes <bytes>', 'largest workflow run input and step output as JSON (env KAIRO_MAX_WORKFLOW_DATA_BYTES, default 1048576)')
+    .option('--max-event-loop-delay <ms>', 'answer 503 server_busy while the event loop lags more than this (env KAIRO_MAX_EVENT_LOOP_DELAY_MS, default 1000, 0 off)')
+    .option('--max-heap-used <bytes>', 'answer 503 server_busy while the heap holds more than this (env KAIRO_MAX_HEAP_USED_BYTES, default 90 % of the heap limit, 0 off)');
 }
 
 /** Commander's option names → config keys. */
@@ -56,6 +68,9 @@ export function toFlags(options: Record<string, unknown>): ConfigFlags {
     workerConcurrency: 'workerConcurrency', analytics: 'analytics', traceRetentionDays: 'traceRetentionDays',
     requestLogRetentionDays: 'requestLogRetentionDays', rollupRetentionDays: 'rollupRetentionDays', modelPrices: 'modelPrices',
     metricsPort: 'metricsPort', metricsHost: 'metricsHost', otlpEndpoint: 'otlpTracesUrl', otelServiceName: 'otelServiceName',
+    computeWorkers: 'computeWorkers', computeHeapMb: 'computeHeapMb', documentTimeout: 'documentTimeoutMs', maxFileBytes: 'maxFileBytes',
+    maxUploadBytes: 'maxUploadBytes', maxPdfPages: 'maxPdfPages', maxCsvCells: 'maxCsvCells', maxDocumentChars: 'maxDocumentChars',
+    maxEventLoopDelay: 'maxEventLoopDelayMs', maxHeapUsed: 'maxHeapUsedBytes', maxMapItems: 'maxMapItems', maxWorkflowDataBytes: 'maxWorkflowDataBytes',
   };
   for (const [option, key] of Object.entries(map)) {
     const value = options[option];

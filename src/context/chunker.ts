@@ -44,6 +44,11 @@ interface Section {
   blocks: Block[];
 }
 
+/** The text a chunk is embedded and searched by: its heading path gives it context. */
+export function embeddingInput(heading: string | null, text: string): string {
+  return heading ? `${heading}\n\n${text}` : text;
+}
+
 /**
  * Cuts `text` into chunks of at most `options.maxTokens` cl100k tokens (overlap included), in
  * document order, each tagged with its heading path (e.g. "Pricing > Enterprise"). Consecutive

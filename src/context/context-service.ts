@@ -4,7 +4,8 @@ import { UnrecoverableError } from '../errors.js';
 import { EmbeddingError, type EmbedderRegistry, type SafeFetcher } from './ports.js';
 import { SourceService } from './sources.js';
 import { DocumentIndexer } from './indexer.js';
-import { INDEX_DOCUMENT_JOB, IngestService } from './ingest.js';
+import { INDEX_DOCUMENT_JOB, IngestService, indexingFailure } from './ingest.js';
+import type { DocumentWork } from './document-work.js';
 import { REFRESH_SOURCE_JOB, RefreshService } from './refresh.js';
 import { RetrievalService } from './retrieval.js';
 
@@ -13,11 +14,21 @@ export interface ContextDeps {
   queue: Queue;
   embedders: EmbedderRegistry;
   fetcher: SafeFetcher;
+  /** Parsing, chunking and built-in embedding in the compute pool's worker processes. */
+  work: DocumentWork;
+  /** Largest uploaded file and largest ingest request, in bytes. */
+  uploadLimits: UploadLimits;
   now?: () => number;
   /** How often to look for due scheduled refreshes (default 15 s). */
   schedulerIntervalMs?: number;
 }
 
+
+/** How much one ingest request may upload. */
+export interface UploadLimits {
+  maxFileBytes: number;
+  maxUploadBytes: number;
+}
 
 /** The context area: sources, ingestion, indexing, live refresh and retrieval. */
 export class ContextService {
@@ -27,13 +38,17 @@ export class ContextService {
   readonly refresh: RefreshService;
   readonly retrieval: RetrievalService;
   readonly embedders: EmbedderRegistry;
+  readonly work: DocumentWork;
+  readonly uploadLimits: UploadLimits;
 
   constructor(private readonly deps: ContextDeps) {
     const now = deps.now ?? Date.now;
     this.embedders = deps.embedders;
+    this.work = deps.work;
+    this.uploadLimits = deps.uploadLimits;
     this.sources = new SourceService(deps.store, deps.embedders, now);
-    this.indexer = new DocumentIndexer(deps.store, deps.embedders, now);
-    this.ingest = new IngestService(deps.store, deps.queue, this.indexer, now);
+    this.indexer = new DocumentIndexer(deps.store, deps.embedders, deps.work, now);
+    this.ingest = new IngestService(deps.store, deps.queue, this.indexer, deps.work, now);
     this.refresh = new RefreshService(deps.store, deps.queue, this.ingest, deps.fetcher, now);
     this.retrieval = new RetrievalService(deps.store, this.sources, deps.embedders);
   }
@@ -46,7 +61,8 @@ export class ContextService {
         const outcome = await this.indexer.index(documentId, { version, signal: job.signal });
         return outcome ? { chunks: outcome.chunks, embedded: outcome.embedded } : { skipped: true };
       } catch (error) {
-        if (!(error instanceof EmbeddingError)) {
+        const failure = indexingFailure(error);
+        if (!failure) {
           // An accepted document must end indexed or failed, never stay "indexing": on the last
           // attempt, say why it failed (unless the queue is only stopping; a restart retries it).
           if (job.attempt >= job.maxAttempts && !job.signal.aborted) {
@@ -54,9 +70,9 @@ export class ContextService {
           }
           throw error;
         }
-        if (error.retryable && job.attempt < job.maxAttempts) throw error;
-        await this.indexer.markFailed(documentId, 'embedding_failed', error.message, version);
-        throw new UnrecoverableError(error.message);
+        if (error instanceof EmbeddingError && error.retryable && job.attempt < job.maxAttempts) throw error;
+        await this.indexer.markFailed(documentId, failure.code, failure.message, version);
+        throw new UnrecoverableError(failure.message);
       }
     });
     this.deps.queue.register<{ sourceId: string; due?: number | null }>(REFRESH_SOURCE_JOB, async (job) => {

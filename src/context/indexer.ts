@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import { newId } from '../ids.js';
 import type { ChunkInput, ContextDocument, Store } from '../store/port.js';
 import type { EmbedderRegistry } from './ports.js';
 import { EmbeddingError } from './ports.js';
-import { chunkText } from './chunker.js';
+import { embeddingInput } from './chunker.js';
+import type { DocumentWork } from './document-work.js';
+import { LOCAL_HASH_MODEL } from './embedders/local-hash-embedder.js';
 
 /** What one indexing pass did. */
 export interface IndexOutcome {
@@ -13,29 +14,25 @@ export interface IndexOutcome {
   embedded: number;
 }
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
-/** The text a chunk is embedded and searched by: its heading path gives it context. */
-function embeddingInput(heading: string | null, text: string): string {
-  return heading ? `${heading}\n\n${text}` : text;
-}
-
 /**
  * Chunks a document, embeds the chunks whose text is new to the source, and replaces the
  * document's chunks and index entries in one transaction: a reader sees the old version or the
- * new one, never half of either.
+ * new one, never half of either. Chunking and the built-in model's embedding run in the compute
+ * pool's worker processes.
  */
 export class DocumentIndexer {
   constructor(
     private readonly store: Store,
     private readonly embedders: EmbedderRegistry,
+    private readonly work: DocumentWork,
     private readonly now: () => number = Date.now,
   ) {}
 
   /**
    * Indexes the current version of a document. Returns undefined when the document or its
    * source is gone, or a newer version replaced it meanwhile (its own pass will index it).
-   * Throws EmbeddingError when the embedding model fails.
+   * Throws EmbeddingError when the embedding model fails, and DocumentParseError when the
+   * document needs more memory or time than a worker allows.
    */
   async index(documentId: string, options: { version?: number; signal?: AbortSignal } = {}): Promise<IndexOutcome | undefined> {
     const document = await this.store.contextDocuments.getById(documentId);
@@ -46,13 +43,17 @@ export class DocumentIndexer {
     if (!embedder) throw new EmbeddingError(`The embedding model ${source.embeddingModel} is no longer configured.`, false);
 
     await this.store.contextDocuments.setStatus(document.id, { status: 'indexing', updatedAt: this.now() });
-    const pieces = chunkText(document.text, { maxTokens: source.chunkMaxTokens, overlapTokens: source.chunkOverlapTokens });
-    const inputs = pieces.map((piece) => embeddingInput(piece.heading, piece.text));
-    const hashes = inputs.map(sha256);
-    const vectors = await this.store.contextChunks.embeddingsByHash(source.id, [...new Set(hashes)]);
+    // The built-in model is cheaper to run again than to look up; remote models embed only new text.
+    const embedLocally = source.embeddingModel === LOCAL_HASH_MODEL;
+    const chunked = await this.work.chunk(document.scope, document.text, { maxTokens: source.chunkMaxTokens, overlapTokens: source.chunkOverlapTokens }, embedLocally);
+    const pieces = chunked.chunks;
+    const hashes = pieces.map((piece) => piece.hash);
+    const vectors = chunked.vectors
+      ? new Map(hashes.map((hash, i) => [hash, chunked.vectors![i]!]))
+      : await this.store.contextChunks.embeddingsByHash(source.id, [...new Set(hashes)]);
 
     const missing = [...new Set(hashes.filter((hash) => !vectors.has(hash)))];
-    const textByHash = new Map(hashes.map((hash, i) => [hash, inputs[i]!]));
+    const textByHash = new Map(pieces.map((piece) => [piece.hash, embeddingInput(piece.heading, piece.text)]));
     for (let start = 0; start < missing.length; start += embedder.maxBatchSize) {
       options.signal?.throwIfAborted();
       const batch = missing.slice(start, start + embedder.maxBatchSize);

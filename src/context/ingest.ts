@@ -4,8 +4,8 @@ import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
 import type { ContextDocument, ContextSource, Scope, Store, Transaction } from '../store/port.js';
 import { DocumentParseError, EmbeddingError, type ParsedDocument } from './ports.js';
-import { parseDocument } from './parse/index.js';
 import type { DocumentIndexer } from './indexer.js';
+import type { DocumentWork } from './document-work.js';
 
 export const INDEX_DOCUMENT_JOB = 'context.index_document';
 
@@ -14,13 +14,15 @@ export const INLINE_INDEX_MAX_CHARS = 200_000;
 
 export type DocumentMetadata = Record<string, string | number | boolean>;
 
-/** One document to ingest: text (with a content type) or an uploaded file's bytes. */
+/** One document to ingest: text (with a content type), fetched bytes, or an upload streamed to a temporary file. */
 export interface IngestItem {
   id?: string;
   externalId?: string;
   title?: string;
   text?: string;
   bytes?: Buffer;
+  /** A temporary file holding the upload, and its size; the caller deletes it. */
+  file?: { path: string; size: number };
   contentType?: string;
   filename?: string;
   metadata?: DocumentMetadata;
@@ -57,6 +59,16 @@ function parseFailure(error: unknown, param: string): ApiError {
 }
 
 /**
+ * How a failed indexing pass is recorded on its document: the embedding model failed, or the
+ * document needed more memory or time than a worker allows. Undefined for any other error.
+ */
+export function indexingFailure(error: unknown): { code: string; message: string } | undefined {
+  if (error instanceof EmbeddingError) return { code: 'embedding_failed', message: error.message };
+  if (error instanceof DocumentParseError) return { code: error.code, message: error.message };
+  return undefined;
+}
+
+/**
  * Ingestion: parses every input first (so one bad file refuses the whole request and writes
  * nothing), then stores the documents and indexes them — at once when they are small, else
  * through the job queue, which survives a restart.
@@ -66,10 +78,12 @@ export class IngestService {
     private readonly store: Store,
     private readonly queue: Queue,
     private readonly indexer: DocumentIndexer,
+    private readonly work: DocumentWork,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async prepare(items: IngestItem[], paramPrefix = 'documents'): Promise<PreparedItem[]> {
+  /** Parses every item (in the compute pool) and checks ids; throws ApiError naming the item at the first bad one. */
+  async prepare(scope: Scope, items: IngestItem[], paramPrefix = 'documents'): Promise<PreparedItem[]> {
     const prepared: PreparedItem[] = [];
     // Two items for one document would make the response list it twice and index a version
     // nobody asked for: each document may appear once per request.
@@ -87,13 +101,14 @@ export class IngestService {
         }
         seen.set(`${field}:${key}`, i);
       }
-      const bytes = item.bytes ?? Buffer.from(item.text ?? '', 'utf8');
-      const declared = item.contentType ?? (item.bytes ? undefined : 'text/plain');
+      const binary = item.bytes !== undefined || item.file !== undefined;
+      const bytes = item.file ? undefined : (item.bytes ?? Buffer.from(item.text ?? '', 'utf8'));
+      const declared = item.contentType ?? (binary ? undefined : 'text/plain');
       let parsed: ParsedDocument;
       try {
-        parsed = await parseDocument({ bytes, contentType: declared, filename: item.filename });
+        parsed = await this.work.parse(scope, { bytes, file: item.file?.path, contentType: declared, filename: item.filename });
       } catch (error) {
-        throw parseFailure(error, item.bytes ? param : `${param}.text`);
+        throw parseFailure(error, binary ? param : `${param}.text`);
       }
       const title = item.title ?? parsed.title ?? item.filename ?? null;
       prepared.push({
@@ -101,7 +116,7 @@ export class IngestService {
         param,
         parsed: { title, text: parsed.text },
         contentType: declared ?? 'application/octet-stream',
-        sizeBytes: bytes.length,
+        sizeBytes: item.file?.size ?? bytes!.length,
         hash: contentHash(title, parsed.text, item.metadata ?? {}),
       });
     }
@@ -140,14 +155,15 @@ export class IngestService {
     return { documents: documents.map((d) => byId.get(d.id)!), background: false, changed: toIndex.length };
   }
 
-  /** Indexes one document in this request; an embedding failure is recorded on the document. */
+  /** Indexes one document in this request; an embedding or size failure is recorded on the document. */
   async indexNow(document: ContextDocument): Promise<ContextDocument> {
     try {
       const outcome = await this.indexer.index(document.id, { version: document.version });
       return outcome?.document ?? (await this.store.contextDocuments.getById(document.id)) ?? document;
     } catch (error) {
-      if (!(error instanceof EmbeddingError)) throw error;
-      await this.indexer.markFailed(document.id, 'embedding_failed', error.message, document.version);
+      const failure = indexingFailure(error);
+      if (!failure) throw error;
+      await this.indexer.markFailed(document.id, failure.code, failure.message, document.version);
       return (await this.store.contextDocuments.getById(document.id)) ?? document;
     }
   }

@@ -38,12 +38,22 @@ export interface ParsedDocument {
   text: string;
 }
 
-/** Parsing failed because of the input (unsupported type, corrupt file, empty): a client error. */
+/** Why a document could not be turned into text; every one is the input's doing. */
+export type DocumentFailureCode = 'unsupported_file_type' | 'document_unreadable' | 'document_empty' | 'document_too_large' | 'document_timeout';
+
+/** Parsing failed because of the input (unsupported type, corrupt file, empty, over a limit): a client error. */
 export class DocumentParseError extends Error {
-  constructor(readonly code: 'unsupported_file_type' | 'document_unreadable' | 'document_empty', message: string) {
+  constructor(readonly code: DocumentFailureCode, message: string) {
     super(message);
     this.name = 'DocumentParseError';
   }
+}
+
+/** What parsing one document may take; going over one is `document_too_large`, naming the setting. */
+export interface ParseLimits {
+  maxPdfPages: number;
+  maxCsvCells: number;
+  maxDocumentChars: number;
 }
 
 /** One chunk as cut by the chunker. */

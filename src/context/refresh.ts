@@ -167,7 +167,7 @@ export class RefreshService {
         // One page that cannot be parsed (empty, unsupported type) keeps its previous version and
         // does not hold back the others.
         try {
-          prepared.push(...(await this.ingest.prepare([item], 'items')));
+          prepared.push(...(await this.ingest.prepare(source.scope, [item], 'items')));
         } catch (error) {
           if (!(error instanceof ApiError)) throw error;
           failures.push(`${label}: ${error.message}`);

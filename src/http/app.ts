@@ -26,6 +26,7 @@ import type { ModelCatalogue } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 import type { AnalyticsModule } from '../analytics/analytics-module.js';
 import { registerRequestAccounting } from './plugins/request-accounting.js';
+import { registerLoadShedding } from './plugins/load-shedding.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -121,12 +122,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only (docs/api.md): without Fastify's default text/plain parser, any other media type is a 415.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
+  const load = await registerLoadShedding(app, { maxEventLoopDelayMs: config.maxEventLoopDelayMs, maxHeapUsedBytes: config.maxHeapUsedBytes });
   registerHttpsPolicy(app, { trustProxy: config.trustProxy });
   registerAuth(app, { authenticator: new Authenticator(deps.store), rateLimiter: deps.rateLimiter });
   registerRequestAccounting(app, deps.analytics.requests);
   registerIdempotency(app, { store: deps.store });
   await registerOpenApi(app, deps.version);
-  await app.register(async (scope) => platformRoutes(scope, deps));
+  await app.register(async (scope) => platformRoutes(scope, { ...deps, load }));
   await app.register(async (scope) => contextRoutes(scope, deps));
   await app.register(async (scope) => agentRoutes(scope, deps));
   await app.register(async (scope) => workflowRoutes(scope, deps));

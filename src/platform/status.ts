@@ -19,10 +19,19 @@ export interface Check {
   error?: string;
 }
 
+/** How loaded this process is (see the HTTP layer's load shedding) and what its compute pool is doing. */
+export interface LoadStatus {
+  status: 'ok' | 'shedding';
+  event_loop_delay_ms: number;
+  heap_used_bytes: number;
+  compute: { workers: number; running: number; queued: number };
+}
+
 export interface ServiceStatus {
   status: 'operational' | 'degraded';
   version: string;
   checks: { database: Check; queue: Check };
+  load: LoadStatus;
   uptime: { window_days: number; percent: number; minutes_up: number; minutes_total: number; since: string };
   started_at: string;
 }
@@ -42,12 +51,12 @@ async function check(probe: () => Promise<void>): Promise<Check> {
 }
 
 /**
- * Health and 30-day uptime. Uptime is the share of minutes, since the first heartbeat ever
+ * Health, load and 30-day uptime. Uptime is the share of minutes, since the first heartbeat ever
  * recorded or the start of the window (whichever is later), in which some KAIRO process
- * recorded a heartbeat.
+ * recorded a heartbeat. A process that sheds load is `degraded`.
  */
 export async function getStatus(
-  deps: { store: Store; queue: Queue; version: string; startedAt: number },
+  deps: { store: Store; queue: Queue; version: string; startedAt: number; load: () => LoadStatus },
   now = Date.now(),
 ): Promise<ServiceStatus> {
   const [database, queue] = await Promise.all([check(() => deps.store.ping()), check(() => deps.queue.ping())]);
@@ -60,10 +69,12 @@ export async function getStatus(
     minutesUp = await deps.store.heartbeats.countBetween(from, nowMinute);
   }
   const minutesTotal = nowMinute - from + 1;
+  const load = deps.load();
   return {
-    status: database.status === 'ok' && queue.status === 'ok' ? 'operational' : 'degraded',
+    status: database.status === 'ok' && queue.status === 'ok' && load.status === 'ok' ? 'operational' : 'degraded',
     version: deps.version,
     checks: { database, queue },
+    load,
     uptime: {
       window_days: 30,
       percent: Math.round((Math.min(minutesUp, minutesTotal) / minutesTotal) * 100_000) / 1000,

@@ -19,7 +19,8 @@ import {
   allSteps, childSequences, DEFAULT_RETRY, parseDuration, type AgentStep, type ApprovalStep, type BranchStep, type DelayStep,
   type HttpStep, type MapStep, type ParallelStep, type RetryPolicy, type Step, type WorkflowCallStep, type WorkflowDefinition,
 } from './definition.js';
-import { evaluateExpression, ExpressionError, renderTemplate, type ExpressionScope } from './expressions.js';
+import { DEFAULT_EXPRESSION_LIMITS, ExpressionError, renderTemplate, type ExpressionScope } from './expressions.js';
+import type { ExpressionEvaluator } from './expression-evaluator.js';
 
 export const WORKFLOW_RUN_JOB = 'workflows.run';
 
@@ -108,6 +109,14 @@ interface Frame {
  * which continues from the stored state. A step whose effect is outside (http, agent) may thus run
  * again after a crash, always with the same idempotency key.
  */
+/** How much data a run may carry. */
+export interface WorkflowDataLimits {
+  /** Most items a `map` step iterates. */
+  maxMapItems: number;
+  /** Largest step output (and run input), as JSON bytes. */
+  maxWorkflowDataBytes: number;
+}
+
 export class WorkflowEngine {
   /** This engine's lease owner name. */
   private readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
@@ -125,6 +134,8 @@ export class WorkflowEngine {
       spans: SpanWriter;
       observer: RunObserver;
       leaseMs: number;
+      expressions: ExpressionEvaluator;
+      limits: WorkflowDataLimits;
       now?: () => number;
     },
   ) {}
@@ -328,7 +339,7 @@ export class WorkflowEngine {
   /** Evaluates an expression of a step; an error fails the step at once (retrying cannot help). */
   private async evaluate(ex: Execution, frame: Frame, source: string, key: string, field: string): Promise<unknown> {
     try {
-      return await evaluateExpression(source, this.scopeOf(ex, frame));
+      return await this.deps.expressions.for(ex.run.scope.workspaceId)(source, this.scopeOf(ex, frame));
     } catch (error) {
       if (error instanceof ExpressionError) throw new AttemptFailed('expression_error', `Step '${key}': ${field}: ${error.message}`, false);
       throw error;
@@ -337,7 +348,7 @@ export class WorkflowEngine {
 
   private async template(ex: Execution, frame: Frame, template: string, key: string, field: string): Promise<string> {
     try {
-      return await renderTemplate(template, this.scopeOf(ex, frame));
+      return await renderTemplate(template, this.scopeOf(ex, frame), DEFAULT_EXPRESSION_LIMITS, this.deps.expressions.for(ex.run.scope.workspaceId));
     } catch (error) {
       if (error instanceof ExpressionError) throw new AttemptFailed('expression_error', `Step '${key}': ${field}: ${error.message}`, false);
       throw error;
@@ -368,10 +379,31 @@ export class WorkflowEngine {
   }
 
   private async succeed(ex: Execution, state: WorkflowStepState, output: unknown): Promise<unknown> {
+    const oversize = this.oversize(state.key, 'output', output);
+    if (oversize) throw await this.failStep(ex, state, oversize);
     const now = this.now();
     Object.assign(state, { status: 'succeeded', output, wakeAt: null, errorCode: null, errorMessage: null, completedAt: now, startedAt: state.startedAt ?? now });
     await this.saveStep(ex, state, { type: 'step.completed', data: { output } });
     return output;
+  }
+
+  /** Why a run's input is over the data limit, or undefined when it is not. */
+  inputTooLarge(input: unknown): string | undefined {
+    return this.oversize('', 'input', input)?.message.replace(/^Step '': its input/, 'The input');
+  }
+
+  /** The error for a step output or input over the data limit, if it is over. */
+  private oversize(key: string, what: 'output' | 'input', value: unknown): AttemptFailed | undefined {
+    if (value === null || typeof value !== 'object') {
+      if (typeof value !== 'string' || value.length * 3 <= this.deps.limits.maxWorkflowDataBytes) return undefined;
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+    if (bytes <= this.deps.limits.maxWorkflowDataBytes) return undefined;
+    return new AttemptFailed(
+      what === 'output' ? 'step_output_too_large' : 'step_input_too_large',
+      `Step '${key}': its ${what} is ${bytes} bytes of JSON, more than the ${this.deps.limits.maxWorkflowDataBytes} allowed (--max-workflow-data-bytes / KAIRO_MAX_WORKFLOW_DATA_BYTES).`,
+      false,
+    );
   }
 
   private async step(ex: Execution, step: Step, frame: Frame): Promise<unknown> {
@@ -427,7 +459,7 @@ export class WorkflowEngine {
         if (result.input !== undefined) state.input = result.input;
         return await this.succeed(ex, state, result.output);
       } catch (error) {
-        if (ex.signal.aborted) throw error;
+        if (ex.signal.aborted || error instanceof StepFailed) throw error;
         const failure = error instanceof AttemptFailed ? error : new AttemptFailed('step_error', error instanceof Error ? error.message : String(error), true);
         if (!failure.retryable || state.attempts >= policy.max_attempts) {
           Object.assign(state, { status: 'failed', errorCode: failure.code, errorMessage: failure.message, completedAt: this.now(), wakeAt: null });
@@ -543,6 +575,9 @@ export class WorkflowEngine {
         value = await this.evaluate(ex, frame, step.items, state.key, 'items');
         if (value === null) value = [];
         if (!Array.isArray(value)) throw new AttemptFailed('invalid_items', `Step '${state.key}': items must evaluate to an array, not ${typeof value}.`, false);
+        if (value.length > this.deps.limits.maxMapItems) {
+          throw new AttemptFailed('map_too_large', `Step '${state.key}': items has ${value.length} entries, more than the ${this.deps.limits.maxMapItems} allowed (--max-map-items / KAIRO_MAX_MAP_ITEMS).`, false);
+        }
       } catch (error) {
         throw await this.failStep(ex, state, error);
       }
@@ -650,6 +685,8 @@ export class WorkflowEngine {
       let callee: Workflow | undefined;
       try {
         input = step.input === undefined ? {} : await this.evaluate(ex, frame, step.input, state.key, 'input');
+        const oversize = this.oversize(state.key, 'input', input);
+        if (oversize) throw oversize;
         callee = await this.deps.store.workflows.get(ex.run.scope, step.workflow);
         if (!callee) throw new AttemptFailed('workflow_missing', `Step '${state.key}': workflow ${step.workflow} no longer exists.`, false);
       } catch (error) {

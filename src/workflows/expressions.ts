@@ -35,6 +35,12 @@ export const DEFAULT_EXPRESSION_LIMITS: Readonly<ExpressionLimits> = { timeoutMs
 export interface CompiledExpression {
   readonly source: string;
   readonly expression: jsonata.Expression;
+  /**
+   * Whether it can hold the event loop past its timeout: a range (`[1..10000000]` is built in one
+   * native step), a regular expression (backtracking), or `$eval` (which may contain either).
+   * JSONata checks its clock between steps, never inside one.
+   */
+  readonly unbounded: boolean;
 }
 
 /** A syntax error, a runtime error, a guardrail tripped, or a result that is not JSON. */
@@ -71,7 +77,7 @@ export function compileExpression(source: string, limits: Readonly<ExpressionLim
   } catch (error) {
     throw toExpressionError(error);
   }
-  const compiled: CompiledExpression = { source, expression };
+  const compiled: CompiledExpression = { source, expression, unbounded: hasUnboundedStep(expression.ast()) };
   cache.set(key, compiled);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return compiled;
@@ -93,6 +99,18 @@ export async function evaluateExpression(
   if (isFunction(result)) throw new ExpressionError('expression evaluates to a function');
   return toJson(result);
 }
+
+/** True when the syntax tree has a range, a regular expression or a call of `$eval`. */
+function hasUnboundedStep(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(hasUnboundedStep);
+  if (node === null || typeof node !== 'object') return false;
+  const { type, value } = node as { type?: unknown; value?: unknown };
+  if (type === 'regex' || (type === 'binary' && value === '..') || (type === 'variable' && value === 'eval')) return true;
+  return Object.values(node).some(hasUnboundedStep);
+}
+
+/** Evaluates one expression: `evaluateExpression`, or an equivalent that runs it elsewhere. */
+export type Evaluate = (source: string, scope: ExpressionScope, limits?: Readonly<ExpressionLimits>) => Promise<unknown>;
 
 /** `{{ expression }}` spans of a template; an expression cannot contain `}}`. */
 function templateParts(template: string): Array<{ text: string } | { expression: string }> {
@@ -122,6 +140,7 @@ export async function renderTemplate(
   template: string,
   scope: ExpressionScope,
   limits: Readonly<ExpressionLimits> = DEFAULT_EXPRESSION_LIMITS,
+  evaluate: Evaluate = evaluateExpression,
 ): Promise<string> {
   if (!template.includes('{{')) return template;
   let out = '';
@@ -130,7 +149,7 @@ export async function renderTemplate(
       out += part.text;
       continue;
     }
-    const value = await evaluateExpression(part.expression, scope, limits);
+    const value = await evaluate(part.expression, scope, limits);
     out += value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
   }
   return out;

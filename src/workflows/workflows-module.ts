@@ -8,7 +8,8 @@ import { RunEventLog } from '../runs/event-log.js';
 import type { RunObserver } from '../runs/observer.js';
 import type { SpanWriter } from '../runs/spans.js';
 import type { AgentsModule } from '../agents/agents-module.js';
-import { WORKFLOW_RUN_JOB, WorkflowEngine, type AgentCaller } from './engine.js';
+import { WORKFLOW_RUN_JOB, WorkflowEngine, type AgentCaller, type WorkflowDataLimits } from './engine.js';
+import type { ExpressionEvaluator } from './expression-evaluator.js';
 import { WorkflowScheduler } from './schedule.js';
 import { WorkflowService } from './workflows.js';
 
@@ -33,12 +34,15 @@ export class WorkflowsModule {
       observer: RunObserver;
       /** How long an engine's claim on a run lasts without renewal (a crashed engine's run resumes after it). */
       leaseMs: number;
+      expressions: ExpressionEvaluator;
+      limits: WorkflowDataLimits;
     },
   ) {
     this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.workflowRunEvents);
     this.engine = new WorkflowEngine({
       store: deps.store, queue: deps.queue, events: this.events, slots: deps.slots, fetcher: deps.fetcher,
       agents: agentCaller(deps.store, deps.agents), spans: deps.spans, observer: deps.observer, leaseMs: deps.leaseMs,
+      expressions: deps.expressions, limits: deps.limits,
     });
     this.workflows = new WorkflowService(deps.store, this.engine);
     this.scheduler = new WorkflowScheduler({ store: deps.store, engine: this.engine });

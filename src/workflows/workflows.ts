@@ -89,6 +89,8 @@ export class WorkflowService {
     const workflow = await this.get(scope, id);
     const definition = workflow.definition as unknown as WorkflowDefinition;
     validateRunInput(definition, request.input ?? {}, 'input');
+    const tooLarge = this.engine.inputTooLarge(request.input);
+    if (tooLarge) throw new ApiError('body_too_large', { message: tooLarge, param: 'input' });
     return this.engine.create(scope, workflow, {
       input: request.input ?? {}, mode: request.mode, trigger: 'api', apiKeyId: request.apiKeyId, ...(request.metadata ? { metadata: request.metadata } : {}),
     });

@@ -231,13 +231,15 @@ describe.each(backends)('context ingestion on %s', (backend) => {
 
   it('refuses an oversize upload with 413 and writes nothing', async () => {
     await post('/v1/context/sources', { name: 'oversize' });
-    const huge = new Uint8Array(33 * 1024 * 1024).fill(0x61);
+    // One byte over the default 32 MiB per file (and per JSON document).
+    const huge = new Uint8Array(32 * 1024 * 1024 + 1).fill(0x61);
     const multipart = await upload('oversize', [['small.txt', 'A small file that must not be kept.', 'text/plain'], ['huge.txt', huge, 'text/plain']]);
     expect(multipart.status).toBe(413);
-    expect(multipart.body.error.code).toBe('body_too_large');
-    const json = await post('/v1/context/sources/oversize/documents', { documents: [{ text: 'small' }, { text: 'a'.repeat(33 * 1024 * 1024) }] });
+    expect(multipart.body.error).toMatchObject({ code: 'document_too_large', param: 'files[1]' });
+    expect(multipart.body.error.message).toContain('--max-file-bytes');
+    const json = await post('/v1/context/sources/oversize/documents', { documents: [{ text: 'small' }, { text: 'a'.repeat(32 * 1024 * 1024 + 1) }] });
     expect(json.status).toBe(413);
-    expect(json.body.error.code).toBe('body_too_large');
+    expect(json.body.error).toMatchObject({ code: 'document_too_large', param: 'documents[1].text' });
     expect((await get('/v1/context/sources/oversize')).body.counts.documents).toBe(0);
     expect((await get('/v1/context/sources/oversize/documents')).body.data).toEqual([]);
   });

@@ -48,6 +48,10 @@ export async function startTestServer(backend: Backend = 'sqlite', flags: Config
       port: 0,
       dataDir,
       logLevel: 'silent',
+      // Test servers share their process (and its event loop) with each other and with the tests'
+      // own heavy set-up, so load shedding would measure everyone at once: it is off unless asked for.
+      maxEventLoopDelayMs: 0,
+      maxHeapUsedBytes: 0,
       ...(schema ? { databaseUrl: postgresUrl, databaseSchema: schema, redisUrl, redisPrefix: schema } : {}),
       ...flags,
     },

@@ -6,12 +6,22 @@ const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'];
 /**
  * A table as text: a `Columns: a; b; c` line naming the header row, then one line per record,
  * `a: 1; b: 2` (empty cells left out). The delimiter is detected from the header line unless
- * given (TSV). Throws `document_unreadable` when the file is not parseable CSV.
+ * given (TSV). Throws `document_unreadable` when the file is not parseable CSV, and
+ * `document_too_large` as soon as it has read more than `maxCells` cells.
  */
-export function parseCsv(source: string, delimiter?: string): ParsedDocument {
+export function parseCsv(source: string, maxCells: number, delimiter?: string): ParsedDocument {
   let rows: string[][];
+  let cells = 0;
+  const overLimit = () =>
+    new DocumentParseError('document_too_large', `The table has more than the ${maxCells} cells (rows × columns) allowed (--max-csv-cells / KAIRO_MAX_CSV_CELLS).`);
   try {
     rows = parse(source, {
+      // Counted as records are read, so an oversized table stops early rather than after parsing.
+      on_record: (record: string[]) => {
+        cells += record.length;
+        if (cells > maxCells) throw overLimit();
+        return record;
+      },
       delimiter: delimiter ?? detectDelimiter(source),
       bom: true,
       relax_column_count: true,
@@ -20,6 +30,7 @@ export function parseCsv(source: string, delimiter?: string): ParsedDocument {
       trim: true,
     }) as string[][];
   } catch (error) {
+    if (cells > maxCells) throw overLimit();
     throw new DocumentParseError('document_unreadable', `The CSV could not be parsed: ${error instanceof Error ? error.message : String(error)}`);
   }
   const [header, ...records] = rows;

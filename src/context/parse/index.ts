@@ -3,7 +3,7 @@
  * headings and a title. Every failure caused by the input is a DocumentParseError.
  */
 import { extname } from 'node:path';
-import { DocumentParseError, type ParsedDocument } from '../ports.js';
+import { DocumentParseError, type ParsedDocument, type ParseLimits } from '../ports.js';
 import { parseCsv } from './csv.js';
 import { decodeText, looksBinary } from './decode.js';
 import { htmlToText } from './html.js';
@@ -72,6 +72,9 @@ const KIND: Record<Format, string> = {
   tsv: 'TSV file',
 };
 
+/** Limits `parseDocument` applies when given none (the server passes its settings). */
+export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxPdfPages: 2_000, maxCsvCells: 2_000_000, maxDocumentChars: 5_000_000 };
+
 /** Input to `parseDocument`: the raw bytes and whatever the client said about them. */
 export interface DocumentInput {
   bytes: Buffer;
@@ -84,13 +87,20 @@ export interface DocumentInput {
  * from the file extension, else from the bytes (`%PDF-`, an HTML start, or readable text).
  * The text is NFC with `\n` line ends, no trailing spaces and no runs of blank lines.
  * Throws DocumentParseError: `unsupported_file_type` (naming the type and the supported ones),
- * `document_unreadable` (corrupt PDF, invalid JSON, binary data declared as text) or
- * `document_empty` (no text after parsing).
+ * `document_unreadable` (corrupt PDF, invalid JSON, binary data declared as text),
+ * `document_empty` (no text after parsing) or `document_too_large` (over one of `limits`).
  */
-export async function parseDocument(input: DocumentInput): Promise<ParsedDocument> {
+export async function parseDocument(input: DocumentInput, limits: ParseLimits = DEFAULT_PARSE_LIMITS): Promise<ParsedDocument> {
   const format = detectFormat(input);
   try {
-    return await parseAs(format, input.bytes);
+    const parsed = await parseAs(format, input.bytes, limits);
+    if (parsed.text.length > limits.maxDocumentChars) {
+      throw new DocumentParseError(
+        'document_too_large',
+        `The ${KIND[format]} yields ${parsed.text.length} characters of text, more than the ${limits.maxDocumentChars} allowed (--max-document-chars / KAIRO_MAX_DOCUMENT_CHARS).`,
+      );
+    }
+    return parsed;
   } catch (error) {
     if (error instanceof DocumentParseError) throw error;
     // Library failures on hostile input (stack exhaustion, internal asserts) are the input's fault.
@@ -98,12 +108,12 @@ export async function parseDocument(input: DocumentInput): Promise<ParsedDocumen
   }
 }
 
-async function parseAs(format: Format, bytes: Buffer): Promise<ParsedDocument> {
+async function parseAs(format: Format, bytes: Buffer, limits: ParseLimits): Promise<ParsedDocument> {
   const kind = KIND[format];
   if (bytes.length === 0) throw new DocumentParseError('document_empty', `The ${kind} is empty.`);
   switch (format) {
     case 'pdf':
-      return finishDocument(await parsePdf(bytes), kind);
+      return finishDocument(await parsePdf(bytes, limits.maxPdfPages), kind);
     case 'html':
       return htmlToText(decodeText(bytes, kind));
     case 'markdown':
@@ -111,9 +121,9 @@ async function parseAs(format: Format, bytes: Buffer): Promise<ParsedDocument> {
     case 'json':
       return finishDocument(parseJson(decodeText(bytes, kind)), kind);
     case 'csv':
-      return finishDocument(parseCsv(decodeText(bytes, kind)), kind);
+      return finishDocument(parseCsv(decodeText(bytes, kind), limits.maxCsvCells), kind);
     case 'tsv':
-      return finishDocument(parseCsv(decodeText(bytes, kind), '\t'), kind);
+      return finishDocument(parseCsv(decodeText(bytes, kind), limits.maxCsvCells, '\t'), kind);
     case 'text':
       return finishDocument(parsePlainText(decodeText(bytes, kind)), kind);
   }

@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import multipart from '@fastify/multipart';
+import { readMultipart, withUploadDir } from './context-uploads.js';
 import type { ContextDocument, ContextSource, DocumentStatus } from '../../store/port.js';
 import { ApiError } from '../../errors.js';
 import { isId } from '../../ids.js';
@@ -12,9 +13,6 @@ import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 
-/** Largest ingest request (JSON or multipart) in bytes. */
-export const INGEST_BODY_LIMIT = 32 * 1024 * 1024;
-const MAX_FILES = 20;
 
 const MetadataValue = Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean()]);
 const Metadata = Type.Record(Type.String({ maxLength: 100 }), MetadataValue, { maxProperties: 50, description: 'Up to 50 keys; values are strings, numbers or booleans.' });
@@ -132,7 +130,7 @@ const DocumentInput = StrictObject({
   id: Type.Optional(Type.String({ maxLength: 64, description: 'Replace this existing document.' })),
   external_id: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Your id for the document; ingesting the same external_id again replaces it.' })),
   title: Type.Optional(Type.String({ maxLength: 1000 })),
-  text: Type.String({ maxLength: 20_000_000 }),
+  text: Type.String({ description: 'Up to --max-file-bytes (32 MiB by default) of UTF-8; over it, 413 document_too_large.' }),
   content_type: Type.Optional(Type.Union([Type.Literal('text/plain'), Type.Literal('text/markdown'), Type.Literal('text/html'), Type.Literal('application/json'), Type.Literal('text/csv')], { default: 'text/plain' })),
   metadata: Type.Optional(Metadata),
 });
@@ -412,17 +410,19 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   await fastify.register(async (scope) => {
     await scope.register(multipart, { throwFileSizeLimit: true });
     const uploads = scope.withTypeProvider<TypeBoxTypeProvider>();
+    const { maxUploadBytes, maxFileBytes } = context.uploadLimits;
     uploads.post('/v1/context/sources/:id/documents', {
-      bodyLimit: INGEST_BODY_LIMIT,
+      bodyLimit: maxUploadBytes,
       schema: {
-        'x-body-limit': INGEST_BODY_LIMIT,
+        'x-body-limit': maxUploadBytes,
         tags: ['Context'],
         summary: 'Ingest documents',
         description:
           'Send JSON `{"documents": [{"text": …}]}`, or `multipart/form-data` with one or more `file` parts ' +
           '(plain text, Markdown, HTML, PDF, JSON, CSV) and optional `metadata` (a JSON object) and `background` fields. ' +
           'A document with an `external_id` (or a file name) already in the source replaces it. Small input is indexed ' +
-          'before the response (201); large input, or `background: true`, is indexed by the job queue (202) — poll the documents.',
+          'before the response (201); large input, or `background: true`, is indexed by the job queue (202) — poll the documents. ' +
+          `Each file may have up to ${maxFileBytes} bytes and the request up to ${maxUploadBytes} (413 \`document_too_large\` / \`body_too_large\` past them).`,
         consumes: ['application/json', 'multipart/form-data'],
         params: SourceParams,
         body: IngestBody,
@@ -434,10 +434,13 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
       if (source.type !== 'documents') {
         throw new ApiError('parameter_invalid', { message: `Source '${source.name}' is a ${source.type} source: its documents come from fetching it. Use POST …/refresh.`, param: 'id' });
       }
-      const { items, background } = request.isMultipart() ? await readMultipart(request) : fromJson(request.body as Static<typeof IngestBody>);
-      const prepared = await context.ingest.prepare(items);
-      // `background: false` cannot hold a large request open: over the inline limit it goes to the queue anyway.
-      const result = await context.ingest.ingest(auth.scope, source, prepared, background ? { background } : {});
+      // Uploaded files are streamed to a temporary directory, read from there by the workers, and deleted after.
+      const result = await withUploadDir(request.isMultipart(), async (dir) => {
+        const { items, background } = dir ? await readMultipart(request, context.uploadLimits, dir) : fromJson(request.body as Static<typeof IngestBody>, maxFileBytes);
+        const prepared = await context.ingest.prepare(auth.scope, items);
+        // `background: false` cannot hold a large request open: over the inline limit it goes to the queue anyway.
+        return context.ingest.ingest(auth.scope, source, prepared, background ? { background } : {});
+      });
       return reply.code(result.background ? 202 : 201).send(toList(result.documents.map(documentView), false));
     });
   });
@@ -549,8 +552,17 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 }
 
-function fromJson(body: Static<typeof IngestBody>): { items: IngestItem[]; background: boolean | undefined } {
+function fromJson(body: Static<typeof IngestBody>, maxFileBytes: number): { items: IngestItem[]; background: boolean | undefined } {
   if (!body.documents) throw new ApiError('parameter_missing', { message: 'Send documents, or files as multipart/form-data.', param: 'documents' });
+  body.documents.forEach((d, i) => {
+    // A document sent as JSON text has the same size limit as an uploaded file.
+    if (d.text !== undefined && d.text.length > maxFileBytes / 4 && Buffer.byteLength(d.text) > maxFileBytes) {
+      throw new ApiError('document_too_large', {
+        message: `documents[${i}].text is larger than the ${maxFileBytes} bytes allowed per document (--max-file-bytes / KAIRO_MAX_FILE_BYTES).`,
+        param: `documents[${i}].text`,
+      });
+    }
+  });
   return {
     items: body.documents.map((d) => ({
       id: d.id, externalId: d.external_id, title: d.title, text: d.text, contentType: d.content_type ?? 'text/plain', metadata: d.metadata,
@@ -559,52 +571,3 @@ function fromJson(body: Static<typeof IngestBody>): { items: IngestItem[]; backg
   };
 }
 
-/** Reads `file` parts and the optional `metadata` and `background` fields of a multipart upload. */
-async function readMultipart(request: FastifyRequest): Promise<{ items: IngestItem[]; background: boolean | undefined }> {
-  const files: Array<{ bytes: Buffer; filename: string; contentType: string }> = [];
-  let metadata: Record<string, string | number | boolean> | undefined;
-  let background: boolean | undefined;
-  for await (const part of request.parts({ limits: { files: MAX_FILES, fileSize: INGEST_BODY_LIMIT, fields: 10, fieldSize: 100_000 } })) {
-    if (part.type === 'file') {
-      const bytes = await part.toBuffer();
-      files.push({ bytes, filename: part.filename || `file-${files.length + 1}`, contentType: part.mimetype });
-      continue;
-    }
-    const value = typeof part.value === 'string' ? part.value : String(part.value);
-    if (part.fieldname === 'metadata') metadata = parseMetadataField(value);
-    else if (part.fieldname === 'background') background = value === 'true';
-    else throw new ApiError('parameter_unknown', { message: `Unknown form field: ${part.fieldname}.`, param: part.fieldname });
-  }
-  if (files.length === 0) throw new ApiError('parameter_missing', { message: 'Attach at least one file part.', param: 'file' });
-  return {
-    items: files.map((f) => ({
-      externalId: f.filename,
-      filename: f.filename,
-      bytes: f.bytes,
-      // Browsers send application/octet-stream for unknown types: let the extension decide.
-      contentType: f.contentType === 'application/octet-stream' ? undefined : f.contentType,
-      metadata,
-    })),
-    background,
-  };
-}
-
-function parseMetadataField(value: string): Record<string, string | number | boolean> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw new ApiError('parameter_invalid', { message: 'metadata must be a JSON object.', param: 'metadata' });
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ApiError('parameter_invalid', { message: 'metadata must be a JSON object.', param: 'metadata' });
-  }
-  const entries = Object.entries(parsed as Record<string, unknown>);
-  if (entries.length > 50) throw new ApiError('parameter_invalid', { message: 'metadata has more than 50 keys.', param: 'metadata' });
-  for (const [key, v] of entries) {
-    if (!['string', 'number', 'boolean'].includes(typeof v) || key.length > 100 || (typeof v === 'string' && v.length > 500)) {
-      throw new ApiError('parameter_invalid', { message: `metadata.${key} must be a string (≤500 chars), number or boolean.`, param: `metadata.${key}` });
-    }
-  }
-  return parsed as Record<string, string | number | boolean>;
-}

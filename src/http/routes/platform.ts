@@ -4,7 +4,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiKey } from '../../store/port.js';
 import type { AuthContext } from '../../platform/authenticate.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from '../../platform/api-keys.js';
-import { getStatus } from '../../platform/status.js';
+import { getStatus, type LoadStatus } from '../../platform/status.js';
+import type { LoadReading } from '../plugins/load-shedding.js';
 import { plans } from '../../platform/plans.js';
 import { isId } from '../../ids.js';
 import { ApiError } from '../../errors.js';
@@ -23,6 +24,16 @@ const StatusResponse = Type.Object({
   status: Type.Union([Type.Literal('operational'), Type.Literal('degraded')]),
   version: Type.String(),
   checks: Type.Object({ database: Check, queue: Check }),
+  load: Type.Object({
+    status: Type.Union([Type.Literal('ok'), Type.Literal('shedding')], { description: 'shedding: new requests get 503 server_busy until the load falls.' }),
+    event_loop_delay_ms: Type.Number({ description: 'Mean event-loop delay over the last second.' }),
+    heap_used_bytes: Type.Integer(),
+    compute: Type.Object({
+      workers: Type.Integer({ description: 'Worker processes for parsing, chunking and built-in embedding.' }),
+      running: Type.Integer(),
+      queued: Type.Integer(),
+    }),
+  }),
   uptime: Type.Object({
     window_days: Type.Integer(),
     percent: Type.Number({ description: 'Share of minutes with a heartbeat in the window, in percent.' }),
@@ -81,18 +92,29 @@ function apiKeyView(key: ApiKey, secret?: string) {
 }
 
 /** Platform routes: status, the caller's workspace, and API keys. */
-export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & { load: () => LoadReading }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
+  const load = (): LoadStatus => {
+    const reading = deps.load();
+    const pool = deps.context.work.stats();
+    return {
+      status: reading.shedding ? 'shedding' : 'ok',
+      event_loop_delay_ms: reading.eventLoopDelayMs,
+      heap_used_bytes: reading.heapUsedBytes,
+      compute: { workers: pool.size, running: pool.running, queued: pool.queued },
+    };
+  };
+
   app.get('/v1/status', {
-    config: { public: true },
+    config: { public: true, shedLoad: false },
     schema: {
       tags: ['Platform'],
       summary: 'Service health and 30-day uptime',
       description: 'Public: needs no API key. Uptime counts the minutes in which a KAIRO process recorded a heartbeat.',
       response: { 200: StatusResponse },
     },
-  }, async () => ({ object: 'status' as const, ...(await getStatus(deps)) }));
+  }, async () => ({ object: 'status' as const, ...(await getStatus({ ...deps, load })) }));
 
   /** A workspace's `created_at` text, made once per workspace object (auth shares one per key). */
   const createdAtText = new WeakMap<object, string>();

@@ -1,0 +1,79 @@
+import { ApiError } from '../errors.js';
+import { ComputeError, type ProcessPool, type PoolStats } from '../compute/process-pool.js';
+import type { Scope } from '../store/port.js';
+import { DocumentParseError, type ChunkingOptions, type DocumentFailureCode, type ParsedDocument, type ParseLimits, type TextChunk } from './ports.js';
+
+/** One document to parse in a worker: its bytes, or the temporary file an upload was streamed to. */
+export interface ParseTask {
+  bytes?: Uint8Array;
+  file?: string;
+  contentType: string | undefined;
+  filename: string | undefined;
+  limits: ParseLimits;
+}
+
+export type ParseTaskResult = { ok: true; title: string | null; text: string } | { ok: false; code: DocumentFailureCode; message: string };
+
+/** A document's chunks with the SHA-256 of each one's embedding input, and their vectors when the built-in model embedded them. */
+export interface ChunkedText {
+  chunks: Array<TextChunk & { hash: string }>;
+  vectors?: Float32Array[];
+}
+
+export interface DocumentWorkOptions {
+  /** The pool's heap limit and task time, to name them in errors. */
+  heapMb: number;
+  timeoutMs: number;
+  limits: ParseLimits;
+}
+
+/**
+ * The heavy part of ingestion — parsing, chunking, token counting, built-in embedding — done in
+ * the compute pool's worker processes, queued fairly per workspace. A document that needs more
+ * memory or time than a worker allows fails as `document_too_large` or `document_timeout`; the
+ * worker is replaced and the server goes on. The pool is shared with other areas and closed by
+ * whoever made it.
+ */
+export class DocumentWork {
+  constructor(
+    private readonly pool: ProcessPool,
+    private readonly options: DocumentWorkOptions,
+  ) {}
+
+  /** Parses a document; throws DocumentParseError for anything about the input (including its size and time). */
+  async parse(scope: Scope, input: { bytes?: Buffer; file?: string; contentType?: string | undefined; filename?: string | undefined }): Promise<ParsedDocument> {
+    const task: ParseTask = { bytes: input.bytes, file: input.file, contentType: input.contentType, filename: input.filename, limits: this.options.limits };
+    const result = await this.run<ParseTaskResult>(scope, 'parse', [task]);
+    if (!result.ok) throw new DocumentParseError(result.code, result.message);
+    return { title: result.title, text: result.text };
+  }
+
+  /** Cuts a document's text into chunks (and embeds them with the built-in model when `embedLocally`). */
+  chunk(scope: Scope, text: string, options: ChunkingOptions, embedLocally: boolean): Promise<ChunkedText> {
+    return this.run<ChunkedText>(scope, 'chunk', [text, { maxTokens: options.maxTokens, overlapTokens: options.overlapTokens }, embedLocally]);
+  }
+
+  stats(): PoolStats {
+    return this.pool.stats();
+  }
+
+  private async run<T>(scope: Scope, method: string, args: unknown[]): Promise<T> {
+    try {
+      return await this.pool.run<T>(scope.workspaceId, method, args);
+    } catch (error) {
+      if (!(error instanceof ComputeError)) throw error;
+      switch (error.reason) {
+        case 'out_of_memory':
+          throw new DocumentParseError('document_too_large', `Processing the document needed more than the ${this.options.heapMb} MB of memory a worker has (--compute-heap-mb / KAIRO_COMPUTE_HEAP_MB).`);
+        case 'timeout':
+          throw new DocumentParseError('document_timeout', `Processing the document took longer than the ${this.options.timeoutMs} ms allowed (--document-timeout / KAIRO_DOCUMENT_TIMEOUT_MS).`);
+        case 'crashed':
+          throw new DocumentParseError('document_unreadable', 'The document could not be processed: its worker process ended unexpectedly.');
+        case 'busy':
+          throw new ApiError('server_busy', { message: `${error.message} Retry when some are done.`, headers: { 'Retry-After': '5' } });
+        case 'closed':
+          throw new ApiError('service_unavailable');
+      }
+    }
+  }
+}
