@@ -6,7 +6,7 @@ import { bucketQuery, GROUP_BY, parsePercentiles, type BucketParams } from '../.
 import { LATENCY_METRICS, parseLatencyMetrics } from '../../analytics/reports.js';
 import { idPattern, type IdPrefix } from '../../ids.js';
 import { authOf } from '../plugins/auth.js';
-import { IdParams, ListOf, PaginationQuery, StrictObject, Timestamp, toList, toTimestamp, UsageObject } from '../schemas.js';
+import { IdParams, ListOf, Nullable, PaginationQuery, StrictObject, Timestamp, toList, toTimestamp, UsageObject } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 
 const AnyObject = Type.Object({}, { additionalProperties: true });
@@ -48,24 +48,24 @@ function BucketPage(result: TSchema, extra: Record<string, TSchema> = {}) {
     object: Type.Literal('list'),
     data: Type.Array(Type.Object({ object: Type.Literal('bucket'), start_time: Timestamp, end_time: Timestamp, results: Type.Array(result) })),
     has_more: Type.Boolean(),
-    next_page: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `page` for the next buckets.' }),
+    next_page: Nullable('string', { description: 'Pass as `page` for the next buckets.' }),
     totals: Type.Array(result, { description: 'Each group over all buckets of this page.' }),
     ...extra,
   });
 }
 
 const GroupFields = {
-  agent_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  agent_version: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
-  workflow_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  workflow_version: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
-  api_key_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  model: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  provider: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  status: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  agent_id: Type.Optional(Nullable('string')),
+  agent_version: Type.Optional(Nullable('integer')),
+  workflow_id: Type.Optional(Nullable('string')),
+  workflow_version: Type.Optional(Nullable('integer')),
+  api_key_id: Type.Optional(Nullable('string')),
+  model: Type.Optional(Nullable('string')),
+  provider: Type.Optional(Nullable('string')),
+  status: Type.Optional(Nullable('string')),
 };
 
-const Percentiles = Type.Object({ count: Type.Integer() }, { additionalProperties: Type.Union([Type.Number(), Type.Null()]), description: '`count` values and one `p<N>` per percentile asked for (null when there are none).' });
+const Percentiles = Type.Object({ count: Type.Integer() }, { additionalProperties: Nullable('number'), description: '`count` values and one `p<N>` per percentile asked for (null when there are none).' });
 
 const UsageResult = Type.Object({
   object: Type.Literal('analytics.usage.result'),
@@ -101,41 +101,41 @@ const TraceSummary = Type.Object({
   type: Type.String({ description: 'agent_run or workflow_run.' }),
   livemode: Type.Boolean(),
   status: Type.String(),
-  agent_id: Type.Union([Type.String(), Type.Null()]),
-  agent_version: Type.Union([Type.Integer(), Type.Null()]),
-  workflow_id: Type.Union([Type.String(), Type.Null()]),
-  workflow_version: Type.Union([Type.Integer(), Type.Null()]),
-  parent_trace_id: Type.Union([Type.String(), Type.Null()], { description: 'The trace that started this one (an agent tool call or a workflow step).' }),
-  parent_span_id: Type.Union([Type.String(), Type.Null()]),
-  api_key_id: Type.Union([Type.String(), Type.Null()]),
-  model: Type.Union([Type.String(), Type.Null()]),
+  agent_id: Nullable('string'),
+  agent_version: Nullable('integer'),
+  workflow_id: Nullable('string'),
+  workflow_version: Nullable('integer'),
+  parent_trace_id: Nullable('string', { description: 'The trace that started this one (an agent tool call or a workflow step).' }),
+  parent_span_id: Nullable('string'),
+  api_key_id: Nullable('string'),
+  model: Nullable('string'),
   usage: UsageObject,
   cost_usd: Type.Number(),
   cost_notional: Type.Boolean(),
   latency_ms: Type.Record(Type.String(), Type.Number()),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   created_at: Timestamp,
-  started_at: Type.Union([Timestamp, Type.Null()]),
-  completed_at: Type.Union([Timestamp, Type.Null()]),
-  duration_ms: Type.Union([Type.Number(), Type.Null()]),
+  started_at: Nullable('string', { format: 'date-time', description: 'RFC 3339 timestamp, UTC.' }),
+  completed_at: Nullable('string', { format: 'date-time', description: 'RFC 3339 timestamp, UTC.' }),
+  duration_ms: Nullable('number'),
 });
 
 const TraceSpan = Type.Object({
   id: Type.String(),
-  parent_id: Type.Union([Type.String(), Type.Null()], { description: 'null: a child of the trace itself.' }),
+  parent_id: Nullable('string', { description: 'null: a child of the trace itself.' }),
   type: Type.String({ description: 'queue_wait, slot_wait, retrieval, model_call, tool_call or step.' }),
   name: Type.String(),
   status: Type.String(),
   started_at: Timestamp,
-  ended_at: Type.Union([Timestamp, Type.Null()]),
-  duration_ms: Type.Union([Type.Number(), Type.Null()]),
+  ended_at: Nullable('string', { format: 'date-time', description: 'RFC 3339 timestamp, UTC.' }),
+  duration_ms: Nullable('number'),
   attributes: AnyObject,
   child_trace_ids: Type.Array(Type.String()),
 });
 
 const TraceDetail = Type.Object({
   ...TraceSummary.properties,
-  name: Type.Union([Type.String(), Type.Null()]),
+  name: Nullable('string'),
   routing: Type.Union([AnyObject, Type.Null()]),
   spans: Type.Array(TraceSpan),
   children: Type.Array(TraceSummary),
@@ -152,9 +152,9 @@ const RequestObject = Type.Object({
   path: Type.String(),
   status: Type.Integer(),
   latency_ms: Type.Number(),
-  error_code: Type.Union([Type.String(), Type.Null()]),
-  idempotency_key: Type.Union([Type.String(), Type.Null()]),
-  run_id: Type.Union([Type.String(), Type.Null()], { description: 'The agent or workflow run the request created.' }),
+  error_code: Nullable('string'),
+  idempotency_key: Nullable('string'),
+  run_id: Nullable('string', { description: 'The agent or workflow run the request created.' }),
 });
 
 function requestView(r: RequestRecord) {
