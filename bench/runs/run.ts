@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateText, streamText } from 'ai';
 import { createSimulatorModel } from '../../src/models/simulator.js';
+import { Argv } from '../support/argv.js';
 import { stopAll } from '../support/children.js';
 import { cpuMicros } from '../support/cpu.js';
 import { builtCli, httpClient, startKairo, type HttpClient, type HttpResult } from '../support/kairo.js';
@@ -48,21 +49,16 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const options: Options = { runs: 2000, warmup: 300, concurrency: 8, durationSeconds: 5, baselineCalls: 3000, cpuProfDir: undefined, cli: builtCli, overheadRuns: 2000 };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const int = (min: number, max: number): number => {
-      const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} wants an integer in [${min}, ${max}]`);
-      return value;
-    };
-    if (flag === '--runs') options.runs = int(10, 20_000);
-    else if (flag === '--warmup') options.warmup = int(0, 10_000);
-    else if (flag === '--concurrency') options.concurrency = int(1, 64);
-    else if (flag === '--duration') options.durationSeconds = int(1, 30);
-    else if (flag === '--baseline') options.baselineCalls = int(10, 100_000);
-    else if (flag === '--cpu-prof') options.cpuProfDir = path.resolve(argv[++i] ?? '');
-    else if (flag === '--cli') options.cli = path.resolve(argv[++i] ?? '');
-    else if (flag === '--overhead-runs') options.overheadRuns = int(0, 20_000);
+  const args = new Argv(argv);
+  for (let flag = args.flag(); flag !== undefined; flag = args.flag()) {
+    if (flag === '--runs') options.runs = args.int(10, 20_000);
+    else if (flag === '--warmup') options.warmup = args.int(0, 10_000);
+    else if (flag === '--concurrency') options.concurrency = args.int(1, 64);
+    else if (flag === '--duration') options.durationSeconds = args.int(1, 30);
+    else if (flag === '--baseline') options.baselineCalls = args.int(10, 100_000);
+    else if (flag === '--cpu-prof') options.cpuProfDir = path.resolve(args.string());
+    else if (flag === '--cli') options.cli = path.resolve(args.string());
+    else if (flag === '--overhead-runs') options.overheadRuns = args.int(0, 20_000);
     else throw new Error(`unknown option ${flag}`);
   }
   return options;

@@ -38,3 +38,15 @@ export async function cpuAccount(serverPids: number[]): Promise<{ busy: number; 
     return undefined;
   }
 }
+
+/**
+ * The share (%) of the machine's CPU time between two accounts that went to other work: busy time
+ * less this benchmark's own, and less `extraOwnMicros` of its own counted elsewhere (database
+ * server processes that served it).
+ */
+export function otherWorkShare(
+  before: { busy: number; total: number; own: number }, after: { busy: number; total: number; own: number }, extraOwnMicros = 0,
+): number {
+  const other = Math.max(0, after.busy - before.busy - (after.own - before.own) - extraOwnMicros);
+  return (100 * other) / Math.max(1, after.total - before.total);
+}

@@ -38,18 +38,28 @@ export interface KairoStart {
   serveArgs?: string[];
 }
 
+/**
+ * `kairo serve` from `cli` on a free port of 127.0.0.1 with more flags (the database's, say), in
+ * its own tracked process; resolves once it listens and `ready` (if given) matches its output.
+ */
+export async function serveKairo(cli: string, args: string[], options: { cpuProfDir?: string | undefined; ready?: (stdout: string) => boolean } = {}): Promise<{ base: string; pid: number; output: string }> {
+  const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
+  const child = spawnTracked([...profile, cli, 'serve', '--port', '0', '--log-level', 'warn', ...args]);
+  const ready = options.ready ?? (() => true);
+  const output = await waitForOutput(child, 'kairo serve', (s) => /listening on http:\/\/\S+/.test(s) && ready(s));
+  const base = /listening on (http:\/\/[^\s]+)/.exec(output)![1]!;
+  if (!base.startsWith('http://127.0.0.1:')) throw new Error(`kairo serve is not on 127.0.0.1: ${base}`);
+  return { base, pid: child.pid!, output };
+}
+
 /** The built server on SQLite, and a test key of an enterprise workspace (no rate limit, no run cap). */
 export async function startKairo({ cli, dataDir, name, cpuProfDir, serveArgs = [] }: KairoStart): Promise<Kairo> {
-  const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-  const child = spawnTracked([...profile, cli, 'serve', '--data', dataDir, '--port', '0', '--log-level', 'warn', ...serveArgs]);
-  const out = await waitForOutput(child, 'kairo serve', (s) => /listening on http:\/\/\S+/.test(s) && /test key: sk_test_\S+\n/.test(s));
-  const base = /listening on (http:\/\/[^\s]+)/.exec(out)![1]!;
-  if (!base.startsWith('http://127.0.0.1:')) throw new Error(`kairo serve is not on 127.0.0.1: ${base}`);
+  const { base, pid } = await serveKairo(cli, ['--data', dataDir, ...serveArgs], { cpuProfDir, ready: (s) => /test key: sk_test_\S+\n/.test(s) });
   const workspaceId = await kairoCli(cli, ['workspaces', 'create', '--name', name, '--plan', 'enterprise'], dataDir);
   if (!/^ws_\w+$/.test(workspaceId)) throw new Error(`workspaces create printed ${JSON.stringify(workspaceId)}`);
   const key = await kairoCli(cli, ['keys', 'create', '--workspace', workspaceId, '--mode', 'test', '--name', name], dataDir);
   if (!/^sk_test_\S+$/.test(key)) throw new Error('keys create did not print a test secret');
-  return { base, key, pid: child.pid! };
+  return { base, key, pid };
 }
 
 export interface HttpResult {

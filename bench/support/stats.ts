@@ -4,6 +4,7 @@ export interface Stats {
   count: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   max: number;
   mean: number;
@@ -22,6 +23,7 @@ export function stats(values: number[]): Stats {
     count: list.length,
     p50: percentile(list, 50),
     p90: percentile(list, 90),
+    p95: percentile(list, 95),
     p99: percentile(list, 99),
     max: list.at(-1) ?? NaN,
     mean: list.reduce((a, b) => a + b, 0) / Math.max(1, list.length),

@@ -29,6 +29,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluateExpression, type ExpressionScope } from '../../src/workflows/expressions.js';
+import { Argv } from '../support/argv.js';
 import { stopAll } from '../support/children.js';
 import { cpuAccount, cpuMicros } from '../support/cpu.js';
 import { builtCli, httpClient, startKairo, type HttpClient, type HttpResult, type Kairo } from '../support/kairo.js';
@@ -52,20 +53,15 @@ interface Options {
 
 function parseOptions(argv: string[]): Options {
   const options: Options = { runs: 150, warmup: 20, concurrency: 4, durationSeconds: 4, baselineChains: 3000, cpuProfDir: undefined, cli: builtCli };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const int = (min: number, max: number): number => {
-      const value = Number(argv[++i]);
-      if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} wants an integer in [${min}, ${max}]`);
-      return value;
-    };
-    if (flag === '--runs') options.runs = int(10, 5_000);
-    else if (flag === '--warmup') options.warmup = int(0, 1_000);
-    else if (flag === '--concurrency') options.concurrency = int(1, 16);
-    else if (flag === '--duration') options.durationSeconds = int(1, 30);
-    else if (flag === '--baseline') options.baselineChains = int(10, 100_000);
-    else if (flag === '--cpu-prof') options.cpuProfDir = path.resolve(argv[++i] ?? '');
-    else if (flag === '--cli') options.cli = path.resolve(argv[++i] ?? '');
+  const args = new Argv(argv);
+  for (let flag = args.flag(); flag !== undefined; flag = args.flag()) {
+    if (flag === '--runs') options.runs = args.int(10, 5_000);
+    else if (flag === '--warmup') options.warmup = args.int(0, 1_000);
+    else if (flag === '--concurrency') options.concurrency = args.int(1, 16);
+    else if (flag === '--duration') options.durationSeconds = args.int(1, 30);
+    else if (flag === '--baseline') options.baselineChains = args.int(10, 100_000);
+    else if (flag === '--cpu-prof') options.cpuProfDir = path.resolve(args.string());
+    else if (flag === '--cli') options.cli = path.resolve(args.string());
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
