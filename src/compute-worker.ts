@@ -3,7 +3,6 @@
  * work of every area, run away from the server's event loop.
  */
 import { serveTasks } from './compute/process-pool.js';
-import { chunkTask, parseTask } from './context/document-tasks.js';
-import { evaluateTask } from './workflows/expression-tasks.js';
+import { computeTasks } from './compute-tasks.js';
 
-serveTasks({ parse: parseTask, chunk: chunkTask, evaluate: evaluateTask });
+serveTasks(computeTasks);

@@ -92,7 +92,7 @@ export interface Config {
   otlpHeaders: Record<string, string>;
   /** `service.name` of exported traces. */
   otelServiceName: string;
-  /** Worker processes for heavy work (parsing, chunking, local embedding), shared fairly between workspaces. */
+  /** Worker processes for heavy work (parsing, chunking, local embedding), shared fairly between workspaces; 0: in the server process, unbounded. */
   computeWorkers: number;
   /** Heap limit of each worker process (MB): a document that needs more fails with `document_too_large`. */
   computeHeapMb: number;
@@ -339,7 +339,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     otlpTracesUrl: otlpTracesUrl(url('otlpTracesUrl', ['http:', 'https:']), flags.otlpTracesUrl === undefined ? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT : undefined),
     otlpHeaders: parseOtlpHeaders(str('otlpHeaders'), describe),
     otelServiceName: str('otelServiceName', 'kairo')!,
-    computeWorkers: int('computeWorkers', Math.min(4, Math.max(2, os.availableParallelism())), 1, 256),
+    computeWorkers: int('computeWorkers', Math.min(4, Math.max(2, os.availableParallelism())), 0, 256),
     computeHeapMb: int('computeHeapMb', 512, 64, 65_536),
     documentTimeoutMs: int('documentTimeoutMs', 60_000, 100, 3_600_000),
     maxFileBytes: int('maxFileBytes', 32 * MIB, 1024, 4096 * MIB),

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcessPool } from './compute/process-pool.js';
+import { computeTasks } from './compute-tasks.js';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { ConfigError, type Config } from './config.js';
 import type { Store } from './store/port.js';
@@ -169,6 +170,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
   const compute = new ProcessPool({
     script: computeWorkerScript(),
     size: config.computeWorkers,
+    inline: computeTasks,
     heapMb: config.computeHeapMb,
     timeoutMs: config.documentTimeoutMs,
     maxQueuedPerTenant: MAX_QUEUED_PER_WORKSPACE,
@@ -201,7 +203,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
   });
   const workflows = new WorkflowsModule({
     store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs,
-    expressions: new ExpressionEvaluator(compute, config.computeHeapMb),
+    expressions: new ExpressionEvaluator(compute, config.computeHeapMb, config.maxWorkflowDataBytes),
     limits: { maxMapItems: config.maxMapItems, maxWorkflowDataBytes: config.maxWorkflowDataBytes },
   });
   return { context, agents, workflows, analytics, fetcher, compute, jobs };

@@ -40,7 +40,7 @@ export function withRuntimeOptions(command: Command): Command {
     .option('--metrics-host <host>', 'address of the metrics port (env KAIRO_METRICS_HOST, default 127.0.0.1)')
     .option('--otlp-endpoint <url>', 'export traces over OTLP/HTTP to this base URL (env OTEL_EXPORTER_OTLP_ENDPOINT)')
     .option('--otel-service-name <name>', 'service.name of exported traces (env OTEL_SERVICE_NAME, default kairo)')
-    .option('--compute-workers <n>', 'worker processes for parsing, chunking and local embedding (env KAIRO_COMPUTE_WORKERS, default 2 to 4 by CPUs)')
+    .option('--compute-workers <n>', 'worker processes for parsing, chunking and local embedding; 0 does that work in the server process, without limits (env KAIRO_COMPUTE_WORKERS, default 2 to 4 by CPUs)')
     .option('--compute-heap-mb <mb>', 'heap limit of each worker process (env KAIRO_COMPUTE_HEAP_MB, default 512)')
     .option('--document-timeout <ms>', 'longest parse or chunking of one document (env KAIRO_DOCUMENT_TIMEOUT_MS, default 60000)')
     .option('--max-file-bytes <bytes>', 'largest uploaded file (env KAIRO_MAX_FILE_BYTES, default 33554432)')

@@ -30,10 +30,15 @@ export function serveTasks(methods: Record<string, (...args: any[]) => unknown>)
 }
 
 export interface ProcessPoolOptions {
-  /** The worker entry: a module that calls `workerpool.worker({...})`. A `.ts` file runs through tsx (tests, benchmarks). */
+  /** The worker entry: a module that calls `serveTasks({...})`. A `.ts` file runs through tsx (tests, benchmarks). */
   script: string;
-  /** Worker processes at most (started on demand, kept afterwards). */
+  /**
+   * Worker processes at most (started on demand, kept afterwards). 0 runs every task in this
+   * process through `inline`, with no limit on its memory or time: a baseline, not for tenants.
+   */
   size: number;
+  /** The tasks themselves, for `size` 0. */
+  inline?: Record<string, (...args: any[]) => unknown>;
   /** Each worker's V8 heap limit (`--max-old-space-size`); a task that needs more ends with `out_of_memory`. */
   heapMb: number;
   /** A task still running this long after it began is ended with `timeout` (its process is killed), unless `run` says otherwise. */
@@ -86,6 +91,7 @@ export class ProcessPool {
   /** Runs `method` of the worker entry with `args` for `tenant`; rejects with ComputeError when it cannot return. */
   run<T>(tenant: string, method: string, args: unknown[], options: { timeoutMs?: number } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new ComputeError('closed', 'The server is shutting down.'));
+    if (this.options.size === 0) return Promise.resolve(this.options.inline![method]!(...args) as T);
     const queue = this.queues.get(tenant) ?? [];
     if (queue.length >= this.options.maxQueuedPerTenant) {
       return Promise.reject(new ComputeError('busy', `This workspace already has ${queue.length} documents waiting to be processed.`));

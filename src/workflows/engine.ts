@@ -20,7 +20,7 @@ import {
   type HttpStep, type MapStep, type ParallelStep, type RetryPolicy, type Step, type WorkflowCallStep, type WorkflowDefinition,
 } from './definition.js';
 import { DEFAULT_EXPRESSION_LIMITS, ExpressionError, renderTemplate, type ExpressionScope } from './expressions.js';
-import type { ExpressionEvaluator } from './expression-evaluator.js';
+import { RESULT_TOO_LARGE, type ExpressionEvaluator } from './expression-evaluator.js';
 
 export const WORKFLOW_RUN_JOB = 'workflows.run';
 
@@ -341,6 +341,10 @@ export class WorkflowEngine {
     try {
       return await this.deps.expressions.for(ex.run.scope.workspaceId)(source, this.scopeOf(ex, frame));
     } catch (error) {
+      if (error instanceof ExpressionError && error.code === RESULT_TOO_LARGE) {
+        // A transform's expression is its output; any other field's result is data the step would carry.
+        throw new AttemptFailed(field === 'expression' ? 'step_output_too_large' : 'step_data_too_large', `Step '${key}': ${field}: ${error.message}`, false);
+      }
       if (error instanceof ExpressionError) throw new AttemptFailed('expression_error', `Step '${key}': ${field}: ${error.message}`, false);
       throw error;
     }

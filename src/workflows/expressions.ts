@@ -37,7 +37,8 @@ export interface CompiledExpression {
   readonly expression: jsonata.Expression;
   /**
    * Whether it can hold the event loop past its timeout: a range (`[1..10000000]` is built in one
-   * native step), a regular expression (backtracking), or `$eval` (which may contain either).
+   * native step), `$pad` (a string of any width, likewise), a regular expression (backtracking),
+   * or `$eval` (which may contain any of them).
    * JSONata checks its clock between steps, never inside one.
    */
   readonly unbounded: boolean;
@@ -100,12 +101,12 @@ export async function evaluateExpression(
   return toJson(result);
 }
 
-/** True when the syntax tree has a range, a regular expression or a call of `$eval`. */
+/** True when the syntax tree has a range, a regular expression, or a call of `$eval` or `$pad`. */
 function hasUnboundedStep(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(hasUnboundedStep);
   if (node === null || typeof node !== 'object') return false;
   const { type, value } = node as { type?: unknown; value?: unknown };
-  if (type === 'regex' || (type === 'binary' && value === '..') || (type === 'variable' && value === 'eval')) return true;
+  if (type === 'regex' || (type === 'binary' && value === '..') || (type === 'variable' && (value === 'eval' || value === 'pad'))) return true;
   return Object.values(node).some(hasUnboundedStep);
 }
 

@@ -136,7 +136,7 @@ describe('no tenant can freeze or kill the server', { timeout: 240_000 }, () => 
         text: '413 document_too_large',
         nested: '400 document_unreadable',
         range: 'failed expression_error',
-        map: 'failed map_too_large',
+        map: 'failed step_data_too_large',
         output: 'failed step_output_too_large',
       });
 
