@@ -23,6 +23,13 @@ export async function parseTask(task: ParseTask): Promise<ParseTaskResult> {
   }
 }
 
+/** Parses several small documents in one task (one round trip), each with its own outcome. */
+export async function parseManyTask(tasks: ParseTask[]): Promise<ParseTaskResult[]> {
+  const results: ParseTaskResult[] = [];
+  for (const task of tasks) results.push(await parseTask(task));
+  return results;
+}
+
 let embedder: ReturnType<typeof createLocalHashEmbedder> | undefined;
 
 /** Chunks a document's text, hashing each chunk's embedding input, and embeds it with the built-in model when asked. */
@@ -33,4 +40,11 @@ export async function chunkTask(text: string, options: ChunkingOptions, embedLoc
   if (!embedLocally) return { chunks };
   embedder ??= createLocalHashEmbedder();
   return { chunks, vectors: await embedder.embed(inputs) };
+}
+
+/** Chunks (and embeds) several small documents of one source in one task. */
+export async function chunkManyTask(texts: string[], options: ChunkingOptions, embedLocally: boolean): Promise<ChunkedText[]> {
+  const results: ChunkedText[] = [];
+  for (const text of texts) results.push(await chunkTask(text, options, embedLocally));
+  return results;
 }

@@ -20,6 +20,21 @@ export interface ChunkedText {
   vectors?: Float32Array[];
 }
 
+/** A document to parse: its bytes, or the file an upload was streamed to, and what the client said of it. */
+export interface ParseInput {
+  bytes?: Buffer | undefined;
+  file?: string | undefined;
+  contentType?: string | undefined;
+  filename?: string | undefined;
+}
+
+/** Small documents of one request up to this many bytes together go to a worker in one task. */
+const BATCH_MAX_BYTES = 1024 * 1024;
+
+function parsedOrError(result: ParseTaskResult): ParsedDocument | DocumentParseError {
+  return result.ok ? { title: result.title, text: result.text } : new DocumentParseError(result.code, result.message);
+}
+
 export interface DocumentWorkOptions {
   /** The pool's heap limit and task time, to name them in errors. */
   heapMb: number;
@@ -41,11 +56,53 @@ export class DocumentWork {
   ) {}
 
   /** Parses a document; throws DocumentParseError for anything about the input (including its size and time). */
-  async parse(scope: Scope, input: { bytes?: Buffer; file?: string; contentType?: string | undefined; filename?: string | undefined }): Promise<ParsedDocument> {
-    const task: ParseTask = { bytes: input.bytes, file: input.file, contentType: input.contentType, filename: input.filename, limits: this.options.limits };
-    const result = await this.run<ParseTaskResult>(scope, 'parse', [task]);
-    if (!result.ok) throw new DocumentParseError(result.code, result.message);
-    return { title: result.title, text: result.text };
+  async parse(scope: Scope, input: ParseInput): Promise<ParsedDocument> {
+    const outcome = parsedOrError(await this.run<ParseTaskResult>(scope, 'parse', [this.task(input)]));
+    if (outcome instanceof DocumentParseError) throw outcome;
+    return outcome;
+  }
+
+  private task(input: ParseInput): ParseTask {
+    return { bytes: input.bytes, file: input.file, contentType: input.contentType, filename: input.filename, limits: this.options.limits };
+  }
+
+  /**
+   * Parses documents in order until the first that fails: its DocumentParseError ends the list.
+   * Small documents go to a worker together, one round trip for all; should that batch outgrow a
+   * worker, they are parsed one by one, so that the failure names its document.
+   */
+  async parseAll(scope: Scope, inputs: ParseInput[]): Promise<Array<ParsedDocument | DocumentParseError>> {
+    const small = inputs.length > 1 && inputs.every((input) => input.bytes !== undefined) && inputs.reduce((sum, input) => sum + input.bytes!.length, 0) <= BATCH_MAX_BYTES;
+    if (small) {
+      try {
+        const results = await this.run<ParseTaskResult[]>(scope, 'parseMany', [inputs.map((input) => this.task(input))]);
+        const outcomes = results.map(parsedOrError);
+        const failed = outcomes.findIndex((outcome) => outcome instanceof DocumentParseError);
+        return failed < 0 ? outcomes : outcomes.slice(0, failed + 1);
+      } catch (error) {
+        if (!(error instanceof DocumentParseError)) throw error;
+      }
+    }
+    const outcomes: Array<ParsedDocument | DocumentParseError> = [];
+    for (const input of inputs) {
+      const outcome = parsedOrError(await this.run<ParseTaskResult>(scope, 'parse', [this.task(input)]).catch((error: unknown) => {
+        if (error instanceof DocumentParseError) return { ok: false as const, code: error.code, message: error.message };
+        throw error;
+      }));
+      outcomes.push(outcome);
+      if (outcome instanceof DocumentParseError) break;
+    }
+    return outcomes;
+  }
+
+  /** Chunks several documents of one source in one task (when together they are small), else one by one. */
+  async chunkAll(scope: Scope, texts: string[], options: ChunkingOptions, embedLocally: boolean): Promise<ChunkedText[]> {
+    if (texts.length > 1 && texts.reduce((sum, text) => sum + text.length, 0) <= BATCH_MAX_BYTES) {
+      return this.run<ChunkedText[]>(scope, 'chunkMany', [texts, { maxTokens: options.maxTokens, overlapTokens: options.overlapTokens }, embedLocally]);
+    }
+    const results: ChunkedText[] = [];
+    for (const text of texts) results.push(await this.chunk(scope, text, options, embedLocally));
+    return results;
   }
 
   /** Cuts a document's text into chunks (and embeds them with the built-in model when `embedLocally`). */

@@ -3,7 +3,7 @@ import type { ChunkInput, ContextDocument, Store } from '../store/port.js';
 import type { EmbedderRegistry } from './ports.js';
 import { EmbeddingError } from './ports.js';
 import { embeddingInput } from './chunker.js';
-import type { DocumentWork } from './document-work.js';
+import type { ChunkedText, DocumentWork } from './document-work.js';
 import { LOCAL_HASH_MODEL } from './embedders/local-hash-embedder.js';
 
 /** What one indexing pass did. */
@@ -32,9 +32,10 @@ export class DocumentIndexer {
    * Indexes the current version of a document. Returns undefined when the document or its
    * source is gone, or a newer version replaced it meanwhile (its own pass will index it).
    * Throws EmbeddingError when the embedding model fails, and DocumentParseError when the
-   * document needs more memory or time than a worker allows.
+   * document needs more memory or time than a worker allows. `chunked`: the document's chunks
+   * when the caller cut them already (with the source's settings).
    */
-  async index(documentId: string, options: { version?: number; signal?: AbortSignal } = {}): Promise<IndexOutcome | undefined> {
+  async index(documentId: string, options: { version?: number; signal?: AbortSignal; chunked?: ChunkedText | undefined } = {}): Promise<IndexOutcome | undefined> {
     const document = await this.store.contextDocuments.getById(documentId);
     if (!document || (options.version !== undefined && document.version !== options.version)) return undefined;
     const source = await this.store.contextSources.get(document.scope, document.sourceId);
@@ -45,7 +46,7 @@ export class DocumentIndexer {
     await this.store.contextDocuments.setStatus(document.id, { status: 'indexing', updatedAt: this.now() });
     // The built-in model is cheaper to run again than to look up; remote models embed only new text.
     const embedLocally = source.embeddingModel === LOCAL_HASH_MODEL;
-    const chunked = await this.work.chunk(document.scope, document.text, { maxTokens: source.chunkMaxTokens, overlapTokens: source.chunkOverlapTokens }, embedLocally);
+    const chunked = options.chunked ?? await this.work.chunk(document.scope, document.text, { maxTokens: source.chunkMaxTokens, overlapTokens: source.chunkOverlapTokens }, embedLocally);
     const pieces = chunked.chunks;
     const hashes = pieces.map((piece) => piece.hash);
     const vectors = chunked.vectors

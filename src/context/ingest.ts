@@ -5,7 +5,8 @@ import type { Queue } from '../queue/port.js';
 import type { ContextDocument, ContextSource, Scope, Store, Transaction } from '../store/port.js';
 import { DocumentParseError, EmbeddingError, type ParsedDocument } from './ports.js';
 import type { DocumentIndexer } from './indexer.js';
-import type { DocumentWork } from './document-work.js';
+import type { ChunkedText, DocumentWork } from './document-work.js';
+import { LOCAL_HASH_MODEL } from './embedders/local-hash-embedder.js';
 
 export const INDEX_DOCUMENT_JOB = 'context.index_document';
 
@@ -84,12 +85,12 @@ export class IngestService {
 
   /** Parses every item (in the compute pool) and checks ids; throws ApiError naming the item at the first bad one. */
   async prepare(scope: Scope, items: IngestItem[], paramPrefix = 'documents'): Promise<PreparedItem[]> {
-    const prepared: PreparedItem[] = [];
     // Two items for one document would make the response list it twice and index a version
     // nobody asked for: each document may appear once per request.
     const seen = new Map<string, number>();
+    const params = items.map((item, i) => (item.filename ? `files[${i}]` : `${paramPrefix}[${i}]`));
     for (const [i, item] of items.entries()) {
-      const param = item.filename ? `files[${i}]` : `${paramPrefix}[${i}]`;
+      const param = params[i]!;
       for (const [key, field] of [[item.id, 'id'], [item.externalId, 'external_id']] as const) {
         if (key === undefined) continue;
         const first = seen.get(`${field}:${key}`);
@@ -101,26 +102,29 @@ export class IngestService {
         }
         seen.set(`${field}:${key}`, i);
       }
-      const binary = item.bytes !== undefined || item.file !== undefined;
-      const bytes = item.file ? undefined : (item.bytes ?? Buffer.from(item.text ?? '', 'utf8'));
-      const declared = item.contentType ?? (binary ? undefined : 'text/plain');
-      let parsed: ParsedDocument;
-      try {
-        parsed = await this.work.parse(scope, { bytes, file: item.file?.path, contentType: declared, filename: item.filename });
-      } catch (error) {
-        throw parseFailure(error, binary ? param : `${param}.text`);
-      }
+    }
+    const inputs = items.map((item) => ({
+      binary: item.bytes !== undefined || item.file !== undefined,
+      bytes: item.file ? undefined : (item.bytes ?? Buffer.from(item.text ?? '', 'utf8')),
+      declared: item.contentType ?? (item.bytes !== undefined || item.file !== undefined ? undefined : 'text/plain'),
+    }));
+    const outcomes = await this.work.parseAll(scope, items.map((item, i) => ({
+      bytes: inputs[i]!.bytes, file: item.file?.path, contentType: inputs[i]!.declared, filename: item.filename,
+    })));
+    return outcomes.map((parsed, i) => {
+      const item = items[i]!;
+      const { binary, bytes, declared } = inputs[i]!;
+      if (parsed instanceof DocumentParseError) throw parseFailure(parsed, binary ? params[i]! : `${params[i]}.text`);
       const title = item.title ?? parsed.title ?? item.filename ?? null;
-      prepared.push({
+      return {
         item,
-        param,
+        param: params[i]!,
         parsed: { title, text: parsed.text },
         contentType: declared ?? 'application/octet-stream',
         sizeBytes: item.file?.size ?? bytes!.length,
         hash: contentHash(title, parsed.text, item.metadata ?? {}),
-      });
-    }
-    return prepared;
+      };
+    });
   }
 
   /**
@@ -151,14 +155,22 @@ export class IngestService {
     if (background) return { documents, background: true, changed: toIndex.length };
 
     const byId = new Map(documents.map((d) => [d.id, d]));
-    for (const document of toIndex) byId.set(document.id, await this.indexNow(document));
+    // The documents of one request are chunked together: one round trip to a worker for all. Should
+    // that outgrow a worker, each is chunked on its own, so that a failure is recorded on its document.
+    const chunked = await this.work
+      .chunkAll(scope, toIndex.map((d) => d.text), { maxTokens: source.chunkMaxTokens, overlapTokens: source.chunkOverlapTokens }, source.embeddingModel === LOCAL_HASH_MODEL)
+      .catch((error: unknown) => {
+        if (error instanceof DocumentParseError) return [];
+        throw error;
+      });
+    for (const [i, document] of toIndex.entries()) byId.set(document.id, await this.indexNow(document, chunked[i]));
     return { documents: documents.map((d) => byId.get(d.id)!), background: false, changed: toIndex.length };
   }
 
   /** Indexes one document in this request; an embedding or size failure is recorded on the document. */
-  async indexNow(document: ContextDocument): Promise<ContextDocument> {
+  async indexNow(document: ContextDocument, chunked?: ChunkedText): Promise<ContextDocument> {
     try {
-      const outcome = await this.indexer.index(document.id, { version: document.version });
+      const outcome = await this.indexer.index(document.id, { version: document.version, chunked });
       return outcome?.document ?? (await this.store.contextDocuments.getById(document.id)) ?? document;
     } catch (error) {
       const failure = indexingFailure(error);
