@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
@@ -10,6 +9,7 @@ import { KyselyStore, migrate } from '../kysely-store.js';
 import type { MergeCounts } from '../analytics-repos.js';
 import { sqliteMigrations } from './migrations/index.js';
 import { SqliteChunkIndex } from './sqlite-chunk-repo.js';
+import { prepareDataDir } from './data-dir.js';
 
 function openConnection(file: string, readonly: boolean): SqliteDatabase.Database {
   const db = new SqliteDatabase(file, { readonly });
@@ -104,7 +104,7 @@ const mergeCounts: MergeCounts = (current, incoming) => sql<string>`(
 
 /** Opens (creating if needed) the SQLite database under `dataDir` and applies migrations. */
 export async function openSqliteStore(options: { dataDir: string; fileName?: string }): Promise<Store> {
-  fs.mkdirSync(options.dataDir, { recursive: true });
+  prepareDataDir(options.dataDir);
   const file = path.join(options.dataDir, options.fileName ?? 'kairo.sqlite');
   const writer = openConnection(file, false);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: writer }) });
