@@ -9,6 +9,7 @@ import type { Queue } from './queue/port.js';
 import { openStore } from './store/open-store.js';
 import { openQueue } from './queue/open-queue.js';
 import { openLimits } from './limits/open-limits.js';
+import { checkRedis } from './redis/check-redis.js';
 import { buildApp } from './http/app.js';
 import { checkTransportPolicy, listen, type Listener } from './http/listen.js';
 import { bootstrapIfEmpty, type Bootstrap } from './platform/workspaces.js';
@@ -55,6 +56,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const startedAt = Date.now();
   // Read before anything is opened, so a bad TLS file fails the start without side effects.
   const https = config.tlsCert && config.tlsKey ? { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } : undefined;
+  if (config.redisUrl) await checkRedis(config.redisUrl);
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
@@ -133,6 +135,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
 /** A worker process (cluster mode): runs queued jobs, serves no HTTP. */
 export async function startWorker(config: Config, log: (message: string) => void): Promise<{ close(): Promise<void> }> {
   const catalogue = createModelCatalogue(config);
+  if (config.redisUrl) await checkRedis(config.redisUrl);
   const store = await openStore(config);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
