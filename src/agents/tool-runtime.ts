@@ -4,7 +4,8 @@ import type { SafeFetcher } from '../context/ports.js';
 import type { AgentConfig } from './agent-config.js';
 import type { PreparedTools, ToolCallContext, ToolRuntime } from './run-engine.js';
 import type { ToolDefinition, ToolResult, ToolSpec } from './tools/ports.js';
-import { callHttpTool, generateSigningSecret } from './tools/http-tool.js';
+import { callHttpTool } from './tools/http-tool.js';
+import { toolSigningSecrets } from './tool-signing-secret.js';
 import { McpToolset } from './tools/mcp-tool.js';
 import { validateArguments } from './tools/validate.js';
 
@@ -27,11 +28,6 @@ const AGENT_PARAMETERS = {
   required: ['input'],
   additionalProperties: false,
 };
-
-/** The workspace's secret that signs `http` tool calls (one per mode, made on first use). */
-export async function toolSigningSecret(store: Store, scope: Scope): Promise<string> {
-  return store.meta.setIfAbsent(`tool_signing_secret:${scope.workspaceId}:${scope.livemode ? 'live' : 'test'}`, generateSigningSecret());
-}
 
 function since(started: number): number {
   return Math.round((performance.now() - started) * 100) / 100;
@@ -88,9 +84,9 @@ export class AgentToolRuntime implements ToolRuntime {
             break;
           }
           case 'http': {
-            const secret = await toolSigningSecret(this.deps.store, run.scope);
+            const [secret, previous] = await toolSigningSecrets(this.deps.store, run.scope);
             add(definition, { name: definition.name, description: definition.description ?? '', parameters: definition.parameters }, (args, call) =>
-              callHttpTool(definition, args, { fetcher: this.deps.fetcher, signingSecret: secret, idempotencyKey: `${run.id}_${call.id}`, runId: run.id, signal }));
+              callHttpTool(definition, args, { fetcher: this.deps.fetcher, signingSecret: secret!, previousSigningSecret: previous, idempotencyKey: `${run.id}_${call.id}`, runId: run.id, signal }));
             break;
           }
           case 'function':

@@ -6,6 +6,7 @@ import { createWorkspace } from '../platform/workspaces.js';
 import { createApiKey } from '../platform/api-keys.js';
 import { planNames } from '../platform/plans.js';
 import { isId } from '../ids.js';
+import { getToolSigningSecret, rotateToolSigningSecret } from '../agents/tool-signing-secret.js';
 import { toFlags, withStorageOptions } from './options.js';
 
 async function withStore<T>(options: Record<string, unknown>, work: (store: Store) => Promise<T>): Promise<T> {
@@ -102,6 +103,37 @@ export function registerAdminCommands(program: Command): void {
   withStorageOptions(program.command('migrate').description('apply pending database migrations')).action(async (options) =>
     withStore(options, async (store) => {
       process.stdout.write(`Database schema is up to date (${store.dialect}).\n`);
+    }),
+  );
+
+  const toolSecret = program.command('tool-secret').description('the secret that signs http tool calls (one per workspace and mode)');
+  const secretOptions = (command: Command) =>
+    withStorageOptions(
+      command
+        .requiredOption('--workspace <id>', 'workspace id (ws_…)')
+        .addOption(new Option('--mode <mode>', 'live or test').choices(['live', 'test']).default('live')),
+    );
+  const scopeOf = async (store: Store, options: { workspace: string; mode: string }) => {
+    if (!isId('ws', options.workspace) || !(await store.workspaces.get(options.workspace))) throw new ConfigError(`No such workspace: ${options.workspace}`);
+    return { workspaceId: options.workspace, livemode: options.mode === 'live' };
+  };
+  secretOptions(toolSecret.command('show').description('print the signing secret')).action(async (options) =>
+    withStore(options, async (store) => {
+      process.stdout.write(`${(await getToolSigningSecret(store, await scopeOf(store, options))).secret}\n`);
+    }),
+  );
+  secretOptions(
+    toolSecret
+      .command('rotate')
+      .description('replace the signing secret and print the new one; the old one keeps signing during the overlap')
+      .option('--overlap-seconds <n>', 'how long the replaced secret signs too (default 86400, 0 to 604800)', '86400'),
+  ).action(async (options) =>
+    withStore(options, async (store) => {
+      const overlap = Number(options.overlapSeconds);
+      if (!Number.isInteger(overlap) || overlap < 0 || overlap > 604_800) throw new ConfigError('--overlap-seconds must be a whole number from 0 to 604800.');
+      const rotated = await rotateToolSigningSecret(store, await scopeOf(store, options), overlap);
+      if (rotated.previousExpiresAt !== null) process.stderr.write(`The replaced secret signs too until ${new Date(rotated.previousExpiresAt).toISOString()}.\n`);
+      process.stdout.write(`${rotated.secret}\n`);
     }),
   );
 }

@@ -20,6 +20,7 @@ import { agentRoutes } from './routes/agents.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { modelRoutes } from './routes/models.js';
 import { analyticsRoutes } from './routes/analytics.js';
+import { toolSigningRoutes } from './routes/tool-signing.js';
 import type { AgentsModule } from '../agents/agents-module.js';
 import type { WorkflowsModule } from '../workflows/workflows-module.js';
 import type { ModelCatalogue } from '../models/ports.js';
@@ -134,5 +135,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => workflowRoutes(scope, deps));
   await app.register(async (scope) => modelRoutes(scope, deps));
   await app.register(async (scope) => analyticsRoutes(scope, deps));
+  await app.register(async (scope) => toolSigningRoutes(scope, deps));
   return app;
 }

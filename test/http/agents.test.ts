@@ -6,7 +6,6 @@ import { backends, call, startTestServer, type TestServer, type TestWorkspace } 
 import { startFakeOpenAI } from '../fixtures/fake-openai.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import { verifyToolRequest } from '../../src/agents/tools/http-tool.js';
-import { toolSigningSecret } from '../../src/agents/tool-runtime.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
 
@@ -229,7 +228,7 @@ describe.each(backends)('agents API on %s', (backend) => {
     expect(approved.body.status).toBe('completed');
     expect(approved.body.output).toContain('sunny');
     expect(received).toHaveLength(1);
-    const secret = await toolSigningSecret(server.kairo.store, { workspaceId: ws.id, livemode: false });
+    const secret = (await get('/v1/tool_signing_secret')).body.secret;
     expect(verifyToolRequest(secret, received[0]!.headers, received[0]!.body)).toBe(true);
     expect(JSON.parse(received[0]!.body)).toEqual({ city: 'Oslo' });
 

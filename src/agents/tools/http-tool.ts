@@ -14,8 +14,10 @@ export const HTTP_TOOL_DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 export interface HttpToolContext {
   /** Outbound HTTP under the operator's address policy (private addresses refused). */
   fetcher: SafeFetcher;
-  /** The agent's `whsec_…` signing secret (see generateSigningSecret). */
+  /** The workspace's `whsec_…` signing secret (see generateSigningSecret). */
   signingSecret: string;
+  /** The secret it replaced, while both sign (each call then carries both signatures). */
+  previousSigningSecret?: string | undefined;
   /** Stable across retries of the same tool call: sent as `webhook-id` and `Idempotency-Key`. */
   idempotencyKey: string;
   /** Sent as `KAIRO-Run-Id` so receivers can correlate calls. */
@@ -52,7 +54,7 @@ export interface HttpToolErrorOutput {
  */
 export async function callHttpTool(definition: HttpToolDefinition, args: unknown, ctx: HttpToolContext): Promise<ToolResult> {
   const started = performance.now();
-  const webhook = createWebhook(ctx.signingSecret);
+  const webhooks = [ctx.signingSecret, ...(ctx.previousSigningSecret ? [ctx.previousSigningSecret] : [])].map(createWebhook);
   ctx.signal?.throwIfAborted();
   const failure = (output: HttpToolErrorOutput): ToolResult => ({ ok: false, error: output.error, output, latencyMs: elapsed(started) });
 
@@ -78,7 +80,8 @@ export async function callHttpTool(definition: HttpToolDefinition, args: unknown
     ...(hasBody ? { 'content-type': 'application/json' } : {}),
     'webhook-id': ctx.idempotencyKey,
     'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-    'webhook-signature': webhook.sign(ctx.idempotencyKey, timestamp, body),
+    // Standard Webhooks: several signatures, space-separated; a receiver accepts any it can verify.
+    'webhook-signature': webhooks.map((webhook) => webhook.sign(ctx.idempotencyKey, timestamp, body)).join(' '),
     'idempotency-key': ctx.idempotencyKey,
     'kairo-run-id': ctx.runId,
   });
