@@ -112,3 +112,14 @@ export class UnrecoverableError extends Error {
     this.name = 'UnrecoverableError';
   }
 }
+
+/**
+ * A service KAIRO depends on (Redis) cannot be reached right now. A request that meets it is
+ * answered `503 service_unavailable`; the outage itself is logged once, where it is detected.
+ */
+export class DependencyUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DependencyUnavailableError';
+  }
+}

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ProcessPool } from './compute/process-pool.js';
 import { computeTasks } from './compute-tasks.js';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { ConfigError, type Config } from './config.js';
 import type { Store } from './store/port.js';
 import type { Queue } from './queue/port.js';
@@ -10,6 +11,8 @@ import { openStore } from './store/open-store.js';
 import { openQueue } from './queue/open-queue.js';
 import { openLimits } from './limits/open-limits.js';
 import { checkRedis } from './redis/check-redis.js';
+import { RedisHealth, isConnectionError } from './redis/redis-health.js';
+import { serviceAddress } from './net/service-address.js';
 import { buildApp } from './http/app.js';
 import { checkTransportPolicy, listen, type Listener } from './http/listen.js';
 import { bootstrapIfEmpty, type Bootstrap } from './platform/workspaces.js';
@@ -57,12 +60,19 @@ export async function startKairo(config: Config): Promise<Kairo> {
   // Read before anything is opened, so a bad TLS file fails the start without side effects.
   const https = config.tlsCert && config.tlsKey ? { cert: readFile(config.tlsCert), key: readFile(config.tlsKey) } : undefined;
   if (config.redisUrl) await checkRedis(config.redisUrl);
-  const store = await openStore(config);
-  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
-  const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => app?.log.warn({ err: error }, 'analytics'));
-
   let app: FastifyInstance | undefined;
+  // To stderr until the app, and its logger, exists.
+  const warn = (message: string, error?: unknown) => (app ? app.log.warn(error === undefined ? {} : { err: error }, message) : console.error(message));
+  /** Background errors, except those that only say Redis is unreachable: RedisHealth logs the outage once. */
+  const onError = (what: string) => (error: unknown) => {
+    if (!isConnectionError(error)) warn(what, error);
+  };
+  const store = await openStore(config);
+  const watchRedis = redisWatcher(config, (message) => warn(message));
+  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
+  const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
+  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+
   let listening: Listener | undefined;
   let bootstrap: Bootstrap | undefined;
   let analyticsRunning: Awaited<ReturnType<AnalyticsModule['start']>> | undefined;
@@ -95,9 +105,9 @@ export async function startKairo(config: Config): Promise<Kairo> {
   workflows.registerJobs();
   analytics.registerJobs();
   const stopSweeper = agents.startSweeper((error) => logger.warn({ err: error }, 'abandoned runs not swept'));
-  const stopMaintenance = scheduleMaintenance(queue, (error) => logger.warn({ err: error }, 'maintenance job not enqueued'));
-  const stopScheduler = context.startScheduler((error) => logger.warn({ err: error }, 'scheduled refreshes not enqueued'));
-  const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, (error) => logger.warn({ err: error }, 'workflow schedules not fired'));
+  const stopMaintenance = scheduleMaintenance(queue, onError('maintenance job not enqueued'));
+  const stopScheduler = context.startScheduler(onError('scheduled refreshes not enqueued'));
+  const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, onError('workflow schedules not fired'));
   const running = analyticsRunning;
   if (config.role === 'all') await queue.start({ concurrency: config.workerConcurrency });
 
@@ -136,11 +146,16 @@ export async function startKairo(config: Config): Promise<Kairo> {
 export async function startWorker(config: Config, log: (message: string) => void): Promise<{ close(): Promise<void> }> {
   const catalogue = createModelCatalogue(config);
   if (config.redisUrl) await checkRedis(config.redisUrl);
+  /** Background errors, except those that only say Redis is unreachable: RedisHealth logs the outage once. */
+  const onError = (what: string) => (error: unknown) => {
+    if (!isConnectionError(error)) log(`${what}: ${String(error)}`);
+  };
   const store = await openStore(config);
-  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs });
+  const watchRedis = redisWatcher(config, log);
+  const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
   const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
-  const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:` });
-  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, (error) => log(`analytics: ${String(error)}`));
+  const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
+  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
   registerMaintenanceJobs(jobs, store);
   context.registerJobs();
   agents.registerJobs();
@@ -160,6 +175,16 @@ export async function startWorker(config: Config, log: (message: string) => void
       await store.close();
     },
   };
+}
+
+/**
+ * In cluster mode, follows Redis on every client the queue and the limiters open, logging each
+ * loss and return once (see RedisHealth).
+ */
+function redisWatcher(config: Config, log: (message: string) => void): ((client: Redis) => void) | undefined {
+  if (!config.redisUrl) return undefined;
+  const health = new RedisHealth(serviceAddress(config.redisUrl, 6379), log);
+  return (client) => health.watch(client);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newId } from '../ids.js';
-import { ApiError, errorBody, type ErrorCode } from '../errors.js';
+import { ApiError, DependencyUnavailableError, errorBody, type ErrorCode } from '../errors.js';
 
 interface AjvError {
   keyword: string;
@@ -75,6 +75,7 @@ const fastifyCodes: Record<string, ErrorCode> = {
 /** Turns anything thrown during a request into an ApiError; unknown errors become internal_error. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof DependencyUnavailableError) return new ApiError('service_unavailable', { headers: { 'Retry-After': '2' } });
   const fe = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (fe && Array.isArray(fe.validation) && fe.validation.length > 0) return fromValidation(fe.validation, fe.validationContext);
   const mapped = fe?.code ? fastifyCodes[fe.code] : undefined;
@@ -105,7 +106,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const apiError = asAnswered(toApiError(error), request);
     request.errorCode = apiError.code;
-    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+    // A service_unavailable is a refusal whose cause (shutting down, Redis lost) is logged once where it is noticed.
+    if (apiError.status >= 500 && apiError.code !== 'service_unavailable') request.log.error({ err: error }, 'request failed');
     if (apiError.headers) reply.headers(apiError.headers);
     reply.code(apiError.status).type('application/json').send(errorBody(apiError, request.id));
   });

@@ -81,6 +81,9 @@ export class MemoryRateLimiter implements RateLimiter {
     };
   }
 
+  /** In process memory: always reachable. */
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     this.buckets.clear();
   }

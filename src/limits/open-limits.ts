@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { ConcurrencyLimiter, RateLimiter } from './port.js';
 import { MemoryConcurrencyLimiter } from './memory-concurrency-limiter.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
@@ -11,6 +12,8 @@ export interface OpenLimitsOptions {
   redisUrl?: string;
   /** Prefix for every Redis key; default `kairo:limits:`. Ignored in memory. */
   prefix?: string;
+  /** Called with the Redis client once it is opened, e.g. to follow Redis's health. */
+  watch?: (client: Redis) => void;
 }
 
 /** The limiters a process uses, and how to let go of them. */
@@ -38,6 +41,7 @@ export function openLimits(options: OpenLimitsOptions = {}): Limits {
     };
   }
   const { redis, owned } = resolveRedis(options.redisUrl);
+  options.watch?.(redis);
   const rateLimiter = new RedisRateLimiter({ redis, prefix: options.prefix });
   const concurrency = new RedisConcurrencyLimiter({ redis, prefix: options.prefix });
   return {

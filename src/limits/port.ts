@@ -25,6 +25,8 @@ export interface RateLimiter {
   consume(key: string, policy: BucketPolicy, now?: number): RateLimitDecision | Promise<RateLimitDecision>;
   /** The state without taking a token. */
   peek(key: string, policy: BucketPolicy, now?: number): RateLimitDecision | Promise<RateLimitDecision>;
+  /** Throws when the limiter's store (Redis) cannot be reached. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

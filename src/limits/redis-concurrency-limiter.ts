@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { assertLease } from './memory-concurrency-limiter.js';
 import type { ConcurrencyLimiter } from './port.js';
 import { DEFAULT_LIMITS_PREFIX, LUA_NOW, resolveRedis, releaseRedis, type RedisConnection } from './redis-connection.js';
+import { requireConnected } from '../redis/connected.js';
 
 /** Options for {@link RedisConcurrencyLimiter}. */
 export interface RedisConcurrencyLimiterOptions {
@@ -80,6 +81,7 @@ export class RedisConcurrencyLimiter implements ConcurrencyLimiter {
 
   async acquire(key: string, cap: number, leaseMs: number, now?: number): Promise<string | null> {
     assertLease(leaseMs);
+    requireConnected(this.redis);
     const slotId = randomUUID();
     const taken = await this.redis.kairoSlotAcquire(this.prefix + key, nowArg(now), cap, leaseMs, slotId);
     return taken === 1 ? slotId : null;

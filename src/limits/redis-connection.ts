@@ -7,13 +7,22 @@ export type RedisConnection = Redis | string;
 export const DEFAULT_LIMITS_PREFIX = 'kairo:limits:';
 
 /**
+ * Longest wait for a limiter's reply. A lost connection already fails calls at once (see
+ * requireConnected); this bounds the rest, e.g. a server that accepts connections but never answers.
+ */
+const COMMAND_TIMEOUT_MS = 5000;
+
+/**
  * The client for `connection` and whether the caller of this function owns it. A limiter is on
  * the path of every request, so a Redis outage should fail a request quickly rather than queue
  * it behind ioredis's default 20 reconnect attempts.
  */
 export function resolveRedis(connection: RedisConnection): { redis: Redis; owned: boolean } {
   if (typeof connection !== 'string') return { redis: connection, owned: false };
-  return { redis: new Redis(connection, { maxRetriesPerRequest: 2 }), owned: true };
+  const redis = new Redis(connection, { maxRetriesPerRequest: 2, commandTimeout: COMMAND_TIMEOUT_MS });
+  // Connection errors reach callers as rejected calls; unhandled, ioredis would print each retry.
+  redis.on('error', () => {});
+  return { redis, owned: true };
 }
 
 /** Closes a client this module opened; a borrowed one is left to its owner. */

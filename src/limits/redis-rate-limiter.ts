@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { TOKEN_UNITS, assertPolicy } from './bucket-math.js';
 import type { BucketPolicy, RateLimitDecision, RateLimiter } from './port.js';
 import { DEFAULT_LIMITS_PREFIX, LUA_NOW, resolveRedis, releaseRedis, type RedisConnection } from './redis-connection.js';
+import { pingRedis, requireConnected } from '../redis/connected.js';
 
 /** Options for {@link RedisRateLimiter}. */
 export interface RedisRateLimiterOptions {
@@ -85,12 +86,17 @@ export class RedisRateLimiter implements RateLimiter {
     return this.run(key, policy, now, 0);
   }
 
+  ping(): Promise<void> {
+    return pingRedis(this.redis);
+  }
+
   close(): Promise<void> {
     return releaseRedis(this.redis, this.owned);
   }
 
   private async run(key: string, policy: BucketPolicy, now: number | undefined, take: 0 | 1): Promise<RateLimitDecision> {
     assertPolicy(policy);
+    requireConnected(this.redis);
     const [allowed, remaining, resetSeconds, retryAfterSeconds] = await this.redis.kairoRateLimit(
       this.prefix + key,
       now === undefined ? '' : String(now),

@@ -1,4 +1,5 @@
 import type { Queue } from '../queue/port.js';
+import type { RateLimiter } from '../limits/port.js';
 import type { Store } from '../store/port.js';
 
 const MINUTE_MS = 60_000;
@@ -30,7 +31,7 @@ export interface LoadStatus {
 export interface ServiceStatus {
   status: 'operational' | 'degraded';
   version: string;
-  checks: { database: Check; queue: Check };
+  checks: { database: Check; queue: Check; limits: Check };
   load: LoadStatus;
   uptime: { window_days: number; percent: number; minutes_up: number; minutes_total: number; since: string };
   started_at: string;
@@ -53,13 +54,18 @@ async function check(probe: () => Promise<void>): Promise<Check> {
 /**
  * Health, load and 30-day uptime. Uptime is the share of minutes, since the first heartbeat ever
  * recorded or the start of the window (whichever is later), in which some KAIRO process
- * recorded a heartbeat. A process that sheds load is `degraded`.
+ * recorded a heartbeat. A process that sheds load, or cannot reach its database, queue or
+ * limits (Redis in cluster mode), is `degraded`.
  */
 export async function getStatus(
-  deps: { store: Store; queue: Queue; version: string; startedAt: number; load: () => LoadStatus },
+  deps: { store: Store; queue: Queue; rateLimiter: RateLimiter; version: string; startedAt: number; load: () => LoadStatus },
   now = Date.now(),
 ): Promise<ServiceStatus> {
-  const [database, queue] = await Promise.all([check(() => deps.store.ping()), check(() => deps.queue.ping())]);
+  const [database, queue, limits] = await Promise.all([
+    check(() => deps.store.ping()),
+    check(() => deps.queue.ping()),
+    check(() => deps.rateLimiter.ping()),
+  ]);
   const nowMinute = Math.floor(now / MINUTE_MS);
   let minutesUp = 0;
   let from = nowMinute;
@@ -71,9 +77,9 @@ export async function getStatus(
   const minutesTotal = nowMinute - from + 1;
   const load = deps.load();
   return {
-    status: database.status === 'ok' && queue.status === 'ok' && load.status === 'ok' ? 'operational' : 'degraded',
+    status: database.status === 'ok' && queue.status === 'ok' && limits.status === 'ok' && load.status === 'ok' ? 'operational' : 'degraded',
     version: deps.version,
-    checks: { database, queue },
+    checks: { database, queue, limits },
     load,
     uptime: {
       window_days: 30,

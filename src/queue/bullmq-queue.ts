@@ -5,6 +5,7 @@ import { newId } from '../ids.js';
 import type { OutboxEntry, Store } from '../store/port.js';
 import type { JobHandler, JobInfo, JobOptions, JobStatus, Queue } from './port.js';
 import { parseStoredJson, validateJobOptions } from './job-options.js';
+import { isDisconnected, pingRedis } from '../redis/connected.js';
 
 /** Options of the BullMQ adapter. */
 export interface BullmqQueueOptions {
@@ -28,6 +29,8 @@ export interface BullmqQueueOptions {
   lockMs?: number | undefined;
   /** Called with errors that have no caller to go to (Redis errors, a failed post-commit push). */
   onError?: (error: unknown) => void;
+  /** Called with each Redis client the queue opens, e.g. to follow Redis's health. */
+  watch?: ((client: Redis) => void) | undefined;
 }
 
 /** What an outbox row's `options` column holds. */
@@ -37,6 +40,9 @@ interface OutboxJobOptions {
   maxAttempts: number;
   backoffMs: number;
 }
+
+/** Longest a caller waits for a committed job's push to Redis (see relayAfterCommit). */
+const PUSH_WAIT_MS = 2000;
 
 /** Lapsed locks BullMQ tolerates per job; attempts bound them (see start()). */
 const MAX_STALLED_COUNT = 1_000_000;
@@ -69,6 +75,7 @@ export class BullmqQueue implements Queue {
   private readonly keepFinishedSeconds: number;
   private readonly onError: (error: unknown) => void;
   private readonly lockMs: number;
+  private readonly watch: (client: Redis) => void;
   private readonly handlers = new Map<string, JobHandler<any>>();
   private readonly connection: Redis;
   private readonly bull: BullQueue;
@@ -88,7 +95,8 @@ export class BullmqQueue implements Queue {
     this.keepFinishedSeconds = Math.ceil((options.keepFinishedMs ?? 7 * 24 * 3600 * 1000) / 1000);
     this.onError = options.onError ?? (() => {});
     this.lockMs = options.lockMs ?? 30_000;
-    this.connection = new Redis(this.redisUrl);
+    this.watch = options.watch ?? (() => {});
+    this.connection = this.open({});
     this.bull = new BullQueue(this.queueName, { connection: this.connection, prefix: this.prefix });
     this.bull.on('error', (error) => this.onError(error));
   }
@@ -112,9 +120,7 @@ export class BullmqQueue implements Queue {
       createdAt: Date.now(),
     };
     await options.tx.outbox.insert(entry);
-    // The transaction has committed by the time this runs: a failed push must not look like a
-    // failed transaction to the caller. The relay picks the row up later.
-    options.tx.afterCommit(() => this.relay(entry).catch((error) => this.onError(error)));
+    options.tx.afterCommit(() => this.relayAfterCommit(entry));
     return jobOptions.jobId;
   }
 
@@ -126,7 +132,7 @@ export class BullmqQueue implements Queue {
     if (this.worker) throw new Error('The queue is already started');
     const concurrency = options.concurrency ?? 4;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
-    this.workerConnection = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+    this.workerConnection = this.open({ maxRetriesPerRequest: null });
     const worker = new Worker(this.queueName, (job, _token, signal) => this.dispatch(job, signal), {
       connection: this.workerConnection,
       prefix: this.prefix,
@@ -196,17 +202,23 @@ export class BullmqQueue implements Queue {
     };
   }
 
-  async ping(): Promise<void> {
-    const timeout = delay(5000).then(() => {
-      throw new Error('Redis did not answer PING within 5 s');
-    });
-    await Promise.race([this.connection.ping(), timeout]);
+  ping(): Promise<void> {
+    return pingRedis(this.connection);
   }
 
   async close(): Promise<void> {
     await this.stop();
     await this.bull.close();
     await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+
+  private open(options: { maxRetriesPerRequest?: null }): Redis {
+    const client = new Redis(this.redisUrl, options);
+    // BullMQ hands the client's errors to the queue's and worker's 'error' listeners (onError)
+    // while they are open; this one keeps an error after they closed from being unhandled.
+    client.on('error', () => {});
+    this.watch(client);
+    return client;
   }
 
   private async push(kind: string, payload: unknown, options: OutboxJobOptions, enqueuedAt: number): Promise<void> {
@@ -220,6 +232,19 @@ export class BullmqQueue implements Queue {
       removeOnComplete: { age: ageSeconds },
       removeOnFail: { age: ageSeconds },
     });
+  }
+
+  /**
+   * Pushes a committed outbox row. The transaction has committed by the time this runs, so a
+   * failed push must not look like a failed transaction to the caller: the relay picks the row
+   * up later. Nor may a lost Redis hold the caller up (the store waits for after-commit hooks):
+   * while the connection is down the row is left to the relay at once, and a push that outlasts
+   * PUSH_WAIT_MS goes on without the caller.
+   */
+  private async relayAfterCommit(entry: OutboxEntry): Promise<void> {
+    if (isDisconnected(this.connection)) return;
+    const pushed = this.relay(entry).catch((error) => this.onError(error));
+    await Promise.race([pushed, delay(PUSH_WAIT_MS)]);
   }
 
   private async relay(entry: OutboxEntry): Promise<void> {

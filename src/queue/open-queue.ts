@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Store } from '../store/port.js';
 import type { Queue } from './port.js';
 import { BullmqQueue } from './bullmq-queue.js';
@@ -19,11 +20,13 @@ export interface OpenQueueOptions {
   leaseMs?: number | undefined;
   /** Errors with no caller to go to, e.g. a failed poll or a Redis reconnect; log them. */
   onError?: ((error: unknown) => void) | undefined;
+  /** BullMQ: called with each Redis client the queue opens, e.g. to follow Redis's health. */
+  watch?: ((client: Redis) => void) | undefined;
 }
 
 /** BullMQ on Redis when a Redis URL is configured, else the durable queue on the store's database. */
 export function openQueue(options: OpenQueueOptions): Queue {
   const { store, queueName, onError } = options;
-  if (options.redisUrl) return new BullmqQueue({ store, queueName, onError, redisUrl: options.redisUrl, prefix: options.prefix, lockMs: options.leaseMs });
+  if (options.redisUrl) return new BullmqQueue({ store, queueName, onError, redisUrl: options.redisUrl, prefix: options.prefix, lockMs: options.leaseMs, watch: options.watch });
   return new LocalQueue({ store, queueName, onError, pollIntervalMs: options.pollIntervalMs, ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}) });
 }

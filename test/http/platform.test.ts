@@ -22,7 +22,7 @@ describe.each(backends)('platform API on %s', (backend) => {
   it('serves status publicly with checks and uptime', async () => {
     const res = await call(server.url, 'GET', '/v1/status');
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ object: 'status', status: 'operational', checks: { database: { status: 'ok' }, queue: { status: 'ok' } } });
+    expect(res.body).toMatchObject({ object: 'status', status: 'operational', checks: { database: { status: 'ok' }, queue: { status: 'ok' }, limits: { status: 'ok' } } });
     expect(res.body.uptime.window_days).toBe(30);
     expect(res.body.uptime.percent).toBeGreaterThan(0);
     expect(res.body.uptime.percent).toBeLessThanOrEqual(100);

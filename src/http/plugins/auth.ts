@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
 import { ApiError } from '../../errors.js';
+import { isConnectionError } from '../../redis/redis-health.js';
 import type { AuthContext, Authenticator } from '../../platform/authenticate.js';
 import type { BucketPolicy, RateLimitDecision, RateLimiter } from '../../limits/port.js';
 import { plans, type PlanLimits } from '../../platform/plans.js';
@@ -20,6 +21,9 @@ export function authOf(request: FastifyRequest): AuthContext {
   if (!request.auth) throw new ApiError('missing_api_key');
   return request.auth;
 }
+
+/** Retry-After of a request refused because the rate limiter cannot be reached: Redis reconnects within a few seconds once it is back. */
+const UNAVAILABLE_RETRY_AFTER_S = 2;
 
 /** Each plan's bucket, or null when the plan is unlimited; built once, not per request. */
 const buckets = Object.fromEntries(
@@ -57,9 +61,13 @@ export function registerAuth(app: FastifyInstance, deps: { authenticator: Authen
       decision.then(
         (settled) => done(applyDecision(reply, settled, plans[plan])),
         (error: unknown) => {
-          // A limiter that cannot be reached (Redis down) refuses rather than letting traffic through unmetered.
-          request.log.error({ err: error }, 'rate limiter unavailable');
-          done(new ApiError('service_unavailable', { message: 'Rate limiting is temporarily unavailable. Retry shortly.' }));
+          // A limiter that cannot be reached (Redis down) refuses rather than letting traffic
+          // through unmetered. The outage itself is logged once, not on every request.
+          if (!isConnectionError(error)) request.log.error({ err: error }, 'rate limiter unavailable');
+          done(new ApiError('service_unavailable', {
+            message: 'Rate limiting is temporarily unavailable. Retry shortly.',
+            headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S) },
+          }));
         },
       );
       return;

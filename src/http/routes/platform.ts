@@ -23,7 +23,7 @@ const StatusResponse = Type.Object({
   object: Type.Literal('status'),
   status: Type.Union([Type.Literal('operational'), Type.Literal('degraded')]),
   version: Type.String(),
-  checks: Type.Object({ database: Check, queue: Check }),
+  checks: Type.Object({ database: Check, queue: Check, limits: Check }, { description: 'limits: the rate limiter and run slots (Redis in cluster mode).' }),
   load: Type.Object({
     status: Type.Union([Type.Literal('ok'), Type.Literal('shedding')], { description: 'shedding: new requests get 503 server_busy until the load falls.' }),
     event_loop_delay_ms: Type.Number({ description: 'Mean event-loop delay over the last second.' }),
