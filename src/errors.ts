@@ -50,6 +50,7 @@ export const errorCatalogue = {
   run_not_cancellable: { status: 409, type: 'conflict_error', message: 'The run has already finished.' },
   workflow_has_active_runs: { status: 409, type: 'conflict_error', message: 'The workflow has runs in progress.' },
   agent_not_active: { status: 409, type: 'conflict_error', message: 'The agent is not active.' },
+  quota_exceeded: { status: 403, type: 'permission_error', message: "This would exceed a quota of the workspace's plan." },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.' },
   concurrency_limited: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.' },
   internal_error: { status: 500, type: 'api_error', message: 'An internal error occurred. Retry later; the request ID identifies it.' },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from '../errors.js';
+import { plans } from '../platform/plans.js';
 import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
 import type { ContextDocument, ContextSource, Scope, Store, Transaction } from '../store/port.js';
@@ -57,6 +58,31 @@ export function contentHash(title: string | null, text: string, metadata: Docume
 function parseFailure(error: unknown, param: string): ApiError {
   if (error instanceof DocumentParseError) return new ApiError(error.code, { message: error.message, param });
   throw error;
+}
+
+/** Throws `quota_exceeded` when the source holds more documents, or the workspace more bytes, than its plan allows. */
+async function checkQuotas(tx: Transaction, scope: Scope, source: ContextSource): Promise<void> {
+  const workspace = await tx.workspaces.get(scope.workspaceId);
+  if (!workspace) return;
+  const limits = plans[workspace.plan];
+  if (limits.documentsPerSource !== null) {
+    const { documents } = await tx.contextDocuments.countBySource(source.id);
+    if (documents > limits.documentsPerSource) {
+      throw new ApiError('quota_exceeded', {
+        message: `Source '${source.name}' would hold ${documents} documents, more than the ${limits.documentsPerSource} a source may hold on the ${workspace.plan} plan. Delete documents, or use another source.`,
+        param: 'documents',
+      });
+    }
+  }
+  if (limits.storageBytes !== null) {
+    const bytes = await tx.contextDocuments.storedBytes(scope.workspaceId);
+    if (bytes > limits.storageBytes) {
+      throw new ApiError('quota_exceeded', {
+        message: `The workspace would store ${bytes} bytes of documents, more than the ${limits.storageBytes} of the ${workspace.plan} plan. Delete documents to make room.`,
+        param: 'documents',
+      });
+    }
+  }
 }
 
 /**
@@ -150,6 +176,8 @@ export class IngestService {
           });
         }
       }
+      // Checked on what the transaction wrote, so a replaced document counts once; over a quota, nothing is kept.
+      if (toIndex.length > 0) await checkQuotas(tx, scope, source);
       return stored;
     });
     if (background) return { documents, background: true, changed: toIndex.length };

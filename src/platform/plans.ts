@@ -5,13 +5,19 @@ export interface PlanLimits {
   requestsPerMinute: number | null;
   burst: number | null;
   concurrentRuns: number | null;
+  /** Bytes of documents (as ingested) the workspace may store, both modes together. */
+  storageBytes: number | null;
+  /** Documents one context source may hold. */
+  documentsPerSource: number | null;
 }
 
-/** The plans exactly as the product page lists them. */
+const MIB = 1024 ** 2;
+
+/** The plans as the product page lists them, with the storage quotas beside them. */
 export const plans: Record<PlanName, PlanLimits> = {
-  free: { requestsPerMinute: 100, burst: 200, concurrentRuns: 5 },
-  pro: { requestsPerMinute: 1000, burst: 2000, concurrentRuns: 25 },
-  enterprise: { requestsPerMinute: null, burst: null, concurrentRuns: null },
+  free: { requestsPerMinute: 100, burst: 200, concurrentRuns: 5, storageBytes: 100 * MIB, documentsPerSource: 1_000 },
+  pro: { requestsPerMinute: 1000, burst: 2000, concurrentRuns: 25, storageBytes: 10 * 1024 * MIB, documentsPerSource: 100_000 },
+  enterprise: { requestsPerMinute: null, burst: null, concurrentRuns: null, storageBytes: null, documentsPerSource: null },
 };
 
 export const planNames = Object.keys(plans) as PlanName[];

@@ -91,6 +91,8 @@ export interface ContextDocumentRepo {
   ): Promise<void>;
   delete(id: string): Promise<boolean>;
   countBySource(sourceId: string): Promise<{ documents: number; chunks: number; byStatus: Record<DocumentStatus, number> }>;
+  /** Bytes of every document of the workspace (both modes), as they were ingested. */
+  storedBytes(workspaceId: string): Promise<number>;
 }
 
 /** A chunk as written by the ingestion pipeline. */

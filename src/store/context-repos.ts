@@ -286,6 +286,15 @@ export class KyselyContextDocumentRepo implements ContextDocumentRepo {
     return Number(result.numDeletedRows) === 1;
   }
 
+  async storedBytes(workspaceId: string) {
+    const row = await this.db
+      .selectFrom('context_documents')
+      .select((eb) => eb.fn.sum<number>('size_bytes').as('bytes'))
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirst();
+    return Number(row?.bytes ?? 0);
+  }
+
   async countBySource(sourceId: string) {
     const rows = await this.db
       .selectFrom('context_documents')

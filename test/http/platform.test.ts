@@ -172,7 +172,7 @@ describe.each(backends)('platform API on %s', (backend) => {
     const enterprise = await server.workspace('enterprise');
     const res = await call(server.url, 'GET', '/v1/workspace', { key: enterprise.liveKey });
     expect(res.status).toBe(200);
-    expect(res.body.limits).toEqual({ requests_per_minute: null, burst: null, concurrent_runs: null });
+    expect(res.body.limits).toEqual({ requests_per_minute: null, burst: null, concurrent_runs: null, storage_bytes: null, documents_per_source: null });
     expect(res.headers.get('x-ratelimit-limit')).toBe('unlimited');
   });
 

@@ -1,5 +1,8 @@
-/** A one-page PDF (Helvetica, one line per entry) with a correct cross-reference table. */
-export function minimalPdf(lines: string[]): Buffer {
+/**
+ * A one-page PDF (Helvetica, one line per entry) with a correct cross-reference table;
+ * `paddingBytes` of comment after the header make the file that much larger without more text.
+ */
+export function minimalPdf(lines: string[], paddingBytes = 0): Buffer {
   const escape = (s: string) => s.replace(/[\\()]/g, (c) => `\\${c}`);
   const content = `BT /F1 14 Tf 40 760 Td ${lines.map((l, i) => `${i ? '0 -20 Td ' : ''}(${escape(l)}) Tj`).join(' ')} ET`;
   const objects = [
@@ -9,7 +12,7 @@ export function minimalPdf(lines: string[]): Buffer {
     `<< /Length ${Buffer.byteLength(content)} >>\nstream\n${content}\nendstream`,
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
   ];
-  let pdf = '%PDF-1.4\n';
+  let pdf = `%PDF-1.4\n${paddingBytes > 0 ? `%${'x'.repeat(paddingBytes)}\n` : ''}`;
   const offsets: number[] = [];
   objects.forEach((body, i) => {
     offsets.push(Buffer.byteLength(pdf));

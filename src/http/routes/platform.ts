@@ -54,7 +54,11 @@ const WorkspaceResponse = Type.Object({
   name: Type.String(),
   plan: Type.Union([Type.Literal('free'), Type.Literal('pro'), Type.Literal('enterprise')]),
   livemode: Type.Boolean({ description: 'The mode of the key that made this request.' }),
-  limits: Type.Object({ requests_per_minute: Limit, burst: Limit, concurrent_runs: Limit }),
+  limits: Type.Object({
+    requests_per_minute: Limit, burst: Limit, concurrent_runs: Limit,
+    storage_bytes: Type.Unsafe<number | null>({ type: ['integer', 'null'], description: 'Bytes of documents the workspace may store (both modes); null means unlimited.' }),
+    documents_per_source: Limit,
+  }),
   usage: Type.Object({
     rate_limit_remaining: Limit,
     rate_limit_reset_seconds: Type.Integer(),
@@ -136,7 +140,10 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
       name: auth.workspace.name,
       plan: auth.workspace.plan,
       livemode: auth.livemode,
-      limits: { requests_per_minute: limits.requestsPerMinute, burst: limits.burst, concurrent_runs: limits.concurrentRuns },
+      limits: {
+        requests_per_minute: limits.requestsPerMinute, burst: limits.burst, concurrent_runs: limits.concurrentRuns,
+        storage_bytes: limits.storageBytes, documents_per_source: limits.documentsPerSource,
+      },
       usage: { rate_limit_remaining: remaining, rate_limit_reset_seconds: reset, concurrent_runs: concurrentRuns },
       created_at: createdAt,
     };

@@ -4,6 +4,7 @@ import * as context from './0002-context.js';
 import * as agents from './0004-agents.js';
 import * as workflows from './0005-workflows.js';
 import * as analytics from './0006-analytics.js';
+import * as quotas from './0007-quotas.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const shared: Record<string, Migration> = {
   '0004-agents': agents,
   '0005-workflows': workflows,
   '0006-analytics': analytics,
+  '0007-quotas': quotas,
 };
 
 /**
