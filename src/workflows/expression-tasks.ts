@@ -13,7 +13,10 @@ export type EvaluateTaskResult =
 export async function evaluateTask(source: string, scope: ExpressionScope, limits: ExpressionLimits, maxResultBytes: number): Promise<EvaluateTaskResult> {
   try {
     const value = await evaluateExpression(source, scope, limits);
-    const bytes = value === null || typeof value === 'number' || typeof value === 'boolean' ? 0 : Buffer.byteLength(JSON.stringify(value));
+    // A string's JSON is at least as long as the string: a huge one is refused without writing it out.
+    const bytes = value === null || typeof value === 'number' || typeof value === 'boolean'
+      ? 0
+      : typeof value === 'string' && value.length > maxResultBytes ? value.length : Buffer.byteLength(JSON.stringify(value));
     return bytes > maxResultBytes ? { ok: false, tooLarge: bytes } : { ok: true, value };
   } catch (error) {
     if (error instanceof ExpressionError) return { ok: false, message: error.message, code: error.code, position: error.position };
