@@ -305,19 +305,6 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
     };
   }
 
-  const httpConfig = (http: Static<typeof HttpConfigInput> | undefined) =>
-    http && {
-      url: http.url,
-      method: http.method,
-      headers: http.headers,
-      body: http.body,
-      itemsPath: http.items_path,
-      idField: http.id_field,
-      titleField: http.title_field,
-      textFields: http.text_fields,
-      metadataFields: http.metadata_fields,
-    };
-
   const httpChange = (http: Static<typeof HttpConfigUpdate> | undefined): HttpSourceUpdate | undefined =>
     http && {
       url: http.url,
@@ -330,6 +317,8 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
       textFields: http.text_fields,
       metadataFields: http.metadata_fields,
     };
+  // A create sends the same fields as a change, without nulls and with the url.
+  const httpConfig = (http: Static<typeof HttpConfigInput> | undefined) => httpChange(http) as (Partial<HttpSourceConfig> & { url: string }) | undefined;
 
   app.post('/v1/context/sources', {
     schema: {
