@@ -94,7 +94,7 @@ export class ProcessPool {
     if (this.options.size === 0) return Promise.resolve(this.options.inline![method]!(...args) as T);
     const queue = this.queues.get(tenant) ?? [];
     if (queue.length >= this.options.maxQueuedPerTenant) {
-      return Promise.reject(new ComputeError('busy', `This workspace already has ${queue.length} documents waiting to be processed.`));
+      return Promise.reject(new ComputeError('busy', `This workspace already has ${queue.length} tasks waiting for a worker.`));
     }
     return new Promise<T>((resolve, reject) => {
       queue.push({ method, args, timeoutMs: options.timeoutMs ?? this.options.timeoutMs, resolve: resolve as (value: unknown) => void, reject });
