@@ -22,6 +22,7 @@ import { Pool } from 'undici';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { createWorkspace } from '../../src/platform/workspaces.js';
 import { createApiKey } from '../../src/platform/api-keys.js';
+import { manyPagePdf } from '../../test/support/documents.js';
 import { Argv } from '../support/argv.js';
 import { stopAll } from '../support/children.js';
 import { builtCli, serveKairo } from '../support/kairo.js';
@@ -50,28 +51,6 @@ function parseOptions(argv: string[]): Options {
     else throw new Error(`unknown option ${flag}`);
   }
   return options;
-}
-
-/** A PDF of `pages` pages sharing one content stream (thousands of pages in little space). */
-function manyPagePdf(pages: number): Buffer {
-  const content = 'BT /F1 14 Tf 40 760 Td (Page text.) Tj ET';
-  const ids = Array.from({ length: pages }, (_, i) => i + 5);
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    `<< /Type /Pages /Kids [${ids.map((id) => `${id} 0 R`).join(' ')}] /Count ${pages} >>`,
-    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-    ...ids.map(() => '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>'),
-  ];
-  let pdf = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  for (const [i, body] of objects.entries()) {
-    offsets.push(pdf.length);
-    pdf += `${i + 1} 0 obj\n${body}\nendobj\n`;
-  }
-  const xref = pdf.length;
-  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
-  return Buffer.from(`${pdf}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`, 'latin1');
 }
 
 /** A normal document: a few sections of prose, about 6 KB. */

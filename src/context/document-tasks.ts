@@ -8,14 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { chunkText, embeddingInput } from './chunker.js';
 import { createLocalHashEmbedder } from './embedders/local-hash-embedder.js';
 import { parseDocument } from './parse/index.js';
-import { DocumentParseError, type ChunkingOptions, type DocumentFailureCode, type ParseLimits } from './ports.js';
+import { DocumentParseError, type ChunkingOptions, type DocumentFailureCode } from './ports.js';
 import type { ChunkedText, ParseTask, ParseTaskResult } from './document-work.js';
 
 /** Parses one document; failures caused by the input come back as a result, not a throw. */
 export async function parseTask(task: ParseTask): Promise<ParseTaskResult> {
   try {
     const bytes = task.file !== undefined ? await readFile(task.file) : Buffer.from(task.bytes!.buffer, task.bytes!.byteOffset, task.bytes!.byteLength);
-    const parsed = await parseDocument({ bytes, contentType: task.contentType, filename: task.filename }, task.limits as ParseLimits);
+    const parsed = await parseDocument({ bytes, contentType: task.contentType, filename: task.filename }, task.limits);
     return { ok: true, title: parsed.title, text: parsed.text };
   } catch (error) {
     if (error instanceof DocumentParseError) return { ok: false, code: error.code as DocumentFailureCode, message: error.message };
