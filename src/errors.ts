@@ -115,6 +115,18 @@ export class UnrecoverableError extends Error {
 }
 
 /**
+ * An error a job handler raises to say "not now": something outside the job (its workspace's
+ * cap on concurrent work) keeps it from starting. The job waits `delayMs` and runs again; the
+ * try does not count as an attempt.
+ */
+export class RetryLaterError extends Error {
+  constructor(message: string, readonly delayMs: number) {
+    super(message);
+    this.name = 'RetryLaterError';
+  }
+}
+
+/**
  * A service KAIRO depends on (Redis) cannot be reached right now. A request that meets it is
  * answered `503 service_unavailable`; the outage itself is logged once, where it is detected.
  */

@@ -1,6 +1,6 @@
-import { Queue as BullQueue, UnrecoverableError as BullUnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue as BullQueue, DelayedError, UnrecoverableError as BullUnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { UnrecoverableError } from '../errors.js';
+import { RetryLaterError, UnrecoverableError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { OutboxEntry, Store } from '../store/port.js';
 import type { JobHandler, JobInfo, JobOptions, JobStatus, Queue } from './port.js';
@@ -133,7 +133,7 @@ export class BullmqQueue implements Queue {
     const concurrency = options.concurrency ?? 4;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
     this.workerConnection = this.open({ maxRetriesPerRequest: null });
-    const worker = new Worker(this.queueName, (job, _token, signal) => this.dispatch(job, signal), {
+    const worker = new Worker(this.queueName, (job, token, signal) => this.dispatch(job, token, signal), {
       connection: this.workerConnection,
       prefix: this.prefix,
       concurrency,
@@ -185,7 +185,7 @@ export class BullmqQueue implements Queue {
       id,
       kind: job.name,
       state,
-      attempts: job.attemptsStarted ?? job.attemptsMade,
+      attempts: attemptsOf(job),
       lastError: job.failedReason || null,
       result: state === 'completed' ? (job.returnvalue ?? null) : null,
     };
@@ -274,11 +274,12 @@ export class BullmqQueue implements Queue {
     return this.relaying;
   }
 
-  private async dispatch(job: Job, signal: AbortSignal | undefined): Promise<unknown> {
+  private async dispatch(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
     const maxAttempts = job.opts.attempts ?? 1;
-    if (job.attemptsStarted > maxAttempts) {
+    const attempt = attemptsOf(job);
+    if (attempt > maxAttempts) {
       throw new BullUnrecoverableError(
-        `Job ${job.id} gave up: attempt ${job.attemptsStarted} exceeds maxAttempts ${maxAttempts} because its lock ` +
+        `Job ${job.id} gave up: attempt ${attempt} exceeds maxAttempts ${maxAttempts} because its lock ` +
           `expired before it finished (the worker died or the handler outran the lock)` +
           (job.failedReason ? `; last error: ${job.failedReason}` : ''),
       );
@@ -292,16 +293,34 @@ export class BullmqQueue implements Queue {
         id: job.id!,
         kind: job.name,
         payload: job.data,
-        attempt: job.attemptsStarted,
+        attempt,
         maxAttempts,
         signal: signal ?? new AbortController().signal,
       });
       return result ?? null;
     } catch (error) {
       if (error instanceof UnrecoverableError) throw new BullUnrecoverableError(error.message);
+      if (error instanceof RetryLaterError) {
+        // BullMQ counts every start as an attempt started; the postponed ones are kept in the
+        // job's (otherwise unused) progress and taken off again.
+        await job.updateProgress({ postponed: postponedOf(job) + 1 });
+        await job.moveToDelayed(Date.now() + error.delayMs, token);
+        throw new DelayedError();
+      }
       throw error;
     }
   }
+}
+
+/** Tries the job was postponed (RetryLaterError), which do not count as attempts. */
+function postponedOf(job: Job): number {
+  const progress = job.progress as { postponed?: unknown } | number | undefined;
+  return typeof progress === 'object' && progress !== null && typeof progress.postponed === 'number' ? progress.postponed : 0;
+}
+
+/** Attempts the job has started, postponed tries left out. */
+function attemptsOf(job: Job): number {
+  return (job.attemptsStarted ?? job.attemptsMade) - postponedOf(job);
 }
 
 /** A timer that does not keep the process alive on its own. */

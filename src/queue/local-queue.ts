@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { UnrecoverableError } from '../errors.js';
+import { RetryLaterError, UnrecoverableError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { JobRecord, Store } from '../store/port.js';
 import type { JobHandler, JobInfo, JobOptions, JobStatus, Queue } from './port.js';
@@ -253,6 +253,10 @@ export class LocalQueue implements Queue {
       });
     } catch (error) {
       const now = this.now();
+      if (error instanceof RetryLaterError) {
+        await jobs.postpone(job.id, token, now + error.delayMs, now);
+        return;
+      }
       const final = error instanceof UnrecoverableError || job.attempts >= job.maxAttempts;
       const retryAt = final ? null : now + job.backoffMs * 2 ** (job.attempts - 1);
       await jobs.fail(job.id, token, errorMessage(error), retryAt, now);

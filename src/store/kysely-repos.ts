@@ -444,6 +444,17 @@ class KyselyJobRepo implements JobRepo {
     return Number(update.numUpdatedRows) === 1;
   }
 
+  async postpone(id: string, leaseToken: string, runAt: number, now: number) {
+    const update = await this.db
+      .updateTable('jobs')
+      .set((eb) => ({ state: 'waiting', run_at: runAt, attempts: eb('attempts', '-', 1), lease_until: null, updated_at: now }))
+      .where('id', '=', id)
+      .where('state', '=', 'active')
+      .where('lease_token', '=', leaseToken)
+      .executeTakeFirst();
+    return Number(update.numUpdatedRows) === 1;
+  }
+
   async nextDue(queue: string) {
     const row = await this.db
       .selectFrom('jobs')

@@ -158,6 +158,8 @@ export interface JobRepo {
   complete(id: string, leaseToken: string, result: string | null, now: number): Promise<boolean>;
   /** Puts the job back to wait until `retryAt`, or fails it for good when `retryAt` is null. */
   fail(id: string, leaseToken: string, error: string, retryAt: number | null, now: number): Promise<boolean>;
+  /** Puts the job back to wait until `runAt` without counting the attempt it was claimed for. */
+  postpone(id: string, leaseToken: string, runAt: number, now: number): Promise<boolean>;
   /** The earliest run_at of a waiting job, to sleep exactly until then. */
   nextDue(queue: string): Promise<number | undefined>;
   countByState(queue: string): Promise<Record<JobState, number>>;

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { UnrecoverableError } from '../../src/errors.js';
+import { RetryLaterError, UnrecoverableError } from '../../src/errors.js';
 import { newId } from '../../src/ids.js';
 import type { Store } from '../../src/store/port.js';
 import type { JobContext, JobInfo, Queue } from '../../src/queue/port.js';
@@ -263,6 +263,24 @@ describe.each(backends)('queue conformance: $name', ({ kind, setup }) => {
     expect(job.lastError).toContain('the payload can never work');
     await sleep(100);
     expect(calls).toBe(1);
+  });
+
+  it('runs a postponed job again later without counting the postponed tries as attempts', async () => {
+    const queue = open();
+    const seen: Array<{ attempt: number; at: number }> = [];
+    queue.register('waits-its-turn', async (job) => {
+      seen.push({ attempt: job.attempt, at: Date.now() });
+      if (seen.length <= 2) throw new RetryLaterError('the workspace is busy', 150);
+      if (seen.length === 3) throw new Error('a real failure');
+      return 'done';
+    });
+    await queue.start();
+    const id = await queue.enqueue('waits-its-turn', {}, { maxAttempts: 2, backoffMs: 10 });
+    const job = await waitForState(queue, id, 'completed');
+    // Two postponements, then a failed attempt and a successful one: two attempts of two.
+    expect(job).toMatchObject({ attempts: 2, result: 'done' });
+    expect(seen.map((s) => s.attempt)).toEqual([1, 1, 1, 2]);
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(145);
   });
 
   it('fails a job of an unknown kind at once, saying why', async () => {
