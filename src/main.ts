@@ -26,7 +26,7 @@ import { createSafeFetcher } from './net/safe-fetch.js';
 import { AgentsModule } from './agents/agents-module.js';
 import { createModelCatalogue } from './models/catalogue.js';
 import { createModelRouter } from './models/router.js';
-import { RunSlots } from './platform/run-slots.js';
+import { INGESTION_SLOTS, RunSlots } from './platform/run-slots.js';
 import type { ConcurrencyLimiter } from './limits/port.js';
 import { WorkflowsModule } from './workflows/workflows-module.js';
 import { ExpressionEvaluator } from './workflows/expression-evaluator.js';
@@ -214,6 +214,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
       limits: { maxPdfPages: config.maxPdfPages, maxCsvCells: config.maxCsvCells, maxDocumentChars: config.maxDocumentChars },
     }),
     uploadLimits: { maxFileBytes: config.maxFileBytes, maxUploadBytes: config.maxUploadBytes },
+    ingestionSlots: new RunSlots(concurrency, undefined, onError, INGESTION_SLOTS),
     schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
   const slots = new RunSlots(concurrency);

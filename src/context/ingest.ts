@@ -6,10 +6,18 @@ import type { Queue } from '../queue/port.js';
 import type { ContextDocument, ContextSource, Scope, Store, Transaction } from '../store/port.js';
 import { DocumentParseError, EmbeddingError, type ParsedDocument } from './ports.js';
 import type { DocumentIndexer } from './indexer.js';
+import type { StorageUsage } from './storage-usage.js';
 import type { ChunkedText, DocumentWork } from './document-work.js';
 import { LOCAL_HASH_MODEL } from './embedders/local-hash-embedder.js';
 
 export const INDEX_DOCUMENT_JOB = 'context.index_document';
+
+/** An indexing job's payload. */
+export interface IndexJob {
+  documentId: string;
+  version: number;
+  workspaceId?: string;
+}
 
 /** Documents up to this much text (in total) are indexed before the ingest request returns. */
 export const INLINE_INDEX_MAX_CHARS = 200_000;
@@ -107,6 +115,7 @@ export class IngestService {
     private readonly indexer: DocumentIndexer,
     private readonly work: DocumentWork,
     private readonly now: () => number = Date.now,
+    private readonly storage?: StorageUsage,
   ) {}
 
   /** Parses every item (in the compute pool) and checks ids; throws ApiError naming the item at the first bad one. */
@@ -170,7 +179,7 @@ export class IngestService {
         if (!changed) continue;
         toIndex.push(document);
         if (background) {
-          await this.queue.enqueue(INDEX_DOCUMENT_JOB, { documentId: document.id, version: document.version }, {
+          await this.queue.enqueue(INDEX_DOCUMENT_JOB, { documentId: document.id, version: document.version, workspaceId: scope.workspaceId } satisfies IndexJob, {
             jobId: `index_${document.id}_v${document.version}`,
             tx,
           });
@@ -180,6 +189,7 @@ export class IngestService {
       if (toIndex.length > 0) await checkQuotas(tx, scope, source);
       return stored;
     });
+    if (toIndex.length > 0) this.storage?.changed(scope.workspaceId);
     if (background) return { documents, background: true, changed: toIndex.length };
 
     const byId = new Map(documents.map((d) => [d.id, d]));
@@ -274,6 +284,7 @@ export class IngestService {
       await tx.contextChunks.deleteForDocument(document.id);
       await tx.contextDocuments.delete(document.id);
     });
+    this.storage?.changed(scope.workspaceId);
     return document;
   }
 }

@@ -6,6 +6,13 @@ import type { HttpSourceConfig } from './sources.js';
 import type { IngestItem, IngestService } from './ingest.js';
 
 export const REFRESH_SOURCE_JOB = 'context.refresh_source';
+
+/** A refresh job's payload: `due` is set for a scheduled refresh. */
+export interface RefreshJob {
+  sourceId: string;
+  workspaceId?: string;
+  due?: number | null;
+}
 /** A refresh holds its source's lock this long at most (a crashed refresher's lock lapses). */
 const REFRESH_LOCK_MS = 10 * 60 * 1000;
 const MAX_HTTP_ITEMS = 10_000;
@@ -97,7 +104,7 @@ export class RefreshService {
   /** Queues a refresh now (an explicit request: it runs even if one ran a moment ago). */
   async request(source: ContextSource): Promise<string> {
     this.checkRefreshable(source);
-    return this.queue.enqueue(REFRESH_SOURCE_JOB, { sourceId: source.id }, REFRESH_JOB_OPTIONS);
+    return this.queue.enqueue(REFRESH_SOURCE_JOB, { sourceId: source.id, workspaceId: source.scope.workspaceId } satisfies RefreshJob, REFRESH_JOB_OPTIONS);
   }
 
   /**
@@ -110,7 +117,7 @@ export class RefreshService {
     // locks). Its due job may have given up meanwhile; naming the dead lock in the id lets the
     // due time be queued again, once, instead of never.
     const lock = source.refreshLockedUntil !== null ? `_lock${source.refreshLockedUntil}` : '';
-    return this.queue.enqueue(REFRESH_SOURCE_JOB, { sourceId: source.id, due: source.nextRefreshAt }, {
+    return this.queue.enqueue(REFRESH_SOURCE_JOB, { sourceId: source.id, workspaceId: source.scope.workspaceId, due: source.nextRefreshAt } satisfies RefreshJob, {
       ...REFRESH_JOB_OPTIONS,
       jobId: `refresh_${source.id}_due${source.nextRefreshAt}${lock}`,
     });

@@ -2,6 +2,7 @@ import { ApiError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import type { ContextSource, Page, PageRequest, Scope, SourceType, Store } from '../store/port.js';
 import type { EmbedderRegistry } from './ports.js';
+import type { StorageUsage } from './storage-usage.js';
 
 /** Settings of an `http` source: a JSON endpoint flattened into documents. */
 export interface HttpSourceConfig {
@@ -162,6 +163,7 @@ export class SourceService {
     private readonly store: Store,
     private readonly embedders: EmbedderRegistry,
     private readonly now: () => number = Date.now,
+    private readonly storage?: StorageUsage,
   ) {}
 
   async create(scope: Scope, input: SourceInput): Promise<ContextSource> {
@@ -269,6 +271,7 @@ export class SourceService {
       await tx.contextChunks.deleteForSource(source.id);
       await tx.contextSources.delete(scope, source.id);
     });
+    this.storage?.changed(scope.workspaceId);
     return source;
   }
 

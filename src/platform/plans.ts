@@ -9,15 +9,17 @@ export interface PlanLimits {
   storageBytes: number | null;
   /** Documents one context source may hold. */
   documentsPerSource: number | null;
+  /** Background ingestion jobs (indexing a document in the queue, refreshing a source) running at once; more wait their turn. */
+  concurrentIngestionJobs: number | null;
 }
 
 const MIB = 1024 ** 2;
 
 /** The plans as the product page lists them, with the storage quotas beside them. */
 export const plans: Record<PlanName, PlanLimits> = {
-  free: { requestsPerMinute: 100, burst: 200, concurrentRuns: 5, storageBytes: 100 * MIB, documentsPerSource: 1_000 },
-  pro: { requestsPerMinute: 1000, burst: 2000, concurrentRuns: 25, storageBytes: 10 * 1024 * MIB, documentsPerSource: 100_000 },
-  enterprise: { requestsPerMinute: null, burst: null, concurrentRuns: null, storageBytes: null, documentsPerSource: null },
+  free: { requestsPerMinute: 100, burst: 200, concurrentRuns: 5, storageBytes: 100 * MIB, documentsPerSource: 1_000, concurrentIngestionJobs: 2 },
+  pro: { requestsPerMinute: 1000, burst: 2000, concurrentRuns: 25, storageBytes: 10 * 1024 * MIB, documentsPerSource: 100_000, concurrentIngestionJobs: 8 },
+  enterprise: { requestsPerMinute: null, burst: null, concurrentRuns: null, storageBytes: null, documentsPerSource: null, concurrentIngestionJobs: null },
 };
 
 export const planNames = Object.keys(plans) as PlanName[];

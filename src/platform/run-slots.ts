@@ -1,7 +1,7 @@
 import { ApiError } from '../errors.js';
 import type { ConcurrencyLimiter } from '../limits/port.js';
 import type { Workspace } from '../store/port.js';
-import { plans } from './plans.js';
+import { plans, type PlanLimits } from './plans.js';
 
 /** A held concurrent-run slot. Its lease is renewed in the background until released. */
 export interface RunSlot {
@@ -12,23 +12,40 @@ export interface RunSlot {
 
 const unlimitedSlot: RunSlot = { lost: new AbortController().signal, release: async () => {} };
 
+/** What a kind of slot caps: its name in messages, its plan limit and its limiter key. */
+export interface SlotKind {
+  /** Plural, as messages say it ("runs"). */
+  noun: string;
+  cap(limits: PlanLimits): number | null;
+  key(workspaceId: string): string;
+}
+
+/** Agent and workflow runs. */
+export const RUN_SLOTS: SlotKind = { noun: 'runs', cap: (limits) => limits.concurrentRuns, key: (workspaceId) => workspaceId };
+
+/** Background ingestion jobs: indexing a document in the job queue, refreshing a source. */
+export const INGESTION_SLOTS: SlotKind = {
+  noun: 'ingestion jobs', cap: (limits) => limits.concurrentIngestionJobs, key: (workspaceId) => `ingestion:${workspaceId}`,
+};
+
 /**
- * The per-workspace cap on concurrent runs (agent and workflow runs), by plan. A slot is held
- * under a lease renewed every third of its length, so a crashed holder's slot comes back when
- * the lease expires.
+ * A per-workspace cap on concurrent work of one kind (runs, ingestion jobs), by plan. A slot is
+ * held under a lease renewed every third of its length, so a crashed holder's slot comes back
+ * when the lease expires.
  */
 export class RunSlots {
   constructor(
     private readonly limiter: ConcurrencyLimiter,
     private readonly leaseMs = 30_000,
     private readonly onError: (error: unknown) => void = () => {},
+    private readonly kind: SlotKind = RUN_SLOTS,
   ) {}
 
-  /** A slot, or null when the workspace already runs as many runs as its plan allows. */
+  /** A slot, or null when the workspace already has as much of this work going as its plan allows. */
   async acquire(workspace: Workspace): Promise<RunSlot | null> {
-    const cap = plans[workspace.plan].concurrentRuns;
+    const cap = this.kind.cap(plans[workspace.plan]);
     if (cap === null) return unlimitedSlot;
-    const key = workspace.id;
+    const key = this.kind.key(workspace.id);
     const slotId = await this.limiter.acquire(key, cap, this.leaseMs);
     if (slotId === null) return null;
 
@@ -61,14 +78,17 @@ export class RunSlots {
   async acquireOrThrow(workspace: Workspace): Promise<RunSlot> {
     const slot = await this.acquire(workspace);
     if (slot) return slot;
-    const cap = plans[workspace.plan].concurrentRuns;
-    throw new ApiError('concurrency_limited', {
-      message: `This workspace already has ${cap} runs in progress, the most its ${workspace.plan} plan allows. Retry when one finishes.`,
-    });
+    throw new ApiError('concurrency_limited', { message: this.fullMessage(workspace) });
   }
 
-  /** Slots held now. */
-  async inUse(workspace: Workspace): Promise<number> {
-    return this.limiter.count(workspace.id);
+  /** Why a workspace gets no slot, in a sentence. */
+  fullMessage(workspace: Workspace): string {
+    const cap = this.kind.cap(plans[workspace.plan]);
+    return `This workspace already has ${cap} ${this.kind.noun} in progress, the most its ${workspace.plan} plan allows. Retry when one finishes.`;
+  }
+
+  /** Slots held now (synchronous when the limiter is in memory). */
+  inUse(workspaceId: string): number | Promise<number> {
+    return this.limiter.count(this.kind.key(workspaceId));
   }
 }

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLimits, type Limits } from '../../src/limits/open-limits.js';
-import { RunSlots } from '../../src/platform/run-slots.js';
+import { INGESTION_SLOTS, RunSlots } from '../../src/platform/run-slots.js';
 import type { PlanName, Workspace } from '../../src/store/port.js';
 import { newId } from '../../src/ids.js';
 import { redisUrl, uniqueName } from '../support/services.js';
@@ -24,10 +24,10 @@ describe.each(backends)('run slots on %s', (_name, open) => {
     for (let i = 0; i < 5; i++) held.push(await slots.acquireOrThrow(ws));
     expect(await slots.acquire(ws)).toBeNull();
     await expect(slots.acquireOrThrow(ws)).rejects.toMatchObject({ code: 'concurrency_limited', status: 429 });
-    expect(await slots.inUse(ws)).toBe(5);
+    expect(await slots.inUse(ws.id)).toBe(5);
     await held[0]!.release();
     await held[0]!.release(); // twice is harmless
-    expect(await slots.inUse(ws)).toBe(4);
+    expect(await slots.inUse(ws.id)).toBe(4);
     expect(await slots.acquire(ws)).not.toBeNull();
     await Promise.all(held.map((slot) => slot.release()));
   });
@@ -38,12 +38,27 @@ describe.each(backends)('run slots on %s', (_name, open) => {
     const live = await slots.acquireOrThrow(ws);
     // A holder that crashed: it took a slot and never renews it.
     await limits.concurrency.acquire(ws.id, 5, 300);
-    expect(await slots.inUse(ws)).toBe(2);
+    expect(await slots.inUse(ws.id)).toBe(2);
     await sleep(700);
-    expect(await slots.inUse(ws)).toBe(1);
+    expect(await slots.inUse(ws.id)).toBe(1);
     expect(live.lost.aborted).toBe(false);
     await live.release();
-    expect(await slots.inUse(ws)).toBe(0);
+    expect(await slots.inUse(ws.id)).toBe(0);
+  });
+
+  it('counts ingestion jobs apart from runs, against their own plan limit', async () => {
+    const runs = new RunSlots(limits.concurrency, 10_000);
+    const ingestion = new RunSlots(limits.concurrency, 10_000, () => {}, INGESTION_SLOTS);
+    const ws = workspace('free');
+    const jobs = [await ingestion.acquire(ws), await ingestion.acquire(ws)];
+    expect(jobs.every((slot) => slot !== null)).toBe(true);
+    expect(await ingestion.acquire(ws)).toBeNull();
+    expect(ingestion.fullMessage(ws)).toContain('2 ingestion jobs');
+    expect(await ingestion.inUse(ws.id)).toBe(2);
+    expect(await runs.inUse(ws.id)).toBe(0);
+    const run = await runs.acquireOrThrow(ws);
+    await Promise.all([...jobs.map((slot) => slot!.release()), run.release()]);
+    expect(await ingestion.inUse(ws.id)).toBe(0);
   });
 
   it('never caps unlimited plans', async () => {

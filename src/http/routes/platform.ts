@@ -7,6 +7,7 @@ import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from '../../platfo
 import { getStatus, type LoadStatus } from '../../platform/status.js';
 import type { LoadReading } from '../plugins/load-shedding.js';
 import { plans } from '../../platform/plans.js';
+import { INGESTION_SLOTS, RUN_SLOTS } from '../../platform/run-slots.js';
 import { isId } from '../../ids.js';
 import { ApiError } from '../../errors.js';
 import { authOf } from '../plugins/auth.js';
@@ -58,11 +59,16 @@ const WorkspaceResponse = Type.Object({
     requests_per_minute: Limit, burst: Limit, concurrent_runs: Limit,
     storage_bytes: Type.Unsafe<number | null>({ type: ['integer', 'null'], description: 'Bytes of documents the workspace may store (both modes); null means unlimited.' }),
     documents_per_source: Limit,
+    concurrent_ingestion_jobs: Type.Unsafe<number | null>({
+      type: ['integer', 'null'], description: 'Background ingestion jobs (indexing in the queue, source refreshes) run at once; more wait their turn. null means unlimited.',
+    }),
   }),
   usage: Type.Object({
     rate_limit_remaining: Limit,
     rate_limit_reset_seconds: Type.Integer(),
     concurrent_runs: Type.Integer(),
+    concurrent_ingestion_jobs: Type.Integer(),
+    storage_bytes: Type.Integer({ description: 'Bytes of documents stored (both modes); up to 10 seconds old.' }),
   }),
   created_at: Timestamp,
 });
@@ -127,7 +133,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
    * The workspace view. Synchronous when the limiters answer synchronously (in memory), so this
    * hot read costs no promise and no microtask; with Redis it waits for them.
    */
-  const workspaceView = (auth: AuthContext, remaining: number | null, reset: number, concurrentRuns: number) => {
+  const workspaceView = (auth: AuthContext, remaining: number | null, reset: number, concurrentRuns: number, ingestionJobs: number, storageBytes: number) => {
     const limits = plans[auth.workspace.plan];
     let createdAt = createdAtText.get(auth.workspace);
     if (createdAt === undefined) {
@@ -142,9 +148,12 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
       livemode: auth.livemode,
       limits: {
         requests_per_minute: limits.requestsPerMinute, burst: limits.burst, concurrent_runs: limits.concurrentRuns,
-        storage_bytes: limits.storageBytes, documents_per_source: limits.documentsPerSource,
+        storage_bytes: limits.storageBytes, documents_per_source: limits.documentsPerSource, concurrent_ingestion_jobs: limits.concurrentIngestionJobs,
       },
-      usage: { rate_limit_remaining: remaining, rate_limit_reset_seconds: reset, concurrent_runs: concurrentRuns },
+      usage: {
+        rate_limit_remaining: remaining, rate_limit_reset_seconds: reset, concurrent_runs: concurrentRuns,
+        concurrent_ingestion_jobs: ingestionJobs, storage_bytes: storageBytes,
+      },
       created_at: createdAt,
     };
   };
@@ -156,11 +165,14 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
     const limits = plans[auth.workspace.plan];
     const bucket = limits.burst !== null && limits.requestsPerMinute !== null ? { capacity: limits.burst, refillPerMinute: limits.requestsPerMinute } : null;
     const state = bucket === null ? null : deps.rateLimiter.peek(auth.workspace.id, bucket);
-    const count = deps.concurrency.count(auth.workspace.id);
-    if (state instanceof Promise || count instanceof Promise) {
-      return Promise.all([state, count]).then(([settled, runs]) => workspaceView(auth, settled?.remaining ?? null, settled?.resetSeconds ?? 0, runs));
+    const runs = deps.concurrency.count(RUN_SLOTS.key(auth.workspace.id));
+    const ingestionJobs = deps.concurrency.count(INGESTION_SLOTS.key(auth.workspace.id));
+    const storageBytes = deps.context.storage.bytes(auth.workspace.id);
+    if (state instanceof Promise || runs instanceof Promise || ingestionJobs instanceof Promise || storageBytes instanceof Promise) {
+      return Promise.all([state, runs, ingestionJobs, storageBytes]).then(([settled, ...counts]) =>
+        workspaceView(auth, settled?.remaining ?? null, settled?.resetSeconds ?? 0, ...counts));
     }
-    return workspaceView(auth, state?.remaining ?? null, state?.resetSeconds ?? 0, count);
+    return workspaceView(auth, state?.remaining ?? null, state?.resetSeconds ?? 0, runs, ingestionJobs, storageBytes);
   });
 
   app.post('/v1/api_keys', {
