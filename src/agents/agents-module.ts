@@ -1,3 +1,4 @@
+import { RetryLaterError } from '../errors.js';
 import type { Queue } from '../queue/port.js';
 import type { Store } from '../store/port.js';
 import type { ContextService } from '../context/context-service.js';
@@ -11,6 +12,9 @@ import { AgentToolRuntime } from './tool-runtime.js';
 import { validateToolDefinitions } from './tools/validate.js';
 import type { SpanWriter } from '../runs/spans.js';
 import type { RunObserver } from '../runs/observer.js';
+
+/** How long a background run of a workspace at its concurrent-run cap waits before it looks for a slot again (plus up to as much again, so waiting runs spread out). */
+const SLOT_RETRY_MS = 1000;
 
 /** Sub-agent calls nest at most this deep (an agent calling an agent calling an agent…). */
 const MAX_AGENT_DEPTH = 3;
@@ -79,9 +83,9 @@ export class AgentsModule {
       if (!workspace) return { skipped: true };
       const slot = await this.deps.slots.acquire(workspace);
       if (!slot) {
-        // The workspace is at its concurrent-run cap: wait in the queue (retried with backoff).
+        // The workspace is at its concurrent-run cap: the run waits its turn in the queue.
         await this.engine.noteSlotWait(run);
-        throw new Error('Concurrent-run cap reached; the run waits in the queue.');
+        throw new RetryLaterError('Concurrent-run cap reached; the run waits in the queue.', SLOT_RETRY_MS * (1 + Math.random()));
       }
       const finished = await this.engine.execute(run.id, workspace, slot);
       return { status: finished.status };
