@@ -112,8 +112,9 @@ export class KyselyStore implements Store {
     return result;
   }
 
+  /** A SELECT of the query builder rather than raw SQL: on SQLite it is answered by the reader, also during a long write. */
   async ping(): Promise<void> {
-    await sql`select 1`.execute(this.db);
+    await this.db.selectNoFrom(sql<number>`1`.as('one')).execute();
   }
 
   poolStats() {

@@ -13,8 +13,16 @@ const MAX_DIMENSIONS = 8192;
  * caps that at 192 KB while scanning about as fast as larger chunks.
  */
 const VEC_CHUNK_SIZE = 128;
-/** Rows per multi-row INSERT (14 parameters each, far below SQLite's 32766-parameter limit). */
-const INSERT_BATCH = 100;
+/** Rows per multi-row INSERT (14 parameters each, far below SQLite's 32766-parameter limit) and per DELETE of a replacement. */
+const WRITE_BATCH = 100;
+/**
+ * Lets the event loop run between the statements of one replacement. better-sqlite3 runs
+ * each statement synchronously, so the 40 statements of a 2,000-chunk document would otherwise be
+ * one unbroken stretch of 250–450 ms in which no request is answered, not even one the reader
+ * connection could serve. The writes stay in their one transaction: readers see the old chunks or
+ * the new ones, never a mix.
+ */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** Ids per `json_each` lookup. */
 const LOOKUP_BATCH = 500;
 /**
@@ -217,8 +225,16 @@ export class SqliteChunkRepo implements ContextChunkRepo {
       assertEmbedding(chunk.id, chunk.embedding, MAX_DIMENSIONS);
     }
     await this.ensureChangeLog();
-    // The delete triggers remove the old chunks' FTS5 and vec0 rows (and log the change).
-    await this.write(`delete from context_chunks where document_id = ?`, [documentId]);
+    // The delete triggers remove the old chunks' FTS5 and vec0 rows (and log the change), which
+    // costs about as much as inserting them: a batch at a time, like the inserts.
+    for (;;) {
+      const deleted = await this.write(
+        `delete from context_chunks where seq in (select seq from context_chunks where document_id = ? limit ${WRITE_BATCH}) returning seq`,
+        [documentId],
+      );
+      if (deleted.length < WRITE_BATCH) break;
+      await yieldToEventLoop();
+    }
     // Keep the last CHANGE_LOG_KEEP log rows (a primary-key range: a few µs when nothing goes).
     await this.write(`delete from ${CHANGE_LOG} where id <= (select max(id) from ${CHANGE_LOG}) - ${CHANGE_LOG_KEEP}`);
     if (chunks.length === 0) return;
@@ -227,7 +243,7 @@ export class SqliteChunkRepo implements ContextChunkRepo {
     for (const dimensions of new Set(chunks.map((chunk) => chunk.embedding.length))) await this.ensureVecTable(dimensions);
 
     const vectors = new Map<number, Array<{ seq: number; unit: Float32Array; sourceId: string }>>();
-    for (const batch of batches(chunks, INSERT_BATCH)) {
+    for (const batch of batches(chunks, WRITE_BATCH)) {
       const params: unknown[] = [];
       for (const c of batch) {
         params.push(
@@ -242,6 +258,7 @@ export class SqliteChunkRepo implements ContextChunkRepo {
          returning seq, id`,
         params,
       );
+      await yieldToEventLoop();
       for (const row of inserted) {
         const chunk = byId.get(row.id)!;
         const unit = normalised(chunk.embedding);
@@ -254,13 +271,14 @@ export class SqliteChunkRepo implements ContextChunkRepo {
     }
 
     for (const [dimensions, rows] of vectors) {
-      for (const batch of batches(rows, INSERT_BATCH)) {
+      for (const batch of batches(rows, WRITE_BATCH)) {
         const params: unknown[] = [];
         for (const { seq, unit, sourceId } of batch) params.push(BigInt(seq), sourceId, float32Blob(unit));
         await this.write(
           `insert into ${vecTable(dimensions)} (rowid, source_id, embedding) values ${batch.map(() => '(?, ?, ?)').join(', ')}`,
           params,
         );
+        await yieldToEventLoop();
       }
     }
   }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import type { Database } from '../schema.js';
 import type { KeyWithWorkspace, Store } from '../port.js';
 import { KyselyApiKeyRepo, toApiKey, toWorkspace } from '../kysely-repos.js';
@@ -10,6 +10,7 @@ import type { MergeCounts } from '../analytics-repos.js';
 import { sqliteMigrations } from './migrations/index.js';
 import { SqliteChunkIndex } from './sqlite-chunk-repo.js';
 import { prepareDataDir } from './data-dir.js';
+import { ReadWriteSqliteDialect } from './read-write-dialect.js';
 
 function openConnection(file: string, readonly: boolean): SqliteDatabase.Database {
   const db = new SqliteDatabase(file, { readonly });
@@ -106,20 +107,26 @@ const mergeCounts: MergeCounts = (current, incoming) => sql<string>`(
 export async function openSqliteStore(options: { dataDir: string; fileName?: string }): Promise<Store> {
   prepareDataDir(options.dataDir);
   const file = path.join(options.dataDir, options.fileName ?? 'kairo.sqlite');
+  // The writer first: it creates the file and turns on WAL, which the read-only reader needs.
   const writer = openConnection(file, false);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: writer }) });
+  let reader: SqliteDatabase.Database;
+  try {
+    reader = openConnection(file, true);
+  } catch (error) {
+    writer.close();
+    throw error;
+  }
+  const db = new Kysely<Database>({ dialect: new ReadWriteSqliteDialect(writer, reader) });
   try {
     await migrate(db, { dialectMigrations: sqliteMigrations });
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  const reader = openConnection(file, true);
   const chunks = new SqliteChunkIndex(reader);
   return new KyselyStore(
     db,
     { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor), mergeCounts },
     { apiKeys: new SqliteApiKeyRepo(db, reader) },
-    async () => void reader.close(),
   );
 }
