@@ -1,6 +1,7 @@
-import type { RollupDim, RollupDims, RollupMetrics, RollupSelection, RollupSubject, RollupSums, RollupWidth, Store } from '../store/port.js';
+import type { RollupDim, RollupDims, RollupSelection, RollupSubject, RollupSums, RollupWidth, Store } from '../store/port.js';
 import type { RollupCompactor } from './compaction.js';
-import { coveringGrouping, dimsKey, addMetrics } from './groupings.js';
+import { coveringGrouping, dimsKey } from './groupings.js';
+import { BinCounts, type Sketches } from './sketch.js';
 import { DAY_MS, floorTo, HOUR_MS, zeroMetrics } from './rollup-writer.js';
 import type { BucketQuery } from './buckets.js';
 
@@ -12,6 +13,11 @@ export interface GroupMeasures<M> {
 
 /** Buckets of the page in order, each with its groups. */
 export type Buckets<M> = Array<{ start: number; end: number; groups: Array<GroupMeasures<M>> }>;
+
+/** Plain measures, and each latency metric's counts merged from the rows' sketches. */
+export interface SketchedMeasures extends RollupSums {
+  bins: Record<string, BinCounts>;
+}
 
 interface Segment {
   width: RollupWidth;
@@ -44,6 +50,17 @@ function addSums(into: RollupSums, from: RollupSums): void {
   for (const key of Object.keys(from) as Array<keyof RollupSums>) into[key] += from[key];
 }
 
+/** The group of `groups` with the values of `dims` in `groupBy`, made if new. */
+function groupIn<M>(groups: Map<string, GroupMeasures<M>>, groupBy: readonly RollupDim[], dims: Partial<RollupDims>): GroupMeasures<M> {
+  const key = dimsKey(dims, groupBy);
+  let group = groups.get(key);
+  if (!group) {
+    group = { dims: Object.fromEntries(groupBy.map((d) => [d, dims[d] ?? null])), bySubject: {} };
+    groups.set(key, group);
+  }
+  return group;
+}
+
 /**
  * Reads rollups for bucketed queries: finds the rows that cover each bucket of the page (derived
  * rows of the smallest grouping that keeps every grouped and filtered dimension), and adds them
@@ -64,16 +81,30 @@ export class RollupQueries {
     return this.finish(out, query.widthMs);
   }
 
-  /** Measures with latency sketches per bucket, group and subject (the sketches are merged here). */
-  async metrics(query: BucketQuery, subjects: RollupSubject[]): Promise<Buckets<RollupMetrics>> {
-    const out = this.emptyBuckets<RollupMetrics>(query);
+  /**
+   * Measures with the latency metrics `metrics` per bucket, group and subject, and per group over
+   * the whole page (its totals), in one pass: each row's sketches are parsed and added to both,
+   * then dropped.
+   */
+  async metrics(query: BucketQuery, subjects: RollupSubject[], metrics: readonly string[]): Promise<{ buckets: Buckets<SketchedMeasures>; totals: Array<GroupMeasures<SketchedMeasures>> }> {
+    const out = this.emptyBuckets<SketchedMeasures>(query);
+    const totals = new Map<string, GroupMeasures<SketchedMeasures>>();
     for (const { selection } of await this.selections(query, subjects)) {
-      for (const row of await this.store.rollups.rows(selection)) {
-        const measures = this.groupOf(out, query, row.bucketStart, row.dims);
-        addMetrics((measures.bySubject[row.subject] ??= zeroMetrics()), row.metrics);
+      for (const row of await this.store.rollups.measureRows(selection, query.groupBy)) {
+        const sketches = JSON.parse(row.sketches) as Sketches;
+        const total = groupIn(totals, query.groupBy, row.dims);
+        for (const group of [this.groupOf(out, query, row.bucketStart, row.dims), total]) {
+          const measures = (group.bySubject[row.subject] ??= { ...zeroSums(), bins: {} });
+          addSums(measures, row.sums);
+          for (const metric of metrics) {
+            const pairs = sketches[metric];
+            if (pairs !== undefined) (measures.bins[metric] ??= new BinCounts()).addPairs(pairs);
+          }
+        }
       }
     }
-    return this.finish(out, query.widthMs);
+    const sortedTotals = [...totals.values()].map((group) => ({ key: JSON.stringify(group.dims), group })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { buckets: this.finish(out, query.widthMs), totals: sortedTotals.map(({ group }) => group) };
   }
 
   private async selections(query: BucketQuery, subjects: RollupSubject[]): Promise<Array<{ selection: RollupSelection }>> {
@@ -94,14 +125,7 @@ export class RollupQueries {
   }
 
   private groupOf<M>(buckets: Map<number, Map<string, GroupMeasures<M>>>, query: BucketQuery, bucketStart: number, dims: Partial<RollupDims>): GroupMeasures<M> {
-    const groups = buckets.get(floorTo(bucketStart, query.widthMs))!;
-    const key = dimsKey(dims, query.groupBy);
-    let group = groups.get(key);
-    if (!group) {
-      group = { dims: Object.fromEntries(query.groupBy.map((d) => [d, dims[d] ?? null])), bySubject: {} };
-      groups.set(key, group);
-    }
-    return group;
+    return groupIn(buckets.get(floorTo(bucketStart, query.widthMs))!, query.groupBy, dims);
   }
 
   /** The buckets in time order, each one's groups in the order of their dimensions' values. */

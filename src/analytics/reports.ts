@@ -1,11 +1,9 @@
 import { ApiError } from '../errors.js';
-import type { RollupMetrics, RollupSums } from '../store/port.js';
+import type { RollupSums } from '../store/port.js';
 import { isNotional } from '../models/pricing.js';
 import { groupFields, type BucketQuery } from './buckets.js';
-import { addMetrics } from './groupings.js';
-import { zeroSums, type Buckets, type GroupMeasures, type RollupQueries } from './queries.js';
-import { zeroMetrics } from './rollup-writer.js';
-import { summarize, type Sketches } from './sketch.js';
+import { zeroSums, type Buckets, type GroupMeasures, type RollupQueries, type SketchedMeasures } from './queries.js';
+import type { BinCounts } from './sketch.js';
 
 /** Latency metrics of agent runs: the API name, and the sketch it is read from. */
 export const LATENCY_METRICS = {
@@ -59,7 +57,6 @@ const addSums = (into: RollupSums | undefined, from: RollupSums): RollupSums => 
   return out;
 };
 
-const addAll = (into: RollupMetrics | undefined, from: RollupMetrics): RollupMetrics => addMetrics(into ?? zeroMetrics(), from);
 
 /** The report endpoints of the Analytics group over rollups. */
 export class AnalyticsReports {
@@ -107,22 +104,22 @@ export class AnalyticsReports {
 
   /** Percentiles of agent runs' latency breakdown per bucket and group. */
   async latency(query: BucketQuery, metrics: LatencyMetric[], percentiles: number[]) {
-    const buckets = await this.rollups.metrics(query, ['agent_run']);
-    const result = (group: GroupMeasures<RollupMetrics>): Result | null => {
+    const { buckets, totals } = await this.rollups.metrics(query, ['agent_run'], metrics.map((m) => LATENCY_METRICS[m]));
+    const result = (group: GroupMeasures<SketchedMeasures>): Result | null => {
       const run = group.bySubject.agent_run;
       if (!run) return null;
       const out: Result = { ...groupFields(group.dims, query.groupBy), runs: run.count };
-      for (const metric of metrics) out[`${metric}_ms`] = percentileObject(run.sketches, LATENCY_METRICS[metric], percentiles);
+      for (const metric of metrics) out[`${metric}_ms`] = percentileObject(run.bins[LATENCY_METRICS[metric]], percentiles);
       return out;
     };
-    return this.answer(query, 'analytics.latency.result', buckets, totalsOf(buckets, addAll), result);
+    return this.answer(query, 'analytics.latency.result', buckets, totals, result);
   }
 
   /** Per model: calls, errors, tokens, cost, latency, how often `auto` chose it and how often a call fell back from it. */
   async models(query: BucketQuery, percentiles: number[]) {
     const grouped: BucketQuery = { ...query, groupBy: ['model', 'provider', ...query.groupBy.filter((d) => d !== 'model' && d !== 'provider')] };
-    const buckets = await this.rollups.metrics(grouped, ['model_call']);
-    const result = (group: GroupMeasures<RollupMetrics>): Result | null => {
+    const { buckets, totals } = await this.rollups.metrics(grouped, ['model_call'], ['latency', 'ttft']);
+    const result = (group: GroupMeasures<SketchedMeasures>): Result | null => {
       const call = group.bySubject.model_call;
       if (!call) return null;
       return {
@@ -137,11 +134,11 @@ export class AnalyticsReports {
         cost_usd: call.costUsd,
         auto_chosen: call.autoChosen,
         fallbacks: call.fallbacks,
-        latency_ms: percentileObject(call.sketches, 'latency', percentiles),
-        time_to_first_token_ms: percentileObject(call.sketches, 'ttft', percentiles),
+        latency_ms: percentileObject(call.bins.latency, percentiles),
+        time_to_first_token_ms: percentileObject(call.bins.ttft, percentiles),
       };
     };
-    return this.answer(grouped, 'analytics.model.result', buckets, totalsOf(buckets, addAll), result, { cost_notional: isNotional(query.scope.livemode) });
+    return this.answer(grouped, 'analytics.model.result', buckets, totals, result, { cost_notional: isNotional(query.scope.livemode) });
   }
 
   private answer<M>(
@@ -152,10 +149,10 @@ export class AnalyticsReports {
   }
 }
 
-/** `{p50, p95, …}` of a metric's sketch, and how many values it holds; null percentiles when none. */
-function percentileObject(sketches: Sketches, metric: string, percentiles: number[]): Result {
-  const { count, values } = summarize(sketches, metric, percentiles.map((p) => p / 100));
-  return { count, ...Object.fromEntries(percentiles.map((p, i) => [`p${p}`, values[i]])) };
+/** `{p50, p95, …}` of a metric's counts, and how many values they hold; null percentiles when none. */
+function percentileObject(bins: BinCounts | undefined, percentiles: number[]): Result {
+  const values = bins?.quantiles(percentiles.map((p) => p / 100)) ?? percentiles.map(() => null);
+  return { count: bins?.count ?? 0, ...Object.fromEntries(percentiles.map((p, i) => [`p${p}`, values[i]])) };
 }
 
 /** Latency metrics as sent (`total,model`), checked. */

@@ -105,3 +105,72 @@ export function summarize(sketches: Sketches, metric: string, qs: readonly numbe
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;
+
+/**
+ * One metric's counts merged from many sketches, for reading quantiles: a dense array over the
+ * bins seen (a few hundred for latencies), grown as rows widen it. A report adds thousands of
+ * stored sketches into a handful of these; the counts live in a typed array, so they neither
+ * allocate per merge nor give the garbage collector anything to trace.
+ */
+export class BinCounts {
+  private counts = new Float64Array(0);
+  private first = 0;
+  private zeros = 0;
+  count = 0;
+
+  /** Adds a stored sketch's `bin, count, …` pairs (bins ascending). */
+  addPairs(pairs: readonly number[]): void {
+    let start = 0;
+    if (pairs.length > 0 && pairs[0] === ZERO_BIN) {
+      this.zeros += pairs[1]!;
+      this.count += pairs[1]!;
+      start = 2;
+    }
+    if (start >= pairs.length) return;
+    this.cover(pairs[start]!, pairs[pairs.length - 2]!);
+    const counts = this.counts;
+    const first = this.first;
+    for (let i = start; i < pairs.length; i += 2) {
+      counts[pairs[i]! - first]! += pairs[i + 1]!;
+      this.count += pairs[i + 1]!;
+    }
+  }
+
+  /** Adds another's counts. */
+  addCounts(other: BinCounts): void {
+    this.zeros += other.zeros;
+    this.count += other.count;
+    if (other.counts.length === 0) return;
+    this.cover(other.first, other.first + other.counts.length - 1);
+    const offset = other.first - this.first;
+    for (let i = 0; i < other.counts.length; i++) this.counts[offset + i]! += other.counts[i]!;
+  }
+
+  /** The value at each quantile (0–1), as `summarize` reads it from the same counts; nulls when empty. */
+  quantiles(qs: readonly number[]): Array<number | null> {
+    const values = new Array<number | null>(qs.length).fill(null);
+    if (this.count === 0) return values;
+    const ranks = qs.map((q, i) => ({ rank: q * (this.count - 1), i })).sort((a, b) => a.rank - b.rank);
+    let next = 0;
+    let running = this.zeros;
+    while (next < ranks.length && ranks[next]!.rank < running) values[ranks[next++]!.i] = 0;
+    for (let i = 0; i < this.counts.length && next < ranks.length; i++) {
+      if (this.counts[i] === 0) continue;
+      running += this.counts[i]!;
+      while (next < ranks.length && ranks[next]!.rank < running) values[ranks[next++]!.i] = round(mapping.value(this.first + i));
+    }
+    return values;
+  }
+
+  /** Makes the array reach bins `low` to `high`. */
+  private cover(low: number, high: number): void {
+    const length = this.counts.length;
+    if (length > 0 && low >= this.first && high < this.first + length) return;
+    const first = length === 0 ? low : Math.min(low, this.first);
+    const last = length === 0 ? high : Math.max(high, this.first + length - 1);
+    const grown = new Float64Array(last - first + 1);
+    if (length > 0) grown.set(this.counts, this.first - first);
+    this.counts = grown;
+    this.first = first;
+  }
+}

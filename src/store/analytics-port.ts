@@ -69,6 +69,16 @@ export interface RollupRow {
   metrics: RollupMetrics;
 }
 
+/** A row as a report reads it: see RollupRepo.measureRows. */
+export interface RollupMeasureRow {
+  subject: RollupSubject;
+  bucketStart: number;
+  dims: Partial<RollupDims>;
+  sums: RollupSums;
+  /** JSON text of the row's sketches. */
+  sketches: string;
+}
+
 /** Which rows a read covers. */
 export interface RollupSelection {
   scope: Scope;
@@ -90,8 +100,12 @@ export interface RollupRepo {
   add(rows: RollupRow[]): Promise<void>;
   /** Additive measures per bucket, subject and the dimensions in `groupBy`, summed by the database. */
   sums(selection: RollupSelection, groupBy: RollupDim[]): Promise<Array<{ subject: RollupSubject; bucketStart: number; dims: Partial<RollupDims>; sums: RollupSums }>>;
-  /** The rows themselves (with their sketches, which only the caller can merge). */
-  rows(selection: RollupSelection): Promise<RollupRow[]>;
+  /**
+   * What a report merges from each row: its subject, bucket, the dimensions in `groupBy`, its
+   * additive measures and its sketches as stored (JSON text, parsed by the caller one row at a
+   * time so that a month of rows is never held parsed all at once).
+   */
+  measureRows(selection: RollupSelection, groupBy: RollupDim[]): Promise<RollupMeasureRow[]>;
   /** Every row of a width (and grouping) with a bucket in [from, to), across workspaces (for deriving coarser rows). */
   rowsBetween(width: RollupWidth, from: number, to: number, grouping: string): Promise<RollupRow[]>;
   /** Replaces the rows of a width in [from, to) across workspaces with `rows` (re-deriving is idempotent). */

@@ -91,6 +91,23 @@ function fromRow(row: RollupsTable): RollupRow {
   };
 }
 
+/** The dimensions `of` of a selected row. */
+function dimsOf(row: Record<string, unknown>, of: RollupDim[]): Partial<RollupDims> {
+  const dims: Record<string, unknown> = {};
+  for (const d of of) {
+    const value = row[DIM_COLUMNS[d]];
+    dims[d] = value === null ? null : d === 'agentVersion' || d === 'workflowVersion' ? Number(value) : value;
+  }
+  return dims as Partial<RollupDims>;
+}
+
+/** The additive measures of a selected row (sums come back as text or bigint from some drivers). */
+function sumsOf(row: Record<string, unknown>): RollupSums {
+  const sums = {} as RollupSums;
+  for (const m of SUMS) sums[m] = Number(row[SUM_COLUMNS[m]] ?? 0);
+  return sums;
+}
+
 export class KyselyRollupRepo implements RollupRepo {
   constructor(private readonly db: Kysely<Database>, private readonly upsert: BulkInsert<'rollups'>, private readonly insert: BulkInsert<'rollups'>) {}
 
@@ -115,6 +132,15 @@ export class KyselyRollupRepo implements RollupRepo {
     return query;
   }
 
+  async measureRows(selection: RollupSelection, groupBy: RollupDim[]) {
+    if (selection.subjects.length === 0) return [];
+    const rows = await this.select(selection)
+      .select(['subject', 'bucket_start', 'sketches', ...new Set(groupBy.map((d) => DIM_COLUMNS[d]))])
+      .select(SUMS.map((m) => SUM_COLUMNS[m]))
+      .execute();
+    return rows.map((row: any) => ({ subject: row.subject as RollupSubject, bucketStart: Number(row.bucket_start), dims: dimsOf(row, groupBy), sums: sumsOf(row), sketches: row.sketches as string }));
+  }
+
   async sums(selection: RollupSelection, groupBy: RollupDim[]) {
     if (selection.subjects.length === 0) return [];
     const groupColumns = groupBy.map((d) => DIM_COLUMNS[d]);
@@ -123,21 +149,7 @@ export class KyselyRollupRepo implements RollupRepo {
       .select((eb) => SUMS.map((m) => eb.fn.sum<number>(SUM_COLUMNS[m]).as(SUM_COLUMNS[m])))
       .groupBy(['subject', 'bucket_start', ...groupColumns])
       .execute();
-    return rows.map((row: any) => {
-      const dims: Partial<RollupDims> = {};
-      for (const d of groupBy) {
-        const value = row[DIM_COLUMNS[d]];
-        (dims as any)[d] = value === null ? null : d === 'agentVersion' || d === 'workflowVersion' ? Number(value) : value;
-      }
-      const sums = {} as RollupSums;
-      for (const m of SUMS) sums[m] = Number(row[SUM_COLUMNS[m]] ?? 0);
-      return { subject: row.subject as RollupSubject, bucketStart: Number(row.bucket_start), dims, sums };
-    });
-  }
-
-  async rows(selection: RollupSelection) {
-    if (selection.subjects.length === 0) return [];
-    return (await this.select(selection).selectAll().execute()).map(fromRow);
+    return rows.map((row: any) => ({ subject: row.subject as RollupSubject, bucketStart: Number(row.bucket_start), dims: dimsOf(row, groupBy), sums: sumsOf(row) }));
   }
 
   async rowsBetween(width: RollupWidth, from: number, to: number, grouping: string) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DDSketch } from '@datadog/sketches-js';
-import { addValue, mergeSketches, RELATIVE_ACCURACY, summarize, type Sketches } from '../../src/analytics/sketch.js';
+import { addValue, BinCounts, mergeSketches, RELATIVE_ACCURACY, summarize, type Sketches } from '../../src/analytics/sketch.js';
 
 /** A seeded generator (mulberry32). */
 function random(seed: number): () => number {
@@ -78,4 +78,40 @@ describe('latency sketches', () => {
     expect(summarize({}, 'ttft', [0.5, 0.99])).toEqual({ count: 0, values: [null, null] });
     expect(summarize({ ttft: [] }, 'ttft', [0.5])).toEqual({ count: 0, values: [null] });
   });
+
+  it('reads from dense counts the quantiles it reads from the merged sketches, in whatever order rows widen them', () => {
+    const next = random(23);
+    // Rows of narrow and wide ranges, some with zeros, so the dense array grows down and up.
+    const rows: Sketches[] = Array.from({ length: 12 }, (_, row) => {
+      const bins: Sketches = {};
+      const scale = row % 3 === 0 ? 1_000_000 : row % 3 === 1 ? 100 : 10;
+      for (let i = 0; i < 200; i++) addValue(bins, 'total', next() < 0.05 ? 0 : next() * scale + (row % 2 ? 0.01 : 5));
+      return bins;
+    });
+    const merged: Sketches = {};
+    for (const bins of rows) mergeSketches(merged, bins);
+    const byPairs = new BinCounts();
+    for (const bins of rows) byPairs.addPairs(bins.total!);
+    // Two halves counted apart and then added, as a report adds buckets into totals.
+    const halves = [new BinCounts(), new BinCounts()];
+    rows.forEach((bins, i) => halves[i % 2]!.addPairs(bins.total!));
+    const byCounts = new BinCounts();
+    for (const half of halves) byCounts.addCounts(half);
+    const expected = summarize(merged, 'total', QS);
+    for (const counts of [byPairs, byCounts]) {
+      expect(counts.count).toBe(expected.count);
+      expect(counts.quantiles(QS)).toEqual(expected.values);
+    }
+    expect(new BinCounts().quantiles([0.5, 0.99])).toEqual([null, null]);
+    const zeros = new BinCounts();
+    zeros.addPairs(summaryPairs([0, 0, 0]));
+    expect(zeros.quantiles([0, 1])).toEqual([0, 0]);
+  });
 });
+
+/** The stored pairs of a sketch of `values`. */
+function summaryPairs(values: number[]): number[] {
+  const bins: Sketches = {};
+  for (const v of values) addValue(bins, 'total', v);
+  return bins.total!;
+}
