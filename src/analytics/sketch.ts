@@ -91,8 +91,13 @@ export function summarize(sketches: Sketches, metric: string, qs: readonly numbe
   const pairs = sketches[metric] ?? [];
   let count = 0;
   for (let i = 1; i < pairs.length; i += 2) count += pairs[i]!;
-  if (count === 0) return { count: 0, values: qs.map(() => null) };
+  return { count, values: summarizePairs(pairs, count, qs) };
+}
+
+/** The values at the quantiles of `bin, count, …` pairs holding `count` values in all. */
+function summarizePairs(pairs: ArrayLike<number>, count: number, qs: readonly number[]): Array<number | null> {
   const values = new Array<number | null>(qs.length).fill(null);
+  if (count === 0) return values;
   const ranks = qs.map((q, i) => ({ rank: q * (count - 1), i })).sort((a, b) => a.rank - b.rank);
   let next = 0;
   let running = 0;
@@ -101,43 +106,44 @@ export function summarize(sketches: Sketches, metric: string, qs: readonly numbe
     const bin = pairs[i]!;
     while (next < ranks.length && ranks[next]!.rank < running) values[ranks[next++]!.i] = bin === ZERO_BIN ? 0 : round(mapping.value(bin));
   }
-  return { count, values };
+  return values;
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;
 
 /**
- * One metric's counts merged from many sketches, for reading quantiles: a dense array over the
- * bins seen (a few hundred for latencies), grown as rows widen it. A report adds thousands of
- * stored sketches into a handful of these; the counts live in a typed array, so they neither
- * allocate per merge nor give the garbage collector anything to trace.
+ * One metric's counts merged from many sketches, for reading quantiles. The first sketch added
+ * is kept as it is (a report's bucket often draws on a single stored row); from the second on,
+ * counts go into a dense array over the bins seen (a few hundred for latencies), grown as rows
+ * widen it. A report adds thousands of stored sketches into these without allocating per merge.
  */
 export class BinCounts {
+  /** The only sketch added so far, its pairs copied into a typed array (which the garbage collector does not trace). */
+  private single: Float64Array | undefined;
   private counts = new Float64Array(0);
   private first = 0;
   private zeros = 0;
   count = 0;
 
   /** Adds a stored sketch's `bin, count, …` pairs (bins ascending). */
-  addPairs(pairs: readonly number[]): void {
-    let start = 0;
-    if (pairs.length > 0 && pairs[0] === ZERO_BIN) {
-      this.zeros += pairs[1]!;
-      this.count += pairs[1]!;
-      start = 2;
+  addPairs(pairs: ArrayLike<number>): void {
+    if (pairs.length === 0) return;
+    if (this.count === 0 && this.single === undefined) {
+      this.single = Float64Array.from(pairs);
+      for (let i = 1; i < pairs.length; i += 2) this.count += pairs[i]!;
+      return;
     }
-    if (start >= pairs.length) return;
-    this.cover(pairs[start]!, pairs[pairs.length - 2]!);
-    const counts = this.counts;
-    const first = this.first;
-    for (let i = start; i < pairs.length; i += 2) {
-      counts[pairs[i]! - first]! += pairs[i + 1]!;
-      this.count += pairs[i + 1]!;
-    }
+    this.spread();
+    this.addDense(pairs);
   }
 
   /** Adds another's counts. */
   addCounts(other: BinCounts): void {
+    if (other.single !== undefined) {
+      this.addPairs(other.single);
+      return;
+    }
+    this.spread();
     this.zeros += other.zeros;
     this.count += other.count;
     if (other.counts.length === 0) return;
@@ -148,6 +154,7 @@ export class BinCounts {
 
   /** The value at each quantile (0–1), as `summarize` reads it from the same counts; nulls when empty. */
   quantiles(qs: readonly number[]): Array<number | null> {
+    if (this.single !== undefined) return summarizePairs(this.single, this.count, qs);
     const values = new Array<number | null>(qs.length).fill(null);
     if (this.count === 0) return values;
     const ranks = qs.map((q, i) => ({ rank: q * (this.count - 1), i })).sort((a, b) => a.rank - b.rank);
@@ -162,12 +169,39 @@ export class BinCounts {
     return values;
   }
 
-  /** Makes the array reach bins `low` to `high`. */
+  /** Moves the kept sketch into the dense counts. */
+  private spread(): void {
+    const single = this.single;
+    if (single === undefined) return;
+    this.single = undefined;
+    this.count = 0;
+    this.addDense(single);
+  }
+
+  private addDense(pairs: ArrayLike<number>): void {
+    let start = 0;
+    if (pairs[0] === ZERO_BIN) {
+      this.zeros += pairs[1]!;
+      this.count += pairs[1]!;
+      start = 2;
+    }
+    if (start >= pairs.length) return;
+    this.cover(pairs[start]!, pairs[pairs.length - 2]!);
+    const counts = this.counts;
+    const first = this.first;
+    for (let i = start; i < pairs.length; i += 2) {
+      counts[pairs[i]! - first]! += pairs[i + 1]!;
+      this.count += pairs[i + 1]!;
+    }
+  }
+
+  /** Makes the array reach bins `low` to `high`, with room to spare so that a few more rows do not grow it again. */
   private cover(low: number, high: number): void {
     const length = this.counts.length;
     if (length > 0 && low >= this.first && high < this.first + length) return;
-    const first = length === 0 ? low : Math.min(low, this.first);
-    const last = length === 0 ? high : Math.max(high, this.first + length - 1);
+    const slack = length === 0 ? 0 : 32;
+    const first = length === 0 ? low : Math.min(low - slack, this.first);
+    const last = length === 0 ? high : Math.max(high + slack, this.first + length - 1);
     const grown = new Float64Array(last - first + 1);
     if (length > 0) grown.set(this.counts, this.first - first);
     this.counts = grown;

@@ -102,6 +102,15 @@ describe('latency sketches', () => {
       expect(counts.count).toBe(expected.count);
       expect(counts.quantiles(QS)).toEqual(expected.values);
     }
+    // One row kept as it is, and that row added to another's counts.
+    const one = new BinCounts();
+    one.addPairs(rows[0]!.total!);
+    expect(one.quantiles(QS)).toEqual(summarize(rows[0]!, 'total', QS).values);
+    const twice = new BinCounts();
+    twice.addCounts(one);
+    twice.addCounts(one);
+    expect(twice.count).toBe(2 * one.count);
+    expect(twice.quantiles(QS)).toEqual(summarize(mergeSketches(mergeSketches({}, rows[0]!), rows[0]!), 'total', QS).values);
     expect(new BinCounts().quantiles([0.5, 0.99])).toEqual([null, null]);
     const zeros = new BinCounts();
     zeros.addPairs(summaryPairs([0, 0, 0]));
