@@ -12,6 +12,7 @@ import { createApiKey } from '../../src/platform/api-keys.js';
 import { call } from '../support/server.js';
 import { postgresUrl, redisUrl, tempDir, uniqueName } from '../support/services.js';
 import { killAllCli, spawnCli, type CliProcess } from '../support/cli.js';
+import { parseSse } from '../support/sse.js';
 
 /**
  * Workflow runs survive repeated kill -9 of the real CLI: a loopback receiver records every
@@ -147,15 +148,7 @@ async function runEvents(base: string, key: string, workflowId: string, runId: s
     headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
     signal: AbortSignal.timeout(10_000),
   });
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .map((block) => {
-      const type = /^event: (.+)$/m.exec(block)?.[1];
-      const data = /^data: (.+)$/m.exec(block)?.[1];
-      return type && data ? { type, data: JSON.parse(data) } : undefined;
-    })
-    .filter((e): e is { type: string; data: any } => e !== undefined);
+  return parseSse(await response.text()).map((e) => ({ type: e.event, data: e.data }));
 }
 
 interface Backend {

@@ -3,25 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisDatabaseUrl, waitFor } from '../support/site.js';
 import { backends, call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
+import { readSse } from '../support/sse.js';
 import { startFakeOpenAI } from '../fixtures/fake-openai.js';
 import { startMcpServer } from '../fixtures/mcp-server.js';
 import { verifyToolRequest } from '../../src/agents/tools/http-tool.js';
 
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
 
-/** Reads a server-sent event stream to its end. */
-async function readSse(url: string, init: RequestInit): Promise<{ status: number; events: Array<{ id: number; event: string; data: any }> }> {
-  const response = await fetch(url, init);
-  const text = await response.text();
-  const events = text
-    .split('\n\n')
-    .filter((block) => block.includes('data:'))
-    .map((block) => {
-      const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? '';
-      return { id: Number(field('id')), event: field('event'), data: JSON.parse(field('data')) };
-    });
-  return { status: response.status, events };
-}
 
 
 describe.each(backends)('agents API on %s', (backend) => {

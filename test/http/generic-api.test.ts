@@ -65,10 +65,12 @@ function call(req: WireRequest): Promise<WireResponse> {
   return send(server.url, req);
 }
 
-/** Runs a property for each operation, naming the operation in the failure. */
+/** Runs a property for each operation, naming the operation in the failure; no operation to run it on is a failure too. */
 async function eachOp(filter: (op: Operation) => boolean, run: (op: Operation) => Promise<void>): Promise<number> {
+  const matching = ops.filter(filter);
+  if (matching.length === 0) throw new Error('no operation of the served document matches this case');
   let count = 0;
-  for (const op of ops.filter(filter)) {
+  for (const op of matching) {
     try {
       await run(op);
     } catch (error) {

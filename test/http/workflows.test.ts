@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { waitFor } from '../support/site.js';
 import { backends, call, startTestServer, type ApiResponse, type TestServer, type TestWorkspace } from '../support/server.js';
+import { readSse } from '../support/sse.js';
 
 /** One request the loopback receiver got. */
 interface Received {
@@ -87,19 +88,6 @@ async function startReceiver() {
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
-/** Reads a server-sent event stream to its end. */
-async function readSse(url: string, init: RequestInit): Promise<{ status: number; headers: Headers; events: Array<{ id: number; event: string; data: any }> }> {
-  const response = await fetch(url, init);
-  const text = await response.text();
-  const events = text
-    .split('\n\n')
-    .filter((block) => block.includes('data:'))
-    .map((block) => {
-      const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? '';
-      return { id: Number(field('id')), event: field('event'), data: JSON.parse(field('data')) };
-    });
-  return { status: response.status, headers: response.headers, events };
-}
 
 /** A step of a run by its key. */
 function stepOf(run: any, key: string): any {

@@ -333,6 +333,11 @@ describe('chunkText on large input', () => {
     const started = performance.now();
     const chunks = chunkText(parts.join('\n\n'), { maxTokens: 512, overlapTokens: 64 });
     console.info(`chunkText: 1 MB structured, ${chunks.length} chunks in ${(performance.now() - started).toFixed(0)} ms`);
+    // About 250,000 tokens in chunks of at most 512: hundreds of chunks, from the first section to the last.
+    expect(chunks.length).toBeGreaterThan(400);
+    expect(chunks[0]!.text).toContain('## Section 0');
+    expect(chunks.at(-1)!.text).toContain('- item two');
+    expect(chunks.some((c) => c.text.includes(`## Section ${parts.length - 1}`))).toBe(true);
     expectWithinLimit(chunks, 512);
   });
 
