@@ -10,6 +10,7 @@ import type { DocumentWork } from './document-work.js';
 import { REFRESH_SOURCE_JOB, RefreshService, type RefreshJob } from './refresh.js';
 import { RetrievalService } from './retrieval.js';
 import { StorageUsage } from './storage-usage.js';
+import { DocumentService } from './documents.js';
 
 export interface ContextDeps {
   store: Store;
@@ -41,6 +42,7 @@ export class ContextService {
   readonly sources: SourceService;
   readonly indexer: DocumentIndexer;
   readonly ingest: IngestService;
+  readonly documents: DocumentService;
   readonly refresh: RefreshService;
   readonly retrieval: RetrievalService;
   readonly embedders: EmbedderRegistry;
@@ -56,6 +58,7 @@ export class ContextService {
     this.storage = new StorageUsage(deps.store, undefined, now);
     this.sources = new SourceService(deps.store, deps.embedders, now, this.storage);
     this.indexer = new DocumentIndexer(deps.store, deps.embedders, deps.work, now);
+    this.documents = new DocumentService(deps.store, this.storage);
     this.ingest = new IngestService(deps.store, deps.queue, this.indexer, deps.work, now, this.storage);
     this.refresh = new RefreshService(deps.store, deps.queue, this.ingest, deps.fetcher, now);
     this.retrieval = new RetrievalService(deps.store, this.sources, deps.embedders);

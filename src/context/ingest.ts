@@ -273,18 +273,4 @@ export class IngestService {
     await tx.contextDocuments.upsert(document);
     return { document, changed: true };
   }
-
-  /** Deletes a document with its chunks and index entries. */
-  async deleteDocument(scope: Scope, source: ContextSource, documentId: string): Promise<ContextDocument> {
-    const document = await this.store.contextDocuments.get(scope, documentId);
-    if (!document || document.sourceId !== source.id) {
-      throw new ApiError('resource_missing', { message: `No such document: '${documentId}'.`, param: 'document_id' });
-    }
-    await this.store.transaction(async (tx) => {
-      await tx.contextChunks.deleteForDocument(document.id);
-      await tx.contextDocuments.delete(document.id);
-    });
-    this.storage?.changed(scope.workspaceId);
-    return document;
-  }
 }

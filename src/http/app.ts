@@ -1,10 +1,6 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { Config } from '../config.js';
-import type { Store } from '../store/port.js';
-import type { Queue } from '../queue/port.js';
-import type { ConcurrencyLimiter, RateLimiter } from '../limits/port.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { Authenticator } from '../platform/authenticate.js';
@@ -21,31 +17,11 @@ import { workflowRoutes } from './routes/workflows.js';
 import { modelRoutes } from './routes/models.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { toolSigningRoutes } from './routes/tool-signing.js';
-import type { AgentsModule } from '../agents/agents-module.js';
-import type { WorkflowsModule } from '../workflows/workflows-module.js';
-import type { ModelCatalogue } from '../models/ports.js';
-import type { ContextService } from '../context/context-service.js';
-import type { AnalyticsModule } from '../analytics/analytics-module.js';
 import { registerRequestAccounting } from './plugins/request-accounting.js';
 import { registerLoadShedding } from './plugins/load-shedding.js';
+import type { AppDeps } from './deps.js';
 
-/** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
-export interface AppDeps {
-  config: Config;
-  store: Store;
-  queue: Queue;
-  rateLimiter: RateLimiter;
-  concurrency: ConcurrencyLimiter;
-  context: ContextService;
-  agents: AgentsModule;
-  workflows: WorkflowsModule;
-  analytics: AnalyticsModule;
-  catalogue: ModelCatalogue;
-  version: string;
-  startedAt: number;
-  /** Extra Fastify server options (the TLS listener passes `https`). */
-  serverOptions?: Partial<FastifyServerOptions> & Record<string, unknown>;
-}
+export type { AppDeps } from './deps.js';
 
 function ajvFor(coerce: boolean): Ajv {
   const ajv = new Ajv({

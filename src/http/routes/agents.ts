@@ -10,7 +10,7 @@ import type { AgentInput } from '../../agents/agents.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp, UsageObject } from '../schemas.js';
 import { isNotional } from '../../models/pricing.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { sendEventStream } from '../sse.js';
 import { STOP_EVENTS, isFinal } from '../../runs/statuses.js';
 

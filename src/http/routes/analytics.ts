@@ -7,7 +7,7 @@ import { LATENCY_METRICS, parseLatencyMetrics } from '../../analytics/reports.js
 import { idPattern, type IdPrefix } from '../../ids.js';
 import { authOf } from '../plugins/auth.js';
 import { IdParams, ListOf, Nullable, PaginationQuery, StrictObject, Timestamp, toList, toTimestamp, UsageObject } from '../schemas.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 
 const AnyObject = Type.Object({}, { additionalProperties: true });
 const Id = (prefix: IdPrefix, description: string) => Type.Optional(Type.String({ pattern: idPattern(prefix), description }));

@@ -12,7 +12,7 @@ import { isId } from '../../ids.js';
 import { ApiError } from '../../errors.js';
 import { authOf } from '../plugins/auth.js';
 import { IdParams, ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 
 const Check = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('failing')]),

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { getToolSigningSecret, rotateToolSigningSecret, type ToolSigningSecret } from '../../agents/tool-signing-secret.js';
 import { authOf } from '../plugins/auth.js';
 import { Nullable, StrictObject, toNullableTimestamp } from '../schemas.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 
 const SigningSecretObject = Type.Object({
   object: Type.Literal('tool_signing_secret'),

@@ -7,7 +7,7 @@ import type { WorkflowDefinition } from '../../workflows/definition.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp, UsageObject } from '../schemas.js';
 import { isNotional } from '../../models/pricing.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { sendEventStream } from '../sse.js';
 import { FINAL_EVENTS } from '../../runs/statuses.js';
 
