@@ -5,8 +5,13 @@
 import ipaddr from 'ipaddr.js';
 import type { Config } from './config.js';
 import { ConfigError } from './config-error.js';
-import type { TaskKind } from './models/ports.js';
-import { LOCAL_HASH_DIMENSIONS, LOCAL_HASH_MODEL } from './context/embedders/local-hash-embedder.js';
+
+/** Kinds of task a request asks of a model: `strengths=` in KAIRO_CHAT_MODELS names them, and the "auto" router matches them. */
+export type TaskKind = 'chat' | 'extraction' | 'code' | 'reasoning' | 'summarization' | 'classification';
+
+/** Public model id of the built-in embedder, and the dimension of its vectors. */
+export const LOCAL_HASH_MODEL = 'kairo/hash-384';
+export const LOCAL_HASH_DIMENSIONS = 384;
 
 /** How a setting is named in errors: its flag and environment variable. */
 export type DescribeSetting = (key: keyof Config) => string;

@@ -1,10 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
-import { LOCAL_HASH_MODEL } from './context/embedders/local-hash-embedder.js';
 import { ConfigError } from './config-error.js';
 import {
-  otlpTracesUrl, parseChatModels, parseCidrs, parseEmbeddingModels, parseModelPrices, parseOtlpHeaders,
+  LOCAL_HASH_MODEL, otlpTracesUrl, parseChatModels, parseCidrs, parseEmbeddingModels, parseModelPrices, parseOtlpHeaders,
   type ChatModelSetting, type EmbeddingModelSetting, type ModelPriceSetting,
 } from './config-parsers.js';
 

@@ -1,19 +1,10 @@
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { createGoogleGenerativeAI } from '@ai-sdk/google';
-import { createOpenAI } from '@ai-sdk/openai';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { ConfigError, type ChatModelSetting, type Config } from '../config.js';
 import { BUILTIN_MODELS, DECLARED_MODEL_DEFAULTS, SIMULATOR_MODEL, type ModelSpec } from './builtin-models.js';
 import type { ModelCatalogue, ModelInfo } from './ports.js';
 import { createSimulatorModel, SIMULATOR_MODEL_ID, type SimulatorOptions } from './simulator.js';
+import { createProviders } from './providers.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
 
-/** Public endpoints, passed explicitly so the SDKs never fall back to their own env variables. */
-export const PROVIDER_DEFAULT_BASE_URLS = {
-  openai: 'https://api.openai.com/v1',
-  anthropic: 'https://api.anthropic.com/v1',
-  google: 'https://generativelanguage.googleapis.com/v1beta',
-} as const;
 
 /** The config settings the catalogue reads. */
 export type ModelCatalogueConfig = Pick<
@@ -160,57 +151,6 @@ function providerSetting(provider: string, config: ModelCatalogueConfig): string
   if (provider === 'google') return 'set KAIRO_GOOGLE_API_KEY';
   if (provider === config.openaiCompatibleName) return 'set KAIRO_OPENAI_COMPATIBLE_BASE_URL';
   return 'unknown provider';
-}
-
-/** AI SDK providers from the config, each built on first use. */
-function createProviders(config: ModelCatalogueConfig, fetchImpl: typeof globalThis.fetch | undefined) {
-  const withFetch = fetchImpl ? { fetch: fetchImpl } : {};
-  let openai: ReturnType<typeof createOpenAI> | undefined;
-  let anthropic: ReturnType<typeof createAnthropic> | undefined;
-  let google: ReturnType<typeof createGoogleGenerativeAI> | undefined;
-  let compatible: ReturnType<typeof createOpenAICompatible> | undefined;
-
-  return {
-    languageModel(provider: string, modelId: string): LanguageModelV3 {
-      switch (provider) {
-        case 'openai':
-          openai ??= createOpenAI({
-            apiKey: config.openaiApiKey!,
-            baseURL: config.openaiBaseUrl ?? PROVIDER_DEFAULT_BASE_URLS.openai,
-            ...withFetch,
-          });
-          // Chat Completions, which every OpenAI-shaped gateway serves (not the Responses API).
-          return openai.chat(modelId);
-        case 'anthropic':
-          anthropic ??= createAnthropic({
-            apiKey: config.anthropicApiKey!,
-            baseURL: config.anthropicBaseUrl ?? PROVIDER_DEFAULT_BASE_URLS.anthropic,
-            ...withFetch,
-          });
-          return anthropic.languageModel(modelId);
-        case 'google':
-          google ??= createGoogleGenerativeAI({
-            apiKey: config.googleApiKey!,
-            baseURL: config.googleBaseUrl ?? PROVIDER_DEFAULT_BASE_URLS.google,
-            ...withFetch,
-          });
-          return google.languageModel(modelId);
-        default:
-          if (provider !== config.openaiCompatibleName || !config.openaiCompatibleBaseUrl) {
-            throw new Error(`No provider ${provider} is configured.`);
-          }
-          compatible ??= createOpenAICompatible({
-            name: config.openaiCompatibleName,
-            baseURL: config.openaiCompatibleBaseUrl,
-            ...(config.openaiCompatibleApiKey ? { apiKey: config.openaiCompatibleApiKey } : {}),
-            // Token counts on streamed answers too (stream_options.include_usage).
-            includeUsage: true,
-            ...withFetch,
-          });
-          return compatible.chatModel(modelId);
-      }
-    },
-  };
 }
 
 function freeze(info: ModelInfo): ModelInfo {

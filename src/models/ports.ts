@@ -1,7 +1,8 @@
 import type { LanguageModelV3 } from '@ai-sdk/provider';
+import type { TaskKind } from '../config-parsers.js';
 
-/** Kinds of task the router's classifier tells apart. */
-export type TaskKind = 'chat' | 'extraction' | 'code' | 'reasoning' | 'summarization' | 'classification';
+/** Kinds of task the router's classifier tells apart (defined with the settings that name them). */
+export type { TaskKind };
 
 /** What to favour when the router picks a model for `"auto"`. */
 export type RoutingPreference = 'balanced' | 'cost' | 'quality' | 'latency';

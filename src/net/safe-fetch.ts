@@ -1,12 +1,11 @@
-import dns from 'node:dns';
 import net from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
-import { FetchError, type FetchResult, type SafeFetcher } from '../context/ports.js';
+import { FetchError, type FetchResult, type SafeFetcher } from './fetch-types.js';
+import { BlockedAddressError, createCheckedLookup, systemResolve, type ResolveHost } from './checked-lookup.js';
 import { version } from '../version.js';
 import { createAddressPolicy, type AddressPolicy } from './address-policy.js';
 
-/** Resolves a host name to every address, in `dns.lookup(host, { all: true })` form. */
-export type ResolveHost = (hostname: string, family: 0 | 4 | 6) => Promise<Array<{ address: string; family: number }>>;
+export type { ResolveHost } from './checked-lookup.js';
 
 export interface SafeFetcherOptions {
   /** CIDRs that may be reached even though private, loopback or link-local. */
@@ -32,19 +31,8 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers that carry credentials and must not follow a redirect to another origin. */
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
 
-/** Raised inside the connector when every address of a name is refused; mapped to address_blocked. */
-class BlockedAddressError extends Error {
-  readonly code = 'KAIRO_ADDRESS_BLOCKED';
-  constructor(readonly hostname: string) {
-    super(`${hostname} resolves only to addresses outbound requests may not reach`);
-    this.name = 'BlockedAddressError';
-  }
-}
-
 /** Marks an abort caused by our own time limit, as opposed to the caller's signal. */
 class TimeoutReason extends Error {}
-
-const systemResolve: ResolveHost = (hostname, family) => dns.promises.lookup(hostname, { all: true, family });
 
 /**
  * Outbound HTTP for tools and URL sources that cannot be pointed at internal services.
@@ -190,29 +178,6 @@ function checkUrl(raw: string, policy: AddressPolicy): URL {
   return url;
 }
 
-/**
- * A `net.connect` lookup that resolves the name and passes on only permitted addresses, so the
- * socket can connect to nothing else. Node calls it with `all: true` when it races address
- * families (the default), else expects one address.
- */
-function createCheckedLookup(policy: AddressPolicy, resolve: ResolveHost): net.LookupFunction {
-  return (hostname, lookupOptions, callback) => {
-    const family = lookupOptions.family === 4 || lookupOptions.family === 6 ? lookupOptions.family : 0;
-    resolve(hostname, family).then(
-      (addresses) => {
-        const permitted = addresses.filter((entry) => policy.allows(entry.address));
-        if (permitted.length === 0) {
-          callback(new BlockedAddressError(hostname), '', 0);
-        } else if (lookupOptions.all) {
-          (callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, permitted);
-        } else {
-          callback(null, permitted[0]!.address, permitted[0]!.family);
-        }
-      },
-      (error: NodeJS.ErrnoException) => callback(error, '', 0),
-    );
-  };
-}
 
 function buildHeaders(
   options: { headers?: Record<string, string>; etag?: string | null; lastModified?: string | null },

@@ -1,17 +1,9 @@
-import dns from 'node:dns';
 import net from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import type { AddressPolicy } from '../../net/address-policy.js';
-import type { ResolveHost } from '../../net/safe-fetch.js';
+import { BlockedAddressError, createCheckedLookup, type ResolveHost } from '../../net/checked-lookup.js';
 
-/** A connection was refused because the host is, or resolves only to, non-public addresses. */
-export class BlockedAddressError extends Error {
-  readonly code = 'KAIRO_ADDRESS_BLOCKED';
-  constructor(readonly hostname: string) {
-    super(`${hostname} is, or resolves only to, private, loopback or otherwise non-public addresses`);
-    this.name = 'BlockedAddressError';
-  }
-}
+export { BlockedAddressError };
 
 /** A response body grew past the cap. */
 export class ResponseTooLargeError extends Error {
@@ -33,39 +25,17 @@ export interface GuardedFetch {
   destroy(): Promise<void>;
 }
 
-const systemResolve: ResolveHost = (hostname, family) => dns.promises.lookup(hostname, { all: true, family });
-
 /**
  * A streaming fetch for clients that need a real `fetch` (the MCP SDK's transport) under the
- * same outbound rule as `createSafeFetcher`: IP-literal hosts are checked in the connector, host
- * names are resolved in it and only permitted addresses reach the socket (no DNS-rebinding
- * gap), so a redirect anywhere is checked too. Bodies are cut off past `maxResponseBytes`.
- *
- * The lookup mirrors the one inside `createSafeFetcher` (not exported from src/net); keep the
- * two in step, or export it from there and use it here.
+ * same outbound rule as `createSafeFetcher` (the same checked lookup): IP-literal hosts are
+ * checked in the connector, host names are resolved in it and only permitted addresses reach
+ * the socket (no DNS-rebinding gap), so a redirect anywhere is checked too. Bodies are cut off
+ * past `maxResponseBytes`.
  */
 export function createGuardedFetch(options: { policy: AddressPolicy; maxResponseBytes: number; resolve?: ResolveHost }): GuardedFetch {
   const { policy, maxResponseBytes } = options;
-  const resolve = options.resolve ?? systemResolve;
   const blockedHosts = new Set<string>();
-
-  const lookup: net.LookupFunction = (hostname, lookupOptions, callback) => {
-    const family = lookupOptions.family === 4 || lookupOptions.family === 6 ? lookupOptions.family : 0;
-    resolve(hostname, family).then(
-      (addresses) => {
-        const permitted = addresses.filter((entry) => policy.allows(entry.address));
-        if (permitted.length === 0) {
-          blockedHosts.add(hostname);
-          callback(new BlockedAddressError(hostname), '', 0);
-        } else if (lookupOptions.all) {
-          (callback as unknown as (error: null, addresses: dns.LookupAddress[]) => void)(null, permitted);
-        } else {
-          callback(null, permitted[0]!.address, permitted[0]!.family);
-        }
-      },
-      (error: NodeJS.ErrnoException) => callback(error, '', 0),
-    );
-  };
+  const lookup = createCheckedLookup(policy, options.resolve, (hostname) => blockedHosts.add(hostname));
   const connectChecked = buildConnector({ lookup });
   const agent = new Agent({
     // net.connect skips the lookup for IP literals, so those are checked here.

@@ -1,10 +1,6 @@
-import { createOpenAI } from '@ai-sdk/openai';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { APICallError, RetryError, embedMany, type EmbeddingModel } from 'ai';
 import { EmbeddingError, type Embedder } from '../ports.js';
-
-/** OpenAI's public endpoint, passed explicitly so the SDK never falls back to OPENAI_BASE_URL. */
-export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+import { createProviders, type Providers } from '../../models/providers.js';
 
 /** Options shared by every AI SDK–backed embedder. */
 export interface AiSdkEmbedderOptions {
@@ -103,15 +99,8 @@ export function createOpenAIEmbedder(
   settings: OpenAIEmbedderSettings,
   options: Pick<AiSdkEmbedderOptions, 'maxBatchSize' | 'maxRetries' | 'timeoutMs'> = {},
 ): Embedder {
-  const provider = createOpenAI({ apiKey: settings.apiKey, baseURL: settings.baseUrl ?? OPENAI_DEFAULT_BASE_URL });
-  const supportsDimensions = settings.modelName.startsWith('text-embedding-3');
-  return createAiSdkEmbedder({
-    model: settings.model ?? `openai/${settings.modelName}`,
-    dimensions: settings.dimensions,
-    embeddingModel: provider.embedding(settings.modelName),
-    ...(supportsDimensions ? { providerOptions: { openai: { dimensions: settings.dimensions } } } : {}),
-    ...options,
-  });
+  const providers = createProviders({ openaiApiKey: settings.apiKey, openaiBaseUrl: settings.baseUrl, openaiCompatibleName: 'compatible' });
+  return providerEmbedder(providers, 'openai', settings.modelName, settings.dimensions, settings.model ?? `openai/${settings.modelName}`, options);
 }
 
 /** Settings for an embedder on any OpenAI-compatible server (Ollama, vLLM, LM Studio, TEI…). */
@@ -131,15 +120,29 @@ export function createOpenAICompatibleEmbedder(
   settings: OpenAICompatibleEmbedderSettings,
   options: Pick<AiSdkEmbedderOptions, 'maxBatchSize' | 'maxRetries' | 'timeoutMs'> = {},
 ): Embedder {
-  const provider = createOpenAICompatible({
-    name: settings.name,
-    baseURL: settings.baseUrl,
-    ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
-  });
+  const providers = createProviders({ openaiCompatibleName: settings.name, openaiCompatibleBaseUrl: settings.baseUrl, openaiCompatibleApiKey: settings.apiKey });
+  return providerEmbedder(providers, settings.name, settings.modelName, settings.dimensions, settings.model ?? `${settings.name}/${settings.modelName}`, options);
+}
+
+/**
+ * An embedder on a configured provider's embedding model. OpenAI's `text-embedding-3*` models are
+ * sent the configured dimension as `dimensions`, so a shortened vector (3-large at 1024) works;
+ * other providers get no `dimensions` parameter.
+ */
+export function providerEmbedder(
+  providers: Providers,
+  provider: string,
+  modelName: string,
+  dimensions: number,
+  model: string,
+  options: Pick<AiSdkEmbedderOptions, 'maxBatchSize' | 'maxRetries' | 'timeoutMs'> = {},
+): Embedder {
+  const supportsDimensions = provider === 'openai' && modelName.startsWith('text-embedding-3');
   return createAiSdkEmbedder({
-    model: settings.model ?? `${settings.name}/${settings.modelName}`,
-    dimensions: settings.dimensions,
-    embeddingModel: provider.embeddingModel(settings.modelName),
+    model,
+    dimensions,
+    embeddingModel: providers.embeddingModel(provider, modelName),
+    ...(supportsDimensions ? { providerOptions: { openai: { dimensions } } } : {}),
     ...options,
   });
 }

@@ -1,9 +1,8 @@
 import type { Embedder } from '../ports.js';
 
-/** Public model id of the built-in embedder. */
-export const LOCAL_HASH_MODEL = 'kairo/hash-384';
-/** Dimension of the built-in embedder's vectors. */
-export const LOCAL_HASH_DIMENSIONS = 384;
+import { LOCAL_HASH_DIMENSIONS, LOCAL_HASH_MODEL } from '../../config-parsers.js';
+
+export { LOCAL_HASH_DIMENSIONS, LOCAL_HASH_MODEL };
 
 /** Relative weight of each feature class (index = class tag stored in the low 2 bits of a key). */
 const WORD = 0;

@@ -1,6 +1,7 @@
 import type { Config } from '../../config.js';
 import type { Embedder, EmbedderRegistry } from '../ports.js';
-import { createOpenAICompatibleEmbedder, createOpenAIEmbedder, type AiSdkEmbedderOptions } from './ai-sdk-embedder.js';
+import { providerEmbedder, type AiSdkEmbedderOptions } from './ai-sdk-embedder.js';
+import { createProviders } from '../../models/providers.js';
 import { createLocalHashEmbedder } from './local-hash-embedder.js';
 
 /** The config settings the registry reads. */
@@ -28,37 +29,17 @@ export function createEmbedderRegistry(
   const local = createLocalHashEmbedder();
   entries.set(local.model, { embedder: local, provider: 'kairo' });
 
+  const providers = createProviders(config);
   for (const setting of config.embeddingModels) {
     if (entries.has(setting.id)) continue;
-    let embedder: Embedder;
-    if (setting.provider === 'openai') {
-      if (!config.openaiApiKey) throw new Error(`Embedding model ${setting.id} needs an OpenAI API key.`);
-      embedder = createOpenAIEmbedder(
-        {
-          apiKey: config.openaiApiKey,
-          baseUrl: config.openaiBaseUrl,
-          modelName: setting.model,
-          dimensions: setting.dimensions,
-          model: setting.id,
-        },
-        options,
-      );
-    } else if (setting.provider === config.openaiCompatibleName) {
-      if (!config.openaiCompatibleBaseUrl) throw new Error(`Embedding model ${setting.id} needs an OpenAI-compatible base URL.`);
-      embedder = createOpenAICompatibleEmbedder(
-        {
-          name: config.openaiCompatibleName,
-          baseUrl: config.openaiCompatibleBaseUrl,
-          apiKey: config.openaiCompatibleApiKey,
-          modelName: setting.model,
-          dimensions: setting.dimensions,
-          model: setting.id,
-        },
-        options,
-      );
-    } else {
+    if (setting.provider === 'openai' && !config.openaiApiKey) throw new Error(`Embedding model ${setting.id} needs an OpenAI API key.`);
+    if (setting.provider === config.openaiCompatibleName && !config.openaiCompatibleBaseUrl) {
+      throw new Error(`Embedding model ${setting.id} needs an OpenAI-compatible base URL.`);
+    }
+    if (setting.provider !== 'openai' && setting.provider !== config.openaiCompatibleName) {
       throw new Error(`Embedding model ${setting.id}: unknown provider ${setting.provider}.`);
     }
+    const embedder = providerEmbedder(providers, setting.provider, setting.model, setting.dimensions, setting.id, options);
     entries.set(setting.id, { embedder, provider: setting.provider });
   }
 
