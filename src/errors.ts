@@ -73,12 +73,16 @@ export class ApiError extends Error {
    * not the object the URL names, so the request itself is invalid: 400 `invalid_request_error`
    * whatever the code's own status.
    */
-  constructor(code: ErrorCode, options: { message?: string; param?: string; headers?: Record<string, string>; reference?: boolean } = {}) {
+  constructor(
+    code: ErrorCode,
+    options: { message?: string; param?: string; headers?: Record<string, string>; reference?: boolean; cause?: unknown } = {},
+  ) {
     const spec = errorCatalogue[code];
     // A client error needs no stack trace, and capturing one is most of its cost (429s are hot).
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(options.message ?? spec.message);
+    // `cause`: the error this one reports, kept for the log (never sent to the client).
+    super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });
     Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
     this.code = code;

@@ -127,9 +127,9 @@ export class DocumentWork {
         case 'crashed':
           throw new DocumentParseError('document_unreadable', 'The document could not be processed: its worker process ended unexpectedly.');
         case 'busy':
-          throw new ApiError('server_busy', { message: `${error.message} Retry when some are done.`, headers: { 'Retry-After': '5' } });
+          throw new ApiError('server_busy', { message: `${error.message} Retry when some are done.`, headers: { 'Retry-After': '5' }, cause: error });
         case 'closed':
-          throw new ApiError('service_unavailable');
+          throw new ApiError('service_unavailable', { cause: error });
       }
     }
   }
