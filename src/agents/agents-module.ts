@@ -1,4 +1,3 @@
-import { RetryLaterError } from '../errors.js';
 import type { Queue } from '../queue/port.js';
 import type { Store } from '../store/port.js';
 import type { ContextService } from '../context/context-service.js';
@@ -8,13 +7,10 @@ import type { RunSlots } from '../platform/run-slots.js';
 import { AgentService } from './agents.js';
 import { AGENT_RUN_JOB, RunEngine } from './run-engine.js';
 import { RunEventLog } from '../runs/event-log.js';
-import { AgentToolRuntime } from './tool-runtime.js';
+import { AgentToolRuntime } from './engine/tool-runtime.js';
 import { validateToolDefinitions } from './tools/validate.js';
 import type { SpanWriter } from '../runs/spans.js';
 import type { RunObserver } from '../runs/observer.js';
-
-/** How long a background run of a workspace at its concurrent-run cap waits before it looks for a slot again (plus up to as much again, so waiting runs spread out). */
-const SLOT_RETRY_MS = 1000;
 
 /** Sub-agent calls nest at most this deep (an agent calling an agent calling an agent…). */
 const MAX_AGENT_DEPTH = 3;
@@ -37,10 +33,13 @@ export class AgentsModule {
       outboundAllowCidrs: readonly string[];
       spans: SpanWriter;
       observer: RunObserver;
+      /** The clock of runs and agents (tests pass their own). */
+      now?: () => number;
     },
   ) {
-    this.agents = new AgentService(deps.store, deps.catalogue, deps.context.sources, (tools, param) => void validateToolDefinitions(tools, param));
-    this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.runEvents);
+    const now = deps.now ?? Date.now;
+    this.agents = new AgentService(deps.store, deps.catalogue, deps.context.sources, (tools, param) => void validateToolDefinitions(tools, param), now);
+    this.events = new RunEventLog(deps.store, now, (repos) => repos.runEvents);
     const tools = new AgentToolRuntime({
       store: deps.store,
       context: deps.context,
@@ -61,7 +60,7 @@ export class AgentsModule {
     });
     this.engine = new RunEngine({
       store: deps.store, queue: deps.queue, catalogue: deps.catalogue, router: deps.router, context: deps.context, slots: deps.slots, tools,
-      events: this.events, spans: deps.spans, observer: deps.observer,
+      events: this.events, spans: deps.spans, observer: deps.observer, now,
     });
   }
 
@@ -81,13 +80,8 @@ export class AgentsModule {
       if (!run) return { skipped: true };
       const workspace = await this.deps.store.workspaces.get(run.scope.workspaceId);
       if (!workspace) return { skipped: true };
-      const slot = await this.deps.slots.acquire(workspace);
-      if (!slot) {
-        // The workspace is at its concurrent-run cap: the run waits its turn in the queue.
-        await this.engine.noteSlotWait(run);
-        throw new RetryLaterError('Concurrent-run cap reached; the run waits in the queue.', SLOT_RETRY_MS * (1 + Math.random()));
-      }
-      const finished = await this.engine.execute(run.id, workspace, slot);
+      // The run takes its slot there; at the workspace's cap it waits its turn in the queue.
+      const finished = await this.engine.execute(run.id, workspace);
       return { status: finished.status };
     });
   }

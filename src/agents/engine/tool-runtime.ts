@@ -1,13 +1,13 @@
-import type { Run, Scope, Store } from '../store/port.js';
-import type { ContextService } from '../context/context-service.js';
-import type { SafeFetcher } from '../context/ports.js';
-import type { AgentConfig } from './agent-config.js';
-import type { PreparedTools, ToolCallContext, ToolRuntime } from './run-engine.js';
-import type { ToolDefinition, ToolResult, ToolSpec } from './tools/ports.js';
-import { callHttpTool } from './tools/http-tool.js';
-import { toolSigningSecrets } from './tool-signing-secret.js';
-import { McpToolset } from './tools/mcp-tool.js';
-import { validateArguments } from './tools/validate.js';
+import type { Run, Scope, Store } from '../../store/port.js';
+import type { ContextService } from '../../context/context-service.js';
+import type { SafeFetcher } from '../../context/ports.js';
+import type { AgentConfig } from '../agent-config.js';
+import type { PreparedTools, ToolCallContext, ToolRuntime } from './types.js';
+import type { ToolDefinition, ToolResult, ToolSpec } from '../tools/ports.js';
+import { callHttpTool } from '../tools/http-tool.js';
+import { toolSigningSecrets } from '../tool-signing-secret.js';
+import { McpToolset } from '../tools/mcp-tool.js';
+import { validateArguments } from '../tools/validate.js';
 
 /** Runs another agent of the workspace as a tool (its run hangs under the call's span) and returns its output. */
 export type SubAgentRunner = (parent: Run, agentId: string, input: string, call: ToolCallContext) => Promise<{ ok: boolean; output: string; error?: string }>;

@@ -1,12 +1,12 @@
 import { APICallError, generateText, jsonSchema, streamText, tool, type LanguageModelUsage, type ModelMessage, type ToolSet } from 'ai';
-import type { Run, Store } from '../store/port.js';
-import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
-import { callCost, isNotional } from '../models/pricing.js';
-import type { RunEventLog } from '../runs/event-log.js';
-import type { ModelCallRecord, RunObserver } from '../runs/observer.js';
-import type { SpanWriter } from '../runs/spans.js';
-import type { AgentConfig } from './agent-config.js';
-import type { ToolSpec } from './tools/ports.js';
+import type { Run, Store } from '../../store/port.js';
+import type { ModelCatalogue, ModelRouter } from '../../models/ports.js';
+import { callCost, isNotional } from '../../models/pricing.js';
+import type { RunEventLog } from '../../runs/event-log.js';
+import type { ModelCallRecord, RunObserver } from '../../runs/observer.js';
+import type { SpanWriter } from '../../runs/spans.js';
+import type { AgentConfig } from '../agent-config.js';
+import type { ToolSpec } from '../tools/ports.js';
 
 /** What one model call asked for (text so far and tool calls), and which model answered. */
 export interface ModelStepResult {
