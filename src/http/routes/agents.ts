@@ -7,6 +7,7 @@ import { ApiError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import { readConfig } from '../../agents/agent-config.js';
 import type { AgentInput } from '../../agents/agents.js';
+import { ToolDefinitionSchema } from '../../agents/tools/schemas.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp, UsageObject } from '../schemas.js';
 import { isNotional } from '../../models/pricing.js';
@@ -18,10 +19,6 @@ import { STOP_EVENTS, isFinal } from '../../runs/statuses.js';
 const isStopped = (run: Run | undefined) => !run || isFinal(run.status) || run.status === 'requires_action';
 
 const Json = Type.Unknown();
-const ToolSchema = Type.Object({ type: Type.Union([Type.Literal('context_search'), Type.Literal('http'), Type.Literal('function'), Type.Literal('mcp'), Type.Literal('agent')]) }, {
-  additionalProperties: true,
-  description: 'A tool: context_search, http (server-side, signed), function (client-side), mcp (Streamable HTTP server), agent. See docs/agents.md.',
-});
 
 const AgentFields = {
   description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
@@ -30,7 +27,7 @@ const AgentFields = {
   context: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 50, description: 'Context source names or ids.' })),
   context_mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('tool'), Type.Literal('both')])),
   context_max_tokens: Type.Optional(Type.Integer({ minimum: 100, maximum: 100_000 })),
-  tools: Type.Optional(Type.Array(ToolSchema, { maxItems: 64 })),
+  tools: Type.Optional(Type.Array(ToolDefinitionSchema, { maxItems: 64, description: 'Tools the model may call; see docs/agents.md.' })),
   settings: Type.Optional(StrictObject({
     temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
     max_output_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()])),
