@@ -2,7 +2,7 @@
  * The storage port of analytics: rollup rows (the per-minute figures written with every run,
  * call and request, and the hour and day rows derived from them) and the request log.
  */
-import type { Page, PageRequest, Scope } from './port.js';
+import type { Page, PageRequest, Scope } from './platform-port.js';
 
 /** What a rollup row counts. */
 export type RollupSubject = 'agent_run' | 'model_call' | 'workflow_run' | 'request';

@@ -1,5 +1,5 @@
 /** The storage port of context: sources, documents and chunks with their vector and full-text indexes. */
-import type { Page, PageRequest, Scope } from './port.js';
+import type { Page, PageRequest, Scope } from './platform-port.js';
 
 export type SourceType = 'documents' | 'url' | 'http';
 

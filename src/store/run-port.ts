@@ -1,27 +1,5 @@
-/** The storage port of agents and their runs: agents and versions, threads, runs, run event logs and spans. */
-import type { Page, PageRequest, Scope } from './port.js';
-
-export type AgentStatus = 'active' | 'paused' | 'archived';
-
-export interface Agent {
-  id: string;
-  scope: Scope;
-  name: string;
-  status: AgentStatus;
-  version: number;
-  /** The current version's configuration (model, instructions, context, tools, settings…). */
-  config: Record<string, unknown>;
-  metadata: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface AgentVersion {
-  agentId: string;
-  version: number;
-  config: Record<string, unknown>;
-  createdAt: number;
-}
+/** The storage port of runs: agent runs, the event logs of both kinds of run, and their spans. */
+import type { Page, PageRequest, Scope } from './platform-port.js';
 
 export type RunStatus = 'queued' | 'running' | 'requires_action' | 'completed' | 'failed' | 'cancelled';
 
@@ -119,26 +97,6 @@ export interface Span {
   endedAt: number | null;
 }
 
-export interface ThreadMessage {
-  id: string;
-  threadId: string;
-  runId: string | null;
-  role: 'user' | 'assistant' | 'tool';
-  content: unknown;
-  createdAt: number;
-}
-
-export interface AgentRepo {
-  create(agent: Agent): Promise<Agent>;
-  get(scope: Scope, id: string): Promise<Agent | undefined>;
-  list(scope: Scope, page: PageRequest, filter?: { status?: AgentStatus }): Promise<Page<Agent>>;
-  /** Saves a changed agent; with a new version, records the version too. */
-  update(agent: Agent, newVersion: boolean): Promise<Agent>;
-  delete(scope: Scope, id: string, at: number): Promise<boolean>;
-  versions(agentId: string, page: PageRequest): Promise<Page<AgentVersion>>;
-  getVersion(agentId: string, version: number): Promise<AgentVersion | undefined>;
-}
-
 /** Which runs a list holds (every field narrows it). */
 export interface RunFilter {
   agentId?: string;
@@ -181,13 +139,4 @@ export interface SpanRepo {
   forRun(runId: string): Promise<Span[]>;
   /** Deletes up to `limit` spans that started before `before`; returns how many. */
   purge(before: number, limit: number): Promise<number>;
-}
-
-export interface ThreadRepo {
-  create(thread: { id: string; scope: Scope; createdAt: number }): Promise<void>;
-  exists(scope: Scope, id: string): Promise<boolean>;
-  addMessages(messages: ThreadMessage[]): Promise<void>;
-  messages(threadId: string, page: PageRequest): Promise<Page<ThreadMessage>>;
-  /** Every message of a thread, oldest first (the model's memory). */
-  history(threadId: string): Promise<ThreadMessage[]>;
 }

@@ -1,5 +1,5 @@
 /** The storage port of workflows: definitions and versions, workflow runs, per-step state, schedule fires. */
-import type { Page, PageRequest, Scope } from './port.js';
+import type { Page, PageRequest, Scope } from './platform-port.js';
 import type { Usage } from './run-port.js';
 
 export interface Workflow {
@@ -122,7 +122,7 @@ export interface WorkflowRunRepo {
   list(scope: Scope, filter: WorkflowRunFilter, page: PageRequest): Promise<Page<WorkflowRun>>;
   /** The workflow runs a run's `workflow` steps started, oldest first. */
   children(parentRunId: string): Promise<WorkflowRun[]>;
-  /** Saves the run (not its lease); with `expectStatus`, only if its status is still one of those. */
+  /** Saves the run (not its lease or cancel flag); with `expectStatus`, only if its status is still one of those (never for an empty list). */
   save(run: WorkflowRun, expectStatus?: WorkflowRunStatus[]): Promise<boolean>;
   requestCancel(id: string, at: number): Promise<void>;
   countActive(workflowId: string): Promise<number>;
