@@ -1,7 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import type { Database } from './schema.js';
 import type { Repos, Store, Transaction } from './port.js';
-import { kyselyRepos, sharedStatements, type DialectTraits, type SharedStatements } from './kysely-repos.js';
+import { kyselyRepos, sharedStatements, type DialectTraits, type SharedStatements } from './kysely/index.js';
 import { migrationProvider } from './migrations/index.js';
 
 /**

@@ -1,4 +1,3 @@
-import type { Config } from '../config.js';
 import { ConfigError } from '../config-error.js';
 import { serviceAddress } from '../net/service-address.js';
 import type { Store } from './port.js';
@@ -13,12 +12,19 @@ const REFUSED_STATES = /^(28|3D000)/;
 /** SQLite errors that are about the database file or its directory, not about a statement. */
 const SQLITE_FILE_CODES = /^SQLITE_(CANTOPEN|READONLY|PERM|IOERR|FULL|NOTADB|CORRUPT)/;
 
+/** Where the database is: the settings of the Config that say so (the store does not import the configuration). */
+export interface StoreLocation {
+  databaseUrl: string | undefined;
+  databaseSchema: string | undefined;
+  dataDir: string;
+}
+
 /**
  * PostgreSQL when a database URL is configured, else the embedded SQLite file under the data dir.
  * A database that cannot be connected to, or a data directory that cannot be used, is a
  * ConfigError naming the setting.
  */
-export async function openStore(config: Pick<Config, 'databaseUrl' | 'databaseSchema' | 'dataDir'>): Promise<Store> {
+export async function openStore(config: StoreLocation): Promise<Store> {
   if (config.databaseUrl) {
     try {
       return await openPostgresStore({ url: config.databaseUrl, schema: config.databaseSchema });

@@ -79,7 +79,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('rollups_time').on('rollups').columns(['width', 'bucket_start']).execute();
 
   // The request log in segments: one row per write and scope, holding up to 1000 requests (see
-  // src/store/request-log-repo.ts), keyed by the newest request's id.
+  // src/store/kysely/request-log.ts), keyed by the newest request's id.
   await db.schema
     .createTable('request_log_segments')
     .addColumn('workspace_id', 'text', (c) => c.notNull())

@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Store } from '../port.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
-import type { MergeCounts } from '../analytics-repos.js';
+import type { MergeCounts } from '../kysely/dialect-traits.js';
 import { postgresMigrations } from './migrations/index.js';
 import { PostgresChunkIndex } from './postgres-chunk-repo.js';
 

@@ -1,40 +1,14 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database } from '../schema.js';
 import type {
-  Page, PageRequest, Scope, Workflow, WorkflowRepo, WorkflowRun, WorkflowRunFilter, WorkflowRunRepo, WorkflowRunStatus,
-  WorkflowStepState, WorkflowStepStatus, WorkflowVersion, Usage,
-} from './port.js';
-import { ACTIVE_WORKFLOW_RUN_STATUSES, emptyUsage } from './port.js';
-import { paginate, paginateVersions } from './kysely-repos.js';
-import { withinCreated } from './agent-repos.js';
-
-const mode = (livemode: boolean): number => (livemode ? 1 : 0);
-const scopeOf = (row: { workspace_id: string; livemode: number }): Scope => ({ workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 });
-const json = <T>(text: string | null): T => (text === null ? (null as T) : (JSON.parse(text) as T));
-const num = (value: number | null): number | null => (value === null ? null : Number(value));
-/** JSON text of a value that may be undefined (stored as JSON null). */
-const jsonText = (value: unknown): string => JSON.stringify(value ?? null);
-
-function toWorkflow(row: Database['workflows']): Workflow {
-  return {
-    id: row.id,
-    scope: scopeOf(row),
-    name: row.name,
-    version: Number(row.version),
-    definition: json(row.definition),
-    metadata: json(row.metadata),
-    nextFireAt: num(row.next_fire_at),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
-
-const toVersion = (row: Database['workflow_versions']): WorkflowVersion => ({
-  workflowId: row.workflow_id,
-  version: Number(row.version),
-  definition: json(row.definition),
-  createdAt: Number(row.created_at),
-});
+  Page, PageRequest, Scope, Workflow, WorkflowRepo, WorkflowRun, WorkflowRunFilter, WorkflowRunRepo, WorkflowRunStatus, WorkflowStepState,
+  WorkflowVersion,
+} from '../port.js';
+import { ACTIVE_WORKFLOW_RUN_STATUSES } from '../port.js';
+import { jsonText, mode, num } from './column-values.js';
+import { withinCreated } from './created-range.js';
+import { paginate, paginateVersions } from './pagination.js';
+import { runChanges, toStep, toWorkflow, toWorkflowRun, toWorkflowVersion } from './workflow-rows.js';
 
 export class KyselyWorkflowRepo implements WorkflowRepo {
   constructor(private readonly db: Kysely<Database>) {}
@@ -109,12 +83,12 @@ export class KyselyWorkflowRepo implements WorkflowRepo {
 
   async versions(workflowId: string, page: PageRequest): Promise<Page<WorkflowVersion>> {
     const result = await paginateVersions(this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId), page);
-    return { data: result.data.map(toVersion), hasMore: result.hasMore };
+    return { data: result.data.map(toWorkflowVersion), hasMore: result.hasMore };
   }
 
   async getVersion(workflowId: string, version: number) {
     const row = await this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId).where('version', '=', version).executeTakeFirst();
-    return row && toVersion(row);
+    return row && toWorkflowVersion(row);
   }
 
   async dueSchedules(now: number, limit: number) {
@@ -134,75 +108,6 @@ export class KyselyWorkflowRepo implements WorkflowRepo {
     const result = await this.db.updateTable('workflows').set({ next_fire_at: next }).where('id', '=', id).where('next_fire_at', '=', expected).executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
-}
-
-function toWorkflowRun(row: Database['workflow_runs']): WorkflowRun {
-  return {
-    id: row.id,
-    scope: scopeOf(row),
-    workflowId: row.workflow_id,
-    workflowVersion: Number(row.workflow_version),
-    status: row.status as WorkflowRunStatus,
-    mode: row.mode as WorkflowRun['mode'],
-    trigger: row.trigger as WorkflowRun['trigger'],
-    scheduledFor: num(row.scheduled_for),
-    parentRunId: row.parent_run_id,
-    parentStepKey: row.parent_step_key,
-    input: json(row.input),
-    output: json(row.output),
-    errorCode: row.error_code,
-    errorMessage: row.error_message,
-    errorStep: row.error_step,
-    cancelRequested: Number(row.cancel_requested) === 1,
-    metadata: json(row.metadata),
-    createdAt: Number(row.created_at),
-    startedAt: num(row.started_at),
-    completedAt: num(row.completed_at),
-    updatedAt: Number(row.updated_at),
-    apiKeyId: row.api_key_id,
-    usage: { ...emptyUsage(), ...json<Partial<Usage>>(row.usage) },
-    costUsd: Number(row.cost_usd),
-    latency: json(row.latency),
-  };
-}
-
-/** The columns save() writes: everything but identity, ownership, the cancel flag and the lease. */
-function runChanges(run: WorkflowRun) {
-  return {
-    status: run.status,
-    output: run.output === undefined ? null : JSON.stringify(run.output),
-    error_code: run.errorCode,
-    error_message: run.errorMessage,
-    error_step: run.errorStep,
-    metadata: JSON.stringify(run.metadata),
-    started_at: run.startedAt,
-    completed_at: run.completedAt,
-    updated_at: run.updatedAt,
-    usage: JSON.stringify(run.usage),
-    cost_usd: run.costUsd,
-    latency: JSON.stringify(run.latency),
-  };
-}
-
-function toStep(row: Database['workflow_steps']): WorkflowStepState {
-  return {
-    runId: row.run_id,
-    key: row.key,
-    stepId: row.step_id,
-    type: row.type,
-    status: row.status as WorkflowStepStatus,
-    position: Number(row.position),
-    input: json(row.input),
-    output: json(row.output),
-    state: json(row.state),
-    errorCode: row.error_code,
-    errorMessage: row.error_message,
-    attempts: Number(row.attempts),
-    wakeAt: num(row.wake_at),
-    startedAt: num(row.started_at),
-    completedAt: num(row.completed_at),
-    updatedAt: Number(row.updated_at),
-  };
 }
 
 export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
@@ -244,8 +149,8 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
       .where('workspace_id', '=', scope.workspaceId)
       .where('livemode', '=', mode(scope.livemode));
     if (filter.workflowId !== undefined) query = query.where('workflow_id', '=', filter.workflowId);
-    if (filter.status) query = query.where('status', '=', filter.status);
-    if (filter.trigger) query = query.where('trigger', '=', filter.trigger);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.trigger !== undefined) query = query.where('trigger', '=', filter.trigger);
     if (filter.apiKeyId !== undefined) query = query.where('api_key_id', '=', filter.apiKeyId);
     if (filter.minCostUsd !== undefined) query = query.where('cost_usd', '>=', filter.minCostUsd);
     if (filter.minLatencyMs !== undefined) query = query.where('completed_at', 'is not', null).where(sql<number>`completed_at - created_at`, '>=', filter.minLatencyMs);

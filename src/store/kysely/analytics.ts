@@ -1,64 +1,10 @@
-import { createHash } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Database, RollupsTable } from './schema.js';
-import { ROLLUP_DIM_NAMES, type RollupDim, type RollupDims, type RollupRepo, type RollupRow, type RollupSelection, type RollupSubject, type RollupSums, type RollupWidth } from './port.js';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import type { RollupDim, RollupRepo, RollupRow, RollupSelection, RollupSubject, RollupWidth } from '../port.js';
 import { BulkInsert } from './bulk-insert.js';
-
-const mode = (livemode: boolean): number => (livemode ? 1 : 0);
-
-/**
- * How a dialect merges two sketch columns (JSON objects of bin → count) into one whose counts
- * are the sums: the only rollup SQL that differs between databases.
- */
-export type MergeCounts = (current: RawBuilder<string>, incoming: RawBuilder<string>) => RawBuilder<string>;
-
-/** Each dimension and its column. */
-export const DIM_COLUMNS = ROLLUP_DIM_NAMES satisfies Record<RollupDim, keyof RollupsTable>;
-
-const DIMS = Object.keys(DIM_COLUMNS) as RollupDim[];
-
-const SUM_COLUMNS = {
-  count: 'count',
-  errors: 'errors',
-  steps: 'steps',
-  inputTokens: 'input_tokens',
-  cachedInputTokens: 'cached_input_tokens',
-  outputTokens: 'output_tokens',
-  reasoningTokens: 'reasoning_tokens',
-  costUsd: 'cost_usd',
-  autoChosen: 'auto_chosen',
-  fallbacks: 'fallbacks',
-} as const satisfies Record<keyof RollupSums, keyof RollupsTable>;
-
-const SUMS = Object.keys(SUM_COLUMNS) as Array<keyof RollupSums>;
-
-/** The primary key of a series within its bucket: a hash of its dimensions. */
-function seriesOf(dims: RollupDims): string {
-  const text = DIMS.map((d) => (dims[d] === null ? '\u0000' : String(dims[d]))).join('\u0001');
-  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
-}
-
-/** The rollup table's columns, in the order toRow lists them. */
-export const ROLLUP_COLUMNS = [
-  'workspace_id', 'livemode', 'subject', 'width', 'grouping', 'bucket_start', 'series', 'sketches',
-  ...DIMS.map((d) => DIM_COLUMNS[d]), ...SUMS.map((m) => SUM_COLUMNS[m]),
-] as Array<keyof RollupsTable>;
-
-function toRow(row: RollupRow): RollupsTable {
-  const out: Record<string, unknown> = {
-    workspace_id: row.scope.workspaceId,
-    livemode: mode(row.scope.livemode),
-    subject: row.subject,
-    width: row.width,
-    grouping: row.grouping,
-    bucket_start: row.bucketStart,
-    series: seriesOf(row.dims),
-    sketches: JSON.stringify(row.metrics.sketches),
-  };
-  for (const d of DIMS) out[DIM_COLUMNS[d]] = row.dims[d];
-  for (const m of SUMS) out[SUM_COLUMNS[m]] = row.metrics[m];
-  return out as unknown as RollupsTable;
-}
+import { mode } from './column-values.js';
+import type { MergeCounts } from './dialect-traits.js';
+import { DIM_COLUMNS, DIMS, dimsOf, ROLLUP_COLUMNS, rollupRow, SUM_COLUMNS, SUMS, sumsOf, toRollupRow } from './rollup-rows.js';
 
 /** Adds rows to their buckets: measures summed, sketch bins merged by the dialect's `mergeCounts`. */
 export function rollupUpsert(mergeCounts: MergeCounts): BulkInsert<'rollups'> {
@@ -72,47 +18,11 @@ export function rollupUpsert(mergeCounts: MergeCounts): BulkInsert<'rollups'> {
     ));
 }
 
-function fromRow(row: RollupsTable): RollupRow {
-  const dims = {} as Record<RollupDim, unknown>;
-  for (const d of DIMS) {
-    const value = row[DIM_COLUMNS[d]];
-    dims[d] = value === null ? null : d === 'agentVersion' || d === 'workflowVersion' ? Number(value) : value;
-  }
-  const metrics = { sketches: JSON.parse(row.sketches) as RollupRow['metrics']['sketches'] } as RollupRow['metrics'];
-  for (const m of SUMS) metrics[m] = Number(row[SUM_COLUMNS[m]]);
-  return {
-    scope: { workspaceId: row.workspace_id, livemode: Number(row.livemode) === 1 },
-    subject: row.subject as RollupSubject,
-    width: row.width as RollupWidth,
-    grouping: row.grouping,
-    bucketStart: Number(row.bucket_start),
-    dims: dims as unknown as RollupDims,
-    metrics,
-  };
-}
-
-/** The dimensions `of` of a selected row. */
-function dimsOf(row: Record<string, unknown>, of: RollupDim[]): Partial<RollupDims> {
-  const dims: Record<string, unknown> = {};
-  for (const d of of) {
-    const value = row[DIM_COLUMNS[d]];
-    dims[d] = value === null ? null : d === 'agentVersion' || d === 'workflowVersion' ? Number(value) : value;
-  }
-  return dims as Partial<RollupDims>;
-}
-
-/** The additive measures of a selected row (sums come back as text or bigint from some drivers). */
-function sumsOf(row: Record<string, unknown>): RollupSums {
-  const sums = {} as RollupSums;
-  for (const m of SUMS) sums[m] = Number(row[SUM_COLUMNS[m]] ?? 0);
-  return sums;
-}
-
 export class KyselyRollupRepo implements RollupRepo {
   constructor(private readonly db: Kysely<Database>, private readonly upsert: BulkInsert<'rollups'>, private readonly insert: BulkInsert<'rollups'>) {}
 
   async add(rows: RollupRow[]) {
-    await this.upsert.run(this.db, rows.map(toRow));
+    await this.upsert.run(this.db, rows.map(rollupRow));
   }
 
   private select(selection: RollupSelection) {
@@ -161,12 +71,12 @@ export class KyselyRollupRepo implements RollupRepo {
       .where('bucket_start', '<', to)
       .where('grouping', '=', grouping)
       .execute();
-    return rows.map(fromRow);
+    return rows.map(toRollupRow);
   }
 
   async replaceBetween(width: RollupWidth, from: number, to: number, rows: RollupRow[]) {
     await this.db.deleteFrom('rollups').where('width', '=', width).where('bucket_start', '>=', from).where('bucket_start', '<', to).execute();
-    await this.insert.run(this.db, rows.map(toRow));
+    await this.insert.run(this.db, rows.map(rollupRow));
   }
 
   async firstMinute() {

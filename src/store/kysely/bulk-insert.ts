@@ -1,5 +1,5 @@
 import { CompiledQuery, type InsertQueryBuilder, type Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database } from '../schema.js';
 
 /** Rows per statement: at most this many, then halves, so a batch takes few statement shapes. */
 const MAX_ROWS = 256;

@@ -1,15 +1,14 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
-import type { RunEvent, RunEventRepo } from './port.js';
-import { idAtTime } from '../ids.js';
+import type { Database } from '../schema.js';
+import type { RunEvent, RunEventRepo } from '../port.js';
+import { idAtTime } from '../../ids.js';
+import { eventRow, toEvent } from './run-rows.js';
 
 /** The tables that hold a run event log, one per kind of run with the same shape, and the prefix of their runs' ids. */
 const TABLES = { run: 'run_events', wfrun: 'workflow_run_events' } as const;
 
 /** Rows per insert statement when several events are written at once. */
 const INSERT_BATCH = 200;
-
-const toRow = (e: RunEvent) => ({ run_id: e.runId, seq: e.seq, type: e.type, data: JSON.stringify(e.data), created_at: e.createdAt });
 
 /** A run event log over one of the event tables (agent runs or workflow runs). */
 export class KyselyRunEventRepo implements RunEventRepo {
@@ -20,12 +19,12 @@ export class KyselyRunEventRepo implements RunEventRepo {
   }
 
   async appendEvent(event: RunEvent) {
-    await this.db.insertInto(this.table).values(toRow(event)).execute();
+    await this.db.insertInto(this.table).values(eventRow(event)).execute();
   }
 
   async appendEvents(events: RunEvent[]) {
     for (let i = 0; i < events.length; i += INSERT_BATCH) {
-      await this.db.insertInto(this.table).values(events.slice(i, i + INSERT_BATCH).map(toRow)).execute();
+      await this.db.insertInto(this.table).values(events.slice(i, i + INSERT_BATCH).map(eventRow)).execute();
     }
   }
 
@@ -38,7 +37,7 @@ export class KyselyRunEventRepo implements RunEventRepo {
       .orderBy('seq')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({ runId: r.run_id, seq: Number(r.seq), type: r.type, data: JSON.parse(r.data) as Record<string, unknown>, createdAt: Number(r.created_at) }));
+    return rows.map(toEvent);
   }
 
   async lastEventSeq(runId: string) {
