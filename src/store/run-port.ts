@@ -121,7 +121,7 @@ export interface RunRepo {
   list(scope: Scope, filter: RunFilter, page: PageRequest): Promise<Page<Run>>;
   /** The runs another run started (agent tools, agent steps), oldest first. */
   children(parentRunId: string): Promise<Run[]>;
-  /** Saves the run; with `expectStatus`, only if its status is still that (false otherwise). */
+  /** Saves the run (not its cancel flag); with `expectStatus`, only if its status is still one of those (never for an empty list). */
   save(run: Run, expectStatus?: RunStatus[]): Promise<boolean>;
   requestCancel(id: string, at: number): Promise<void>;
   /** Records that the run's engine is alive (runs executing in a request touch it every few seconds). */

@@ -139,6 +139,8 @@ export class KyselyRunRepo implements RunRepo {
   }
 
   async save(run: Run, expectStatus?: RunStatus[]) {
+    // No status to expect matches nothing (and `in ()` is a syntax error on PostgreSQL).
+    if (expectStatus && expectStatus.length === 0) return false;
     const { id, workspace_id, livemode, created_at, cancel_requested, ...changes } = runRow(run);
     let update = this.db.updateTable('runs').set(changes).where('id', '=', id);
     if (expectStatus) update = update.where('status', 'in', expectStatus);

@@ -1,7 +1,7 @@
 import type { Database } from '../schema.js';
 import type { Run, RunEvent, RunStatus, Span, Usage } from '../port.js';
 import { emptyUsage } from '../port.js';
-import { json, mode, num, scopeOf } from './column-values.js';
+import { json, jsonText, mode, num, scopeOf } from './column-values.js';
 
 export function toRun(row: Database['runs']): Run {
   return {
@@ -47,7 +47,7 @@ export function runRow(run: Run): Database['runs'] {
     thread_id: run.threadId,
     status: run.status,
     mode: run.mode,
-    input: JSON.stringify(run.input),
+    input: jsonText(run.input),
     state: JSON.stringify(run.state),
     output: run.output,
     error_code: run.errorCode,
