@@ -16,8 +16,8 @@ import { serviceAddress } from './net/service-address.js';
 import { buildApp } from './http/app.js';
 import { checkTransportPolicy, listen, type Listener } from './http/listen.js';
 import { bootstrapIfEmpty, type Bootstrap } from './platform/workspaces.js';
-import { startHeartbeats } from './platform/status.js';
-import { registerMaintenanceJobs, scheduleMaintenance } from './platform/maintenance.js';
+import { PlatformModule } from './platform/platform-module.js';
+import type { AreaModule, AreaRunning } from './area-module.js';
 import { version } from './version.js';
 import { ContextService } from './context/context-service.js';
 import { DocumentWork } from './context/document-work.js';
@@ -71,44 +71,29 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const watchRedis = redisWatcher(config, (message) => warn(message));
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
-  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const { context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const opened = [limits, fetcher, compute, store];
 
   let listening: Listener | undefined;
   let bootstrap: Bootstrap | undefined;
-  let analyticsRunning: Awaited<ReturnType<AnalyticsModule['start']>> | undefined;
+  const running: AreaRunning[] = [];
   try {
     app = await buildApp({
       config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, workflows, analytics, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
-    analyticsRunning = await analytics.start(config.metricsHost);
+    for (const area of areas) area.registerJobs(jobs);
+    for (const area of areas) running.push(await area.start(onError));
     // Only once listening: a start that fails (port taken, bad certificate) must not create
     // keys that are then never shown.
     bootstrap = await bootstrapIfEmpty(store);
   } catch (error) {
-    await analyticsRunning?.stop().catch(() => {});
     await (listening ?? app)?.close().catch(() => {});
-    await queue.close().catch(() => {});
-    await limits.close().catch(() => {});
-    await fetcher.close().catch(() => {});
-    await compute.close().catch(() => {});
-    await store.close().catch(() => {});
+    await shutdown(running, queue, 0, opened).catch(() => {});
     throw error;
   }
   const listener = listening;
-  const logger = app.log;
-  const stopHeartbeats = startHeartbeats(store, (error) => logger.warn({ err: error }, 'heartbeat not recorded'));
-  registerMaintenanceJobs(jobs, store);
-  context.registerJobs();
-  agents.registerJobs();
-  workflows.registerJobs();
-  analytics.registerJobs();
-  const stopSweeper = agents.startSweeper((error) => logger.warn({ err: error }, 'abandoned runs not swept'));
-  const stopMaintenance = scheduleMaintenance(queue, onError('maintenance job not enqueued'));
-  const stopScheduler = context.startScheduler(onError('scheduled refreshes not enqueued'));
-  const stopWorkflowSchedules = workflows.scheduler.start(config.workflowSchedulerIntervalMs, onError('workflow schedules not fired'));
-  const running = analyticsRunning;
   if (config.role === 'all') await queue.start({ concurrency: config.workerConcurrency });
 
   let closing: Promise<void> | undefined;
@@ -117,25 +102,13 @@ export async function startKairo(config: Config): Promise<Kairo> {
     port: listener.port,
     store,
     queue,
-    logger,
+    logger: app.log,
     bootstrap,
-    metricsUrl: running.metricsUrl,
+    metricsUrl: analytics.metricsUrl,
     close() {
       closing ??= (async () => {
         await listener.close();
-        stopMaintenance();
-        stopScheduler();
-        stopWorkflowSchedules();
-        stopSweeper();
-        stopHeartbeats();
-        await queue.stop(config.shutdownTimeoutMs);
-        // After the jobs: runs that finish while they drain are still counted and exported.
-        await running.stop();
-        await queue.close();
-        await limits.close();
-        await fetcher.close();
-        await compute.close();
-        await store.close();
+        await shutdown(running, queue, config.shutdownTimeoutMs, opened);
       })();
       return closing;
     },
@@ -153,28 +126,32 @@ export async function startWorker(config: Config, log: (message: string) => void
   const store = await openStore(config);
   const watchRedis = redisWatcher(config, log);
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
-  const stopHeartbeats = startHeartbeats(store, (error) => log(`heartbeat not recorded: ${String(error)}`));
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
-  const { context, agents, workflows, analytics, fetcher, compute, jobs } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
-  registerMaintenanceJobs(jobs, store);
-  context.registerJobs();
-  agents.registerJobs();
-  workflows.registerJobs();
-  analytics.registerJobs();
-  const analyticsRunning = await analytics.start(config.metricsHost);
+  const { jobs, areas, fetcher, compute } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const opened = [limits, fetcher, compute, store];
+  const running: AreaRunning[] = [];
+  try {
+    for (const area of areas) area.registerJobs(jobs);
+    for (const area of areas) running.push(await area.start(onError));
+  } catch (error) {
+    await shutdown(running, queue, 0, opened).catch(() => {});
+    throw error;
+  }
   await queue.start({ concurrency: config.workerConcurrency });
-  return {
-    async close() {
-      stopHeartbeats();
-      await queue.stop(config.shutdownTimeoutMs);
-      await analyticsRunning.stop();
-      await queue.close();
-      await limits.close();
-      await fetcher.close();
-      await compute.close();
-      await store.close();
-    },
-  };
+  return { close: () => shutdown(running, queue, config.shutdownTimeoutMs, opened) };
+}
+
+/**
+ * Stops the areas' background work, lets the queue finish the jobs it holds (up to `timeoutMs`),
+ * then closes the areas (after the jobs: runs that finished while the queue drained are still
+ * counted and exported), the queue and everything else opened, in order.
+ */
+async function shutdown(running: AreaRunning[], queue: Queue, timeoutMs: number, opened: Array<{ close(): Promise<void> }>): Promise<void> {
+  for (const area of [...running].reverse()) area.stop();
+  await queue.stop(timeoutMs);
+  for (const area of [...running].reverse()) await area.close?.();
+  await queue.close();
+  for (const resource of opened) await resource.close();
 }
 
 /**
@@ -235,7 +212,15 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     expressions: new ExpressionEvaluator(compute, config.computeHeapMb, config.maxWorkflowDataBytes),
     limits: { maxMapItems: config.maxMapItems, maxWorkflowDataBytes: config.maxWorkflowDataBytes },
   });
-  return { context, agents, workflows, analytics, fetcher, compute, jobs };
+  const areas: AreaModule[] = [
+    new PlatformModule({ store, queue }),
+    context,
+    // Agent runs whose process died are failed by a sweeper; workflow schedules fire runs.
+    { registerJobs: () => agents.registerJobs(), start: (errors) => ({ stop: agents.startSweeper(errors('abandoned runs not swept')) }) },
+    { registerJobs: () => workflows.registerJobs(), start: (errors) => ({ stop: workflows.scheduler.start(config.workflowSchedulerIntervalMs, errors('workflow schedules not fired')) }) },
+    analytics,
+  ];
+  return { context, agents, workflows, analytics, fetcher, compute, jobs, areas };
 }
 
 /** Heavy tasks one workspace may have waiting for a worker process; past it, they are refused with 503 `server_busy`. */

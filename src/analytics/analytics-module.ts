@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { Queue } from '../queue/port.js';
+import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
 import type { Store } from '../store/port.js';
 import type { ModelCatalogue } from '../models/ports.js';
 import type { RunObserver } from '../runs/observer.js';
@@ -20,7 +21,7 @@ import { PrometheusMetrics } from './exporters/prometheus.js';
  * The analytics area: spans and rollups written as runs go, request accounting, and (in later
  * modules) the queries, the trace view, maintenance and the exporters.
  */
-export class AnalyticsModule {
+export class AnalyticsModule implements AreaModule {
   readonly spans: SpanWriter;
   readonly observer: RunObserver;
   readonly requests: RequestAccounting;
@@ -34,12 +35,15 @@ export class AnalyticsModule {
   private readonly otlp: OtlpTraceExporter | undefined;
   /** The job queue the areas register their handlers on: with metrics on, every handler is timed. */
   readonly jobs: Queue;
+  /** Where Prometheus metrics are served once started, when the operator set a metrics port. */
+  metricsUrl: string | undefined;
 
   constructor(
     private readonly deps: {
       config: Pick<
         Config,
-        'analytics' | 'traceRetentionDays' | 'requestLogRetentionDays' | 'rollupRetentionDays' | 'metricsPort' | 'otlpTracesUrl' | 'otlpHeaders' | 'otelServiceName'
+        | 'analytics' | 'traceRetentionDays' | 'requestLogRetentionDays' | 'rollupRetentionDays' | 'metricsHost' | 'metricsPort' | 'otlpTracesUrl' | 'otlpHeaders'
+        | 'otelServiceName'
       >;
       store: Store;
       queue: Queue;
@@ -70,23 +74,24 @@ export class AnalyticsModule {
   }
 
   /** Deriving hour and day rollups and purging what has outlived its retention run as jobs. */
-  registerJobs(): void {
-    registerAnalyticsJobs(this.jobs, this.deps.store, this.compactor, this.deps.config);
+  registerJobs(queue: Queue): void {
+    registerAnalyticsJobs(queue, this.deps.store, this.compactor, this.deps.config);
   }
 
   /**
    * Starts writing buffered requests every second, scheduling maintenance and serving metrics
-   * (on the operator's port); returns a stop function that writes the requests still buffered and
-   * flushes the exporters.
+   * (on the operator's port). Closing writes the requests still buffered and flushes the
+   * exporters: after the job queue drained, so that runs finishing meanwhile are counted too.
    */
-  async start(metricsHost: string): Promise<{ metricsUrl: string | undefined; stop(): Promise<void> }> {
-    const metricsServer = this.metrics && this.deps.config.metricsPort !== undefined ? await this.metrics.listen(metricsHost, this.deps.config.metricsPort) : undefined;
+  async start(onError: BackgroundErrors): Promise<AreaRunning> {
+    const { metricsHost, metricsPort } = this.deps.config;
+    const metricsServer = this.metrics && metricsPort !== undefined ? await this.metrics.listen(metricsHost, metricsPort) : undefined;
+    this.metricsUrl = metricsServer?.url;
     const stopRequests = this.requests.start();
-    const stopMaintenance = scheduleAnalyticsMaintenance(this.deps.queue, this.deps.onError);
+    const stopMaintenance = scheduleAnalyticsMaintenance(this.deps.queue, onError('analytics maintenance not enqueued'));
     return {
-      metricsUrl: metricsServer?.url,
-      stop: async () => {
-        stopMaintenance();
+      stop: stopMaintenance,
+      close: async () => {
         await stopRequests();
         await this.otlp?.close();
         await metricsServer?.close();

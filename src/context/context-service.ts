@@ -1,4 +1,5 @@
 import type { JobContext, Queue } from '../queue/port.js';
+import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
 import type { Store } from '../store/port.js';
 import { RetryLaterError, UnrecoverableError } from '../errors.js';
 import type { RunSlots } from '../platform/run-slots.js';
@@ -38,7 +39,7 @@ export interface UploadLimits {
 }
 
 /** The context area: sources, ingestion, indexing, live refresh and retrieval. */
-export class ContextService {
+export class ContextService implements AreaModule {
   readonly sources: SourceService;
   readonly indexer: DocumentIndexer;
   readonly ingest: IngestService;
@@ -65,13 +66,13 @@ export class ContextService {
   }
 
   /** Registers the background jobs of the context area (call before queue.start()). */
-  registerJobs(): void {
-    this.deps.queue.register<IndexJob>(INDEX_DOCUMENT_JOB, async (job) => {
+  registerJobs(queue: Queue): void {
+    queue.register<IndexJob>(INDEX_DOCUMENT_JOB, async (job) => {
       // Jobs queued before the payload named the workspace look it up.
       const workspaceId = job.payload.workspaceId ?? (await this.deps.store.contextDocuments.getById(job.payload.documentId))?.scope.workspaceId;
       return this.inIngestionSlot(workspaceId, () => this.indexJob(job));
     });
-    this.deps.queue.register<RefreshJob>(REFRESH_SOURCE_JOB, async (job) => {
+    queue.register<RefreshJob>(REFRESH_SOURCE_JOB, async (job) => {
       const workspaceId = job.payload.workspaceId ?? (await this.deps.store.contextSources.getById(job.payload.sourceId))?.scope.workspaceId;
       return this.inIngestionSlot(workspaceId, async () => {
         const outcome = await this.refresh.refresh(job.payload.sourceId, job.signal, job.payload.due === undefined ? {} : { due: job.payload.due });
@@ -117,12 +118,13 @@ export class ContextService {
     }
   }
 
-  /** Enqueues due scheduled refreshes now and periodically; returns a stop function. */
-  startScheduler(onError: (error: unknown) => void): () => void {
-    const tick = () => void this.refresh.enqueueDue().catch(onError);
+  /** Enqueues due scheduled refreshes now and periodically. */
+  start(onError: BackgroundErrors): AreaRunning {
+    const report = onError('scheduled refreshes not enqueued');
+    const tick = () => void this.refresh.enqueueDue().catch(report);
     tick();
     const timer = setInterval(tick, this.deps.schedulerIntervalMs ?? 15_000);
     timer.unref();
-    return () => clearInterval(timer);
+    return { stop: () => clearInterval(timer) };
   }
 }
