@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import type { Store, Workflow } from '../store/port.js';
 import type { ScheduleDefinition, WorkflowDefinition } from './definition.js';
-import type { WorkflowEngine } from './engine.js';
+import type { WorkflowEngine } from './engine/engine.js';
 
 const DUE_BATCH = 100;
 

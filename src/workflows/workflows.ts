@@ -2,7 +2,7 @@ import { ApiError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import type { Page, PageRequest, Scope, Store, Workflow, WorkflowRun, WorkflowRunFilter, WorkflowStepState, WorkflowVersion } from '../store/port.js';
 import type { WorkflowDefinition } from './definition.js';
-import type { WorkflowEngine } from './engine.js';
+import type { WorkflowEngine } from './engine/engine.js';
 import { isFinal } from '../runs/statuses.js';
 import { nextFireAt } from './schedule.js';
 import { validateRunInput, validateWorkflowDefinition, type DefinitionLookups } from './validate.js';
