@@ -1,6 +1,6 @@
 /**
  * The workflow definition: JSON data, validated once on create/replace (validate.ts) and then
- * executed by the durable engine (engine.ts) without replay. Steps run in order; `branch`,
+ * executed by the durable engine (engine/) without replay. Steps run in order; `branch`,
  * `parallel`, `map` and `approval` (its timeout path) hold nested sequences of steps.
  *
  * Expressions are JSONata, evaluated against
@@ -8,6 +8,10 @@
  * (`item`/`index` only inside a `map`). Strings that are templates (`url`, header values)
  * interpolate `{{ expression }}`.
  */
+
+import type { Step } from './step-schemas.js';
+
+export type { Step } from './step-schemas.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included (1 = no retry). */
@@ -19,92 +23,16 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { max_attempts: 3, backoff_ms: 1_000, max_backoff_ms: 60_000 };
 
-interface StepBase {
-  /** Unique within the whole definition (nested steps included): `^[a-zA-Z][a-zA-Z0-9_]{0,63}$`. */
-  id: string;
-  name?: string;
-  /** Overrides the workflow's retry policy for this step (agent, http and workflow steps retry). */
-  retry?: Partial<RetryPolicy>;
-}
-
-export interface AgentStep extends StepBase {
-  type: 'agent';
-  /** An agent id (`agent_…`) of the same workspace and mode; its active version at the time the step runs. */
-  agent: string;
-  /** Expression: the agent's input (a string; anything else is sent as JSON text). */
-  input: string;
-}
-
-export interface HttpStep extends StepBase {
-  type: 'http';
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  /** Template: `https://api.example.com/leads/{{ input.id }}`. */
-  url: string;
-  /** Header values are templates. `Idempotency-Key` is always set by KAIRO (stable per step). */
-  headers?: Record<string, string>;
-  /** Expression: the JSON body (not sent for GET and DELETE). */
-  body?: string;
-  /** Default 15 000, at most 60 000. */
-  timeout_ms?: number;
-}
-
-export interface TransformStep extends StepBase {
-  type: 'transform';
-  /** Expression: the step's output. */
-  expression: string;
-}
-
-export interface BranchStep extends StepBase {
-  type: 'branch';
-  /** Ordered; the first case whose `when` is truthy runs. */
-  cases: Array<{ when: string; steps: Step[] }>;
-  /** Runs when no case matches (nothing runs when absent). */
-  default?: Step[];
-}
-
-export interface ParallelStep extends StepBase {
-  type: 'parallel';
-  /** Run at once and joined; the output is `{ <branch name>: <last step's output> }`. */
-  branches: Array<{ name: string; steps: Step[] }>;
-}
-
-export interface MapStep extends StepBase {
-  type: 'map';
-  /** Expression: the array to iterate (evaluated once; the list is stored). */
-  items: string;
-  /** The sub-sequence run for each item, with `item` and `index` in scope. */
-  steps: Step[];
-  /** Items processed at once; default 4, at most 50. */
-  concurrency?: number;
-}
-
-export interface DelayStep extends StepBase {
-  type: 'delay';
-  /** `500ms`, `30s`, `5m`, `2h`, `1d` (one of duration / until). */
-  duration?: string;
-  /** Expression: an RFC 3339 time or epoch milliseconds to wait until. */
-  until?: string;
-}
-
-export interface ApprovalStep extends StepBase {
-  type: 'approval';
-  /** Shown to whoever resumes the run. */
-  prompt?: string;
-  /** How long to wait (`duration` syntax); without it the run waits until resumed or cancelled. */
-  timeout?: string;
-  /** Run when the timeout passes (the step's output is then null); without it the run fails. */
-  on_timeout?: Step[];
-}
-
-export interface WorkflowCallStep extends StepBase {
-  type: 'workflow';
-  /** A workflow id (`wf_…`) of the same workspace and mode; its current version. */
-  workflow: string;
-  /** Expression: the called workflow's input (default `{}`). */
-  input?: string;
-}
-
-export type Step = AgentStep | HttpStep | TransformStep | BranchStep | ParallelStep | MapStep | DelayStep | ApprovalStep | WorkflowCallStep;
+/** Each step type's fields are described in step-schemas.ts. */
+export type AgentStep = Extract<Step, { type: 'agent' }>;
+export type HttpStep = Extract<Step, { type: 'http' }>;
+export type TransformStep = Extract<Step, { type: 'transform' }>;
+export type BranchStep = Extract<Step, { type: 'branch' }>;
+export type ParallelStep = Extract<Step, { type: 'parallel' }>;
+export type MapStep = Extract<Step, { type: 'map' }>;
+export type DelayStep = Extract<Step, { type: 'delay' }>;
+export type ApprovalStep = Extract<Step, { type: 'approval' }>;
+export type WorkflowCallStep = Extract<Step, { type: 'workflow' }>;
 export type StepType = Step['type'];
 
 export const STEP_TYPES: readonly StepType[] = ['agent', 'http', 'transform', 'branch', 'parallel', 'map', 'delay', 'approval', 'workflow'];

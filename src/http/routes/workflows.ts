@@ -1,9 +1,12 @@
 import { Type } from 'typebox';
+import type { ErrorObject } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Workflow, WorkflowRun, WorkflowStepState, WorkflowVersion } from '../../store/port.js';
 import { ApiError } from '../../errors.js';
 import type { WorkflowDefinition } from '../../workflows/definition.js';
+import { RetrySchema, StepSchema } from '../../workflows/step-schemas.js';
+import { shapeError } from '../../workflows/schema-errors.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp, UsageObject } from '../schemas.js';
 import { isNotional } from '../../models/pricing.js';
@@ -28,15 +31,28 @@ const WorkflowBody = StrictObject({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
   input_schema: Type.Optional(Type.Union([AnyObject, Type.Null()], { description: 'JSON Schema the input of every run must satisfy.' })),
-  steps: Type.Array(AnyObject, {
+  steps: Type.Array(StepSchema, {
     minItems: 1, maxItems: 200,
     description: 'Steps run in order: agent, http, transform, branch, parallel, map, delay, approval, workflow. See docs/workflows.md.',
   }),
   output: Type.Optional(Type.Union([Type.String({ maxLength: 10_000 }), Type.Null()], { description: "JSONata expression: the run's output (default: the last step's output)." })),
-  retry: Type.Optional(AnyObject),
+  retry: Type.Optional(RetrySchema),
   schedule: Type.Optional(Type.Union([AnyObject, Type.Null()], { description: '{ cron, timezone, input }: each due time starts one run.' })),
   metadata: Type.Optional(Metadata),
 });
+
+/**
+ * The body schema checks a definition's steps; their problems are worded as validate.ts words
+ * them, naming the step ("Step 'a': an agent step needs 'agent'."). Any other error goes on to the
+ * app's error handler as it is.
+ */
+function stepErrors(error: unknown, request: FastifyRequest): never {
+  const { validation, validationContext } = error as { validation?: ErrorObject[]; validationContext?: string };
+  const first = validation?.[0];
+  if (!first || validationContext !== 'body' || !/^\/steps(\/|$)/.test(first.instancePath)) throw error;
+  const steps = (request.body as Record<string, unknown>).steps;
+  throw shapeError({ ...first, instancePath: first.instancePath.slice('/steps'.length) }, steps, 'steps', 'sequence');
+}
 
 const WorkflowObject = Type.Object({
   object: Type.Literal('workflow'),
@@ -290,6 +306,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
       description: 'The definition is validated whole: unique step ids, references to earlier steps and to existing agents and workflows, no call cycles, expressions that parse. Errors name the step and field.',
       body: WorkflowBody, response: { 201: WorkflowObject },
     },
+    errorHandler: stepErrors,
   }, async (request, reply) => reply.code(201).send(workflowView(await workflows.create(authOf(request).scope, request.body))));
 
   app.get('/v1/workflows', {
@@ -309,6 +326,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
       description: 'Runs already started keep the version they started with.',
       params: WorkflowParams, body: WorkflowBody, response: { 200: WorkflowObject },
     },
+    errorHandler: stepErrors,
   }, async (request) => workflowView(await workflows.replace(authOf(request).scope, request.params.id, request.body)));
 
   app.delete('/v1/workflows/:id', {
