@@ -71,7 +71,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const watchRedis = redisWatcher(config, (message) => warn(message));
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
-  const { context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const { platform, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
   const opened = [limits, fetcher, compute, store];
 
   let listening: Listener | undefined;
@@ -79,7 +79,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const running: AreaRunning[] = [];
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, context, agents, workflows, analytics, catalogue, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, context, agents, workflows, analytics, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -211,16 +211,17 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs,
     expressions: new ExpressionEvaluator(compute, config.computeHeapMb, config.maxWorkflowDataBytes),
     limits: { maxMapItems: config.maxMapItems, maxWorkflowDataBytes: config.maxWorkflowDataBytes },
+    schedulerIntervalMs: config.workflowSchedulerIntervalMs,
   });
+  const platform = new PlatformModule({ store, queue });
   const areas: AreaModule[] = [
-    new PlatformModule({ store, queue }),
+    platform,
     context,
-    // Agent runs whose process died are failed by a sweeper; workflow schedules fire runs.
-    { registerJobs: () => agents.registerJobs(), start: (errors) => ({ stop: agents.startSweeper(errors('abandoned runs not swept')) }) },
-    { registerJobs: () => workflows.registerJobs(), start: (errors) => ({ stop: workflows.scheduler.start(config.workflowSchedulerIntervalMs, errors('workflow schedules not fired')) }) },
+    agents,
+    workflows,
     analytics,
   ];
-  return { context, agents, workflows, analytics, fetcher, compute, jobs, areas };
+  return { platform, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
 }
 
 /** Heavy tasks one workspace may have waiting for a worker process; past it, they are refused with 503 `server_busy`. */

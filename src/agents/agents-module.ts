@@ -1,5 +1,8 @@
 import type { Queue } from '../queue/port.js';
-import type { Store } from '../store/port.js';
+import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
+import { RunReads } from './run-reads.js';
+import type { Scope, Store } from '../store/port.js';
+import { getToolSigningSecret, rotateToolSigningSecret, type ToolSigningSecret } from './tool-signing-secret.js';
 import type { ContextService } from '../context/context-service.js';
 import type { SafeFetcher } from '../context/ports.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
@@ -15,11 +18,17 @@ import type { RunObserver } from '../runs/observer.js';
 /** Sub-agent calls nest at most this deep (an agent calling an agent calling an agent…). */
 const MAX_AGENT_DEPTH = 3;
 
-/** The agents area wired together: agent configuration, the run engine and its event log. */
-export class AgentsModule {
+/** The agents area wired together: agent configuration, the run engine, its event log and what the API reads of runs. */
+export class AgentsModule implements AreaModule {
   readonly agents: AgentService;
   readonly engine: RunEngine;
   readonly events: RunEventLog;
+  readonly runs: RunReads;
+  /** The workspace's secret that signs http tool calls, shown and rotated through the API. */
+  readonly signingSecrets: {
+    get(scope: Scope): Promise<ToolSigningSecret>;
+    rotate(scope: Scope, overlapSeconds: number): Promise<ToolSigningSecret>;
+  };
 
   constructor(
     private readonly deps: {
@@ -40,6 +49,11 @@ export class AgentsModule {
     const now = deps.now ?? Date.now;
     this.agents = new AgentService(deps.store, deps.catalogue, deps.context.sources, (tools, param) => void validateToolDefinitions(tools, param), now);
     this.events = new RunEventLog(deps.store, now, (repos) => repos.runEvents);
+    this.runs = new RunReads(deps.store);
+    this.signingSecrets = {
+      get: (scope) => getToolSigningSecret(deps.store, scope, now()),
+      rotate: (scope, overlapSeconds) => rotateToolSigningSecret(deps.store, scope, overlapSeconds, now()),
+    };
     const tools = new AgentToolRuntime({
       store: deps.store,
       context: deps.context,
@@ -64,18 +78,19 @@ export class AgentsModule {
     });
   }
 
-  /** Fails abandoned wait/stream runs now and every 15 s; returns a stop function. */
-  startSweeper(onError: (error: unknown) => void): () => void {
-    const sweep = () => void this.engine.failAbandoned().catch(onError);
+  /** Fails abandoned wait/stream runs (their process died) now and every 15 s. */
+  start(onError: BackgroundErrors): AreaRunning {
+    const report = onError('abandoned runs not swept');
+    const sweep = () => void this.engine.failAbandoned().catch(report);
     sweep();
     const timer = setInterval(sweep, 15_000);
     timer.unref();
-    return () => clearInterval(timer);
+    return { stop: () => clearInterval(timer) };
   }
 
   /** Background runs execute through the queue (and survive a restart: a claimed run resumes). */
-  registerJobs(): void {
-    this.deps.queue.register<{ runId: string }>(AGENT_RUN_JOB, async (job) => {
+  registerJobs(queue: Queue): void {
+    queue.register<{ runId: string }>(AGENT_RUN_JOB, async (job) => {
       const run = await this.deps.store.runs.getById(job.payload.runId);
       if (!run) return { skipped: true };
       const workspace = await this.deps.store.workspaces.get(run.scope.workspaceId);

@@ -8,6 +8,7 @@ import type { WorkflowsModule } from '../workflows/workflows-module.js';
 import type { ModelCatalogue } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 import type { AnalyticsModule } from '../analytics/analytics-module.js';
+import type { PlatformModule } from '../platform/platform-module.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -16,6 +17,7 @@ export interface AppDeps {
   queue: Queue;
   rateLimiter: RateLimiter;
   concurrency: ConcurrencyLimiter;
+  platform: PlatformModule;
   context: ContextService;
   agents: AgentsModule;
   workflows: WorkflowsModule;

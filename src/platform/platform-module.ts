@@ -1,12 +1,31 @@
 import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
 import type { Queue } from '../queue/port.js';
-import type { Store } from '../store/port.js';
+import type { ApiKey, Page, PageRequest, Scope, Store } from '../store/port.js';
+import { createApiKey, getApiKey, listApiKeys, revokeApiKey, type CreatedApiKey } from './api-keys.js';
 import { registerMaintenanceJobs, scheduleMaintenance } from './maintenance.js';
 import { startHeartbeats } from './status.js';
 
-/** The platform area's background work: the uptime heartbeat and the hourly housekeeping job. */
+/** A workspace's API keys, as the API manages them. */
+export interface ApiKeyService {
+  create(scope: Scope, name: string | undefined): Promise<CreatedApiKey>;
+  list(scope: Scope, page: PageRequest): Promise<Page<ApiKey>>;
+  get(scope: Scope, id: string): Promise<ApiKey>;
+  revoke(scope: Scope, id: string): Promise<ApiKey>;
+}
+
+/** The platform area: API keys, and the background work of the uptime heartbeat and the hourly housekeeping job. */
 export class PlatformModule implements AreaModule {
-  constructor(private readonly deps: { store: Store; queue: Queue }) {}
+  readonly apiKeys: ApiKeyService;
+
+  constructor(private readonly deps: { store: Store; queue: Queue }) {
+    const { store } = deps;
+    this.apiKeys = {
+      create: (scope, name) => createApiKey(store, { workspaceId: scope.workspaceId, livemode: scope.livemode, name }),
+      list: (scope, page) => listApiKeys(store, scope, page),
+      get: (scope, id) => getApiKey(store, scope, id),
+      revoke: (scope, id) => revokeApiKey(store, scope, id),
+    };
+  }
 
   registerJobs(queue: Queue): void {
     registerMaintenanceJobs(queue, this.deps.store);

@@ -1,4 +1,5 @@
 import type { Queue } from '../queue/port.js';
+import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
 import { emptyUsage, type Store } from '../store/port.js';
 import type { SafeFetcher } from '../context/ports.js';
 import type { RunSlots } from '../platform/run-slots.js';
@@ -18,7 +19,7 @@ import { WorkflowService } from './workflows.js';
 const PERMANENT_AGENT_ERRORS = new Set(['max_steps_exceeded', 'no_model_available', 'agent_requires_action', 'agent_missing', 'agent_not_active']);
 
 /** The workflows area wired together: definitions, the durable engine, its event log and schedules. */
-export class WorkflowsModule {
+export class WorkflowsModule implements AreaModule {
   readonly workflows: WorkflowService;
   readonly engine: WorkflowEngine;
   readonly events: RunEventLog;
@@ -37,6 +38,8 @@ export class WorkflowsModule {
       leaseMs: number;
       expressions: ExpressionEvaluator;
       limits: WorkflowDataLimits;
+      /** How often due schedules are looked for. */
+      schedulerIntervalMs: number;
     },
   ) {
     this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.workflowRunEvents);
@@ -49,8 +52,13 @@ export class WorkflowsModule {
     this.scheduler = new WorkflowScheduler({ store: deps.store, engine: this.engine });
   }
 
-  registerJobs(): void {
-    this.deps.queue.register<{ runId: string }>(WORKFLOW_RUN_JOB, (job) => this.engine.advance(job.payload.runId, job.signal));
+  registerJobs(queue: Queue): void {
+    queue.register<{ runId: string }>(WORKFLOW_RUN_JOB, (job) => this.engine.advance(job.payload.runId, job.signal));
+  }
+
+  /** Fires the runs of cron schedules as they come due. */
+  start(onError: BackgroundErrors): AreaRunning {
+    return { stop: this.scheduler.start(this.deps.schedulerIntervalMs, onError('workflow schedules not fired')) };
   }
 }
 

@@ -107,6 +107,11 @@ export class WorkflowService {
     return this.store.workflowRuns.list(scope, { ...filter, workflowId: workflow.id }, page);
   }
 
+  /** The run as stored now (after a stream ended, say); undefined once deleted. */
+  currentRun(runId: string): Promise<WorkflowRun | undefined> {
+    return this.store.workflowRuns.getById(runId);
+  }
+
   steps(runId: string): Promise<WorkflowStepState[]> {
     return this.store.workflowRuns.steps(runId);
   }

@@ -79,7 +79,7 @@ export async function openEngineHarness(flags: ConfigFlags = {}): Promise<Engine
     store, queue, catalogue, router, context, slots, fetcher, outboundAllowCidrs: config.outboundAllowCidrs,
     spans: analytics.spans, observer: analytics.observer, now,
   });
-  module.registerJobs();
+  module.registerJobs(queue);
 
   const workspace = (plan: PlanName = 'enterprise') => createWorkspace(store, { name: newId('ws'), plan }, clock.now);
   return {

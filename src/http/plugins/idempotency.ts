@@ -7,6 +7,12 @@ import { IDEMPOTENCY_TTL_MS } from '../../platform/maintenance.js';
 declare module 'fastify' {
   interface FastifyRequest {
     idempotency: { scope: Scope; key: string } | null;
+    /**
+     * For a response streamed as server-sent events, which the stored-response hook never sees
+     * whole: stores `body` (JSON, status 200) as what a retry with the same key gets, or, with
+     * null, gives the key up so that a retry runs again.
+     */
+    recordStreamedResponse(body: string | null): Promise<void>;
   }
 }
 
@@ -48,6 +54,13 @@ function replay(reply: FastifyReply, status: number, body: string, headers: Reco
 export function registerIdempotency(app: FastifyInstance, deps: { store: Store; now?: () => number }): void {
   const now = deps.now ?? Date.now;
   app.decorateRequest('idempotency', null);
+  app.decorateRequest('recordStreamedResponse', async function recordStreamedResponse(this: FastifyRequest, body: string | null) {
+    const claim = this.idempotency;
+    if (!claim) return;
+    this.idempotency = null;
+    if (body === null) await deps.store.idempotency.release(claim.scope, claim.key);
+    else await deps.store.idempotency.complete(claim.scope, claim.key, 200, body, {});
+  });
 
   // Attached to POST routes only, so reads pay nothing. preHandler runs after authentication and
   // validation: a request rejected there is not stored.

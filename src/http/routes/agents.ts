@@ -4,7 +4,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ModelMessage } from 'ai';
 import type { Agent, AgentVersion, Run } from '../../store/port.js';
 import { ApiError } from '../../errors.js';
-import { isId } from '../../ids.js';
 import { readConfig } from '../../agents/agent-config.js';
 import type { AgentInput } from '../../agents/agents.js';
 import { ToolDefinitionSchema } from '../../agents/tools/schemas.js';
@@ -192,21 +191,19 @@ function toInput(body: Static<typeof UpdateAgentBody>): AgentInput {
 /** Agent routes: the 12 endpoints of the Agents group. */
 export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { agents, engine, events } = deps.agents;
+  const { agents, engine, events, runs } = deps.agents;
 
   async function findRun(request: FastifyRequest, params: { id: string; run_id: string }): Promise<Run> {
     const auth = authOf(request);
     const agent = await agents.get(auth.scope, params.id);
-    const run = isId('run', params.run_id) ? await deps.store.runs.get(auth.scope, params.run_id) : undefined;
-    if (!run || run.agentId !== agent.id) throw new ApiError('resource_missing', { message: `No such run: '${params.run_id}'.`, param: 'run_id' });
-    return run;
+    return runs.ofAgent(auth.scope, agent.id, params.run_id);
   }
 
   /** The run's events after `afterSeq`; none when the client already has the last event of a run that stopped. */
   async function* followRun(runId: string, afterSeq: number, signal: AbortSignal) {
     const point = afterSeq > 0 ? await events.resumePoint(runId, afterSeq) : null;
     if (point) {
-      if (point.held ? STOP_EVENTS.has(point.held.type) : isStopped(await deps.store.runs.getById(runId))) return;
+      if (point.held ? STOP_EVENTS.has(point.held.type) : isStopped(await runs.current(runId))) return;
     }
     yield* events.follow(runId, afterSeq, signal);
   }
@@ -215,12 +212,9 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number, work?: Promise<unknown>) {
     return sendEventStream(request, reply, (signal) => followRun(runId, afterSeq, signal), async () => {
       await work?.catch(() => {});
-      const claim = request.idempotency;
-      if (!claim) return;
-      request.idempotency = null;
-      const run = await deps.store.runs.getById(runId);
-      if (run) await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(runView(run)), {});
-      else await deps.store.idempotency.release(claim.scope, claim.key);
+      if (!request.idempotency) return;
+      const run = await runs.current(runId);
+      await request.recordStreamedResponse(run ? JSON.stringify(runView(run)) : null);
     });
   }
 
@@ -303,7 +297,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
     const auth = authOf(request);
     const agent = await agents.get(auth.scope, request.params.id);
     const q = request.query;
-    const page = await deps.store.runs.list(auth.scope, { agentId: agent.id }, { limit: q.limit ?? 20, after: q.after, before: q.before });
+    const page = await runs.list(auth.scope, { agentId: agent.id }, { limit: q.limit ?? 20, after: q.after, before: q.before });
     return toList(page.data.map(runView), page.hasMore);
   });
 
@@ -319,7 +313,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
       const last = Number(request.headers['last-event-id'] ?? 0);
       return streamRun(request, reply, run.id, Number.isInteger(last) && last > 0 ? last : 0);
     }
-    const spans = await deps.store.spans.forRun(run.id);
+    const spans = await runs.spans(run.id);
     return {
       ...runView(run),
       steps: spans.map((s) => ({
@@ -354,11 +348,8 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
     },
   }, async (request) => {
     const auth = authOf(request);
-    if (!isId('thread', request.params.id) || !(await deps.store.threads.exists(auth.scope, request.params.id))) {
-      throw new ApiError('resource_missing', { message: `No such thread: '${request.params.id}'.`, param: 'id' });
-    }
     const q = request.query;
-    const page = await deps.store.threads.messages(request.params.id, { limit: q.limit ?? 20, after: q.after, before: q.before });
+    const page = await runs.threadMessages(auth.scope, request.params.id, { limit: q.limit ?? 20, after: q.after, before: q.before });
     return toList(page.data.map((m) => {
       const content = m.content as { content?: unknown };
       return { object: 'thread_message' as const, id: m.id, thread_id: m.threadId, run_id: m.runId, role: m.role, content: typeof content === 'object' && content && 'content' in content ? content.content : m.content, created_at: toTimestamp(m.createdAt) };

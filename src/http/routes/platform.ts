@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiKey } from '../../store/port.js';
 import type { AuthContext } from '../../platform/authenticate.js';
-import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from '../../platform/api-keys.js';
 import { getStatus, type LoadStatus } from '../../platform/status.js';
 import type { LoadReading } from '../plugins/load-shedding.js';
 import { plans } from '../../platform/plans.js';
@@ -185,7 +184,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
     },
   }, async (request, reply) => {
     const auth = authOf(request);
-    const created = await createApiKey(deps.store, { workspaceId: auth.workspace.id, livemode: auth.livemode, name: request.body.name });
+    const created = await deps.platform.apiKeys.create(auth.scope, request.body.name);
     return reply.code(201).send(apiKeyView(created.key, created.secret));
   });
 
@@ -193,7 +192,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
     schema: { tags: ['API keys'], summary: 'List API keys of this workspace and mode', querystring: PaginationQuery, response: { 200: ListOf(ApiKeyObject) } },
   }, async (request) => {
     const auth = authOf(request);
-    const page = await listApiKeys(deps.store, auth.scope, { limit: request.query.limit ?? 20, after: request.query.after, before: request.query.before });
+    const page = await deps.platform.apiKeys.list(auth.scope, { limit: request.query.limit ?? 20, after: request.query.after, before: request.query.before });
     return toList(page.data.map((key) => apiKeyView(key)), page.hasMore);
   });
 
@@ -202,7 +201,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
   }, async (request) => {
     const auth = authOf(request);
     if (!isId('key', request.params.id)) throw new ApiError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
-    return apiKeyView(await getApiKey(deps.store, auth.scope, request.params.id));
+    return apiKeyView(await deps.platform.apiKeys.get(auth.scope, request.params.id));
   });
 
   app.delete('/v1/api_keys/:id', {
@@ -216,6 +215,6 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
   }, async (request) => {
     const auth = authOf(request);
     if (!isId('key', request.params.id)) throw new ApiError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
-    return apiKeyView(await revokeApiKey(deps.store, auth.scope, request.params.id));
+    return apiKeyView(await deps.platform.apiKeys.revoke(auth.scope, request.params.id));
   });
 }

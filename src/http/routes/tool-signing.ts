@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { getToolSigningSecret, rotateToolSigningSecret, type ToolSigningSecret } from '../../agents/tool-signing-secret.js';
+import type { ToolSigningSecret } from '../../agents/tool-signing-secret.js';
 import { authOf } from '../plugins/auth.js';
 import { Nullable, StrictObject, toNullableTimestamp } from '../schemas.js';
 import type { AppDeps } from '../deps.js';
@@ -37,7 +37,7 @@ export async function toolSigningRoutes(fastify: FastifyInstance, deps: AppDeps)
     },
   }, async (request) => {
     const auth = authOf(request);
-    return view(await getToolSigningSecret(deps.store, auth.scope), auth.livemode);
+    return view(await deps.agents.signingSecrets.get(auth.scope), auth.livemode);
   });
 
   app.post('/v1/tool_signing_secret/rotate', {
@@ -50,6 +50,6 @@ export async function toolSigningRoutes(fastify: FastifyInstance, deps: AppDeps)
     },
   }, async (request) => {
     const auth = authOf(request);
-    return view(await rotateToolSigningSecret(deps.store, auth.scope, request.body.overlap_seconds ?? 86_400), auth.livemode);
+    return view(await deps.agents.signingSecrets.rotate(auth.scope, request.body.overlap_seconds ?? 86_400), auth.livemode);
   });
 }

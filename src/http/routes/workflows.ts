@@ -244,7 +244,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   const page = (q: { limit?: number; after?: string; before?: string }) => ({ limit: q.limit ?? 20, after: q.after, before: q.before });
 
   async function fullRun(runId: string) {
-    const run = (await deps.store.workflowRuns.getById(runId))!;
+    const run = (await workflows.currentRun(runId))!;
     return runView(run, await workflows.steps(run.id));
   }
 
@@ -293,10 +293,8 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   /** Streams the run's events as SSE from `afterSeq`, as far as a wait-mode request would wait. */
   function streamRun(request: FastifyRequest, reply: FastifyReply, runId: string, afterSeq: number) {
     return sendEventStream(request, reply, (signal) => runEvents(runId, afterSeq, signal), async () => {
-      const claim = request.idempotency;
-      if (!claim) return;
-      request.idempotency = null;
-      await deps.store.idempotency.complete(claim.scope, claim.key, 200, JSON.stringify(await fullRun(runId)), {});
+      if (!request.idempotency) return;
+      await request.recordStreamedResponse(JSON.stringify(await fullRun(runId)));
     });
   }
 
