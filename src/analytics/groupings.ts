@@ -1,6 +1,5 @@
 import type { RollupDim, RollupDims, RollupMetrics, RollupRow } from '../store/port.js';
 import { mergeSketches } from './sketch.js';
-import { zeroMetrics } from './rollup-writer.js';
 
 const ALL: readonly RollupDim[] = ['apiKeyId', 'agentId', 'agentVersion', 'workflowId', 'workflowVersion', 'model', 'provider', 'status', 'route'];
 
@@ -41,6 +40,12 @@ export function project(dims: RollupDims, kept: readonly RollupDim[]): RollupDim
 
 /** A key that is the same for equal dimensions. */
 export const dimsKey = (dims: Partial<RollupDims>, of: readonly RollupDim[] = ALL): string => of.map((d) => dims[d] ?? '\u0000').join('\u0001');
+
+/** Measures of nothing counted yet. */
+export const zeroMetrics = (): RollupMetrics => ({
+  count: 0, errors: 0, steps: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costUsd: 0, autoChosen: 0, fallbacks: 0,
+  sketches: {},
+});
 
 /** Adds `from`'s measures into `into`. */
 export function addMetrics(into: RollupMetrics, from: RollupMetrics): RollupMetrics {

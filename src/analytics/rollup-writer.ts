@@ -2,7 +2,7 @@ import type { Run, RollupDims, RollupMetrics, RollupRow, RollupSubject, Scope, T
 import type { ModelCatalogue } from '../models/ports.js';
 import type { ModelCallOutcome, RunObserver } from '../runs/observer.js';
 import { addValue, type Sketches } from './sketch.js';
-import { combineRows } from './groupings.js';
+import { combineRows, zeroMetrics } from './groupings.js';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
@@ -16,10 +16,7 @@ export const noDims = (): RollupDims => ({
 });
 
 /** Measures with nothing counted. */
-export const zeroMetrics = (): RollupMetrics => ({
-  count: 0, errors: 0, steps: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costUsd: 0, autoChosen: 0, fallbacks: 0,
-  sketches: {},
-});
+export { zeroMetrics };
 
 /** A minute row of one event (a call, a run, a request). */
 export function minuteRow(scope: Scope, subject: RollupSubject, at: number, dims: Partial<RollupDims>, metrics: Partial<RollupMetrics>): RollupRow {
