@@ -183,3 +183,23 @@ describe('approval steps', () => {
     expect(await h.step(run.id, 'expired')).toMatchObject({ status: 'succeeded', output: 'expired' });
   });
 });
+
+describe("the workflow's output", () => {
+  it('is what its expression makes of the steps', async () => {
+    const workflow = await h.workflow([transform('a', '21')], { output: '{"answer": steps.a * 2}' });
+    const run = await h.start(workflow, {});
+    await h.advance(run.id);
+    expect(await h.run(run.id)).toMatchObject({ status: 'completed', output: { answer: 42 } });
+  });
+
+  it('fails the run, naming no step, when its expression fails as it runs', async () => {
+    const workflow = await h.workflow([transform('a', '1')], { output: '$error("no output today")' });
+    const run = await h.start(workflow, {});
+    await h.advance(run.id);
+    const failed = await h.run(run.id);
+    expect(failed).toMatchObject({ status: 'failed', errorCode: 'expression_error', errorStep: null });
+    expect(failed.errorMessage).toContain("The workflow's output");
+    expect(failed.errorMessage).toContain('no output today');
+    expect(await h.step(run.id, 'a')).toMatchObject({ status: 'succeeded' });
+  });
+});

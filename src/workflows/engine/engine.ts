@@ -7,7 +7,7 @@ import {
 import type { RunSlot } from '../../platform/run-slots.js';
 import { isFinal } from '../../runs/statuses.js';
 import { childSequences, type Step, type WorkflowDefinition } from '../definition.js';
-import { Parked, StepFailed } from './errors.js';
+import { AttemptFailed, Parked, StepFailed } from './errors.js';
 import type { EngineDeps, Execution, Frame } from './execution.js';
 import { newStepState, oversize, positionsOf, stepTotals } from './helpers.js';
 import type { StartWorkflowRun } from './ports.js';
@@ -208,7 +208,17 @@ export class WorkflowEngine {
     const frame: Frame = { outputs: {}, prefix: '' };
     try {
       const last = await walker.sequence(ex.definition.steps, frame);
-      const output = ex.definition.output === null ? last : await walker.evaluate(frame, ex.definition.output, '(output)', 'output');
+      let output = last;
+      if (ex.definition.output !== null) {
+        try {
+          output = await walker.evaluate(frame, ex.definition.output, '(output)', 'output');
+        } catch (error) {
+          // Every step succeeded but the definition's output could not be made: the run fails, naming no step.
+          if (!(error instanceof AttemptFailed)) throw error;
+          const message = `The workflow's output: ${error.message.replace(/^Step '\(output\)': output: /, '')}`;
+          return await this.finish(ex.run, { status: 'failed', errorCode: error.code, errorMessage: message, errorStep: null }, ex);
+        }
+      }
       return await this.finish(ex.run, { status: 'completed', output });
     } catch (error) {
       if (error instanceof Parked) return this.park(ex, error.wakeAt);
