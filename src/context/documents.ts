@@ -1,14 +1,7 @@
 import { ApiError } from '../errors.js';
 import { isId } from '../ids.js';
-import type { ContextDocument, ContextSource, DocumentStatus, Page, PageRequest, Scope, Store } from '../store/port.js';
+import type { ContextDocument, ContextSource, DocumentStatus, Page, PageRequest, Scope, SourceDocumentCounts, Store } from '../store/port.js';
 import type { StorageUsage } from './storage-usage.js';
-
-/** How many documents a source holds (in all, and by status) and how many chunks. */
-export interface SourceCounts {
-  documents: number;
-  chunks: number;
-  byStatus: Record<DocumentStatus, number>;
-}
 
 /** The documents of a source: listing, reading, counting and deleting them. */
 export class DocumentService {
@@ -25,9 +18,10 @@ export class DocumentService {
     return document;
   }
 
-  /** Each source's counts, in the order of `sources`. */
-  counts(sources: ContextSource[]): Promise<SourceCounts[]> {
-    return Promise.all(sources.map((source) => this.store.contextDocuments.countBySource(source.id)));
+  /** Each source's counts, in the order of `sources`, in one query. */
+  async counts(sources: ContextSource[]): Promise<SourceDocumentCounts[]> {
+    const counts = await this.store.contextDocuments.countBySources(sources.map((source) => source.id));
+    return sources.map((source) => counts.get(source.id)!);
   }
 
   /** Deletes a document with its chunks and index entries. */

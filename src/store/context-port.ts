@@ -28,6 +28,13 @@ export interface ContextSource {
 
 export type DocumentStatus = 'queued' | 'indexing' | 'indexed' | 'failed';
 
+/** How many documents a source holds, in all and by status, and how many chunks. */
+export interface SourceDocumentCounts {
+  documents: number;
+  chunks: number;
+  byStatus: Record<DocumentStatus, number>;
+}
+
 export interface ContextDocument {
   id: string;
   sourceId: string;
@@ -90,7 +97,9 @@ export interface ContextDocumentRepo {
     update: { status: DocumentStatus; errorCode?: string | null; errorMessage?: string | null; chunkCount?: number; tokenCount?: number; indexedAt?: number | null; updatedAt: number },
   ): Promise<void>;
   delete(id: string): Promise<boolean>;
-  countBySource(sourceId: string): Promise<{ documents: number; chunks: number; byStatus: Record<DocumentStatus, number> }>;
+  countBySource(sourceId: string): Promise<SourceDocumentCounts>;
+  /** Each source's counts in one query (a source without documents counts zeros). */
+  countBySources(sourceIds: readonly string[]): Promise<Map<string, SourceDocumentCounts>>;
   /** Bytes of every document of the workspace (both modes), as they were ingested. */
   storedBytes(workspaceId: string): Promise<number>;
 }

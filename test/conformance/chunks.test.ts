@@ -115,6 +115,20 @@ describe.each(storeBackends)('chunk conformance: $name', (backend) => {
   const record = ({ embedding, ...rest }: ChunkInput): ChunkRecord => rest;
   const chunkIds = (hits: Array<{ chunkId: string }>): string[] => hits.map((hit) => hit.chunkId);
 
+  it('counts the documents and chunks of many sources at once, by status', async () => {
+    const [a, b, empty] = [await source(4), await source(4), await source(4)];
+    const [one, two] = [await document(a), await document(a)];
+    await document(b);
+    await store.contextDocuments.setStatus(one.id, { status: 'indexed', chunkCount: 3, updatedAt: Date.now() });
+    await store.contextDocuments.setStatus(two.id, { status: 'failed', updatedAt: Date.now() });
+    const counts = await store.contextDocuments.countBySources([a.id, b.id, empty.id]);
+    expect(counts.get(a.id)).toEqual({ documents: 2, chunks: 3, byStatus: { queued: 0, indexing: 0, indexed: 1, failed: 1 } });
+    expect(counts.get(b.id)).toEqual({ documents: 1, chunks: 0, byStatus: { queued: 0, indexing: 1, indexed: 0, failed: 0 } });
+    expect(counts.get(empty.id)).toEqual({ documents: 0, chunks: 0, byStatus: { queued: 0, indexing: 0, indexed: 0, failed: 0 } });
+    expect(await store.contextDocuments.countBySource(a.id)).toEqual(counts.get(a.id));
+    expect((await store.contextDocuments.countBySources([])).size).toBe(0);
+  });
+
   it('replaces, lists in position order and gets many by id', async () => {
     const src = await source(8);
     const doc = await document(src);

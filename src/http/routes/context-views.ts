@@ -1,6 +1,5 @@
-import type { ContextDocument, ContextSource } from '../../store/port.js';
+import type { ContextDocument, ContextSource, SourceDocumentCounts } from '../../store/port.js';
 import type { HttpSourceConfig } from '../../context/sources.js';
-import type { SourceCounts } from '../../context/documents.js';
 import type { QueryHit } from '../../context/retrieval.js';
 import { toNullableTimestamp, toTimestamp } from '../schemas.js';
 
@@ -20,7 +19,7 @@ function redactHttp(config: Record<string, unknown>) {
   };
 }
 
-export function sourceView(source: ContextSource, counts: SourceCounts, now: number) {
+export function sourceView(source: ContextSource, counts: SourceDocumentCounts, now: number) {
   return {
     object: 'context_source' as const,
     id: source.id,

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
-import type { ContextDocument, ContextDocumentRepo, ContextSource, ContextSourceRepo, DocumentStatus, Page, PageRequest, Scope } from '../port.js';
+import type { ContextDocument, ContextDocumentRepo, ContextSource, ContextSourceRepo, DocumentStatus, Page, PageRequest, Scope, SourceDocumentCounts } from '../port.js';
 import { mode } from './column-values.js';
 import { paginate } from './pagination.js';
 import { documentRow, sourceRow, toDocument, toSource } from './context-rows.js';
@@ -187,20 +187,25 @@ export class KyselyContextDocumentRepo implements ContextDocumentRepo {
   }
 
   async countBySource(sourceId: string) {
+    return (await this.countBySources([sourceId])).get(sourceId)!;
+  }
+
+  async countBySources(sourceIds: readonly string[]) {
+    const counts = new Map<string, SourceDocumentCounts>();
+    for (const id of sourceIds) counts.set(id, { documents: 0, chunks: 0, byStatus: { queued: 0, indexing: 0, indexed: 0, failed: 0 } });
+    if (sourceIds.length === 0) return counts;
     const rows = await this.db
       .selectFrom('context_documents')
-      .select(['status', (eb) => eb.fn.countAll<number>().as('count'), (eb) => eb.fn.sum<number>('chunk_count').as('chunks')])
-      .where('source_id', '=', sourceId)
-      .groupBy('status')
+      .select(['source_id', 'status', (eb) => eb.fn.countAll<number>().as('count'), (eb) => eb.fn.sum<number>('chunk_count').as('chunks')])
+      .where('source_id', 'in', sourceIds)
+      .groupBy(['source_id', 'status'])
       .execute();
-    const byStatus: Record<DocumentStatus, number> = { queued: 0, indexing: 0, indexed: 0, failed: 0 };
-    let documents = 0;
-    let chunks = 0;
     for (const row of rows) {
-      byStatus[row.status as DocumentStatus] = Number(row.count);
-      documents += Number(row.count);
-      chunks += Number(row.chunks ?? 0);
+      const of = counts.get(row.source_id)!;
+      of.byStatus[row.status as DocumentStatus] = Number(row.count);
+      of.documents += Number(row.count);
+      of.chunks += Number(row.chunks ?? 0);
     }
-    return { documents, chunks, byStatus };
+    return counts;
   }
 }
