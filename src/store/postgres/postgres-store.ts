@@ -51,13 +51,30 @@ export async function openPostgresStore(options: { url: string; schema?: string 
   try {
     const migrationTableSchema =
       schema ?? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name ?? 'public';
-    await migrate(db, { migrationTableSchema, dialectMigrations: postgresMigrations });
+    await migrateRetryingVanishedSchemas(db, migrationTableSchema);
     chunks = await PostgresChunkIndex.open(db);
   } catch (error) {
     await db.destroy(); // an open pool would keep the process alive
     throw error;
   }
   return new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => chunks.repo(executor), mergeCounts }, {}, async () => {}, pool);
+}
+
+/**
+ * Kysely's migrator lists the tables of every schema in the database to find its own, and that
+ * listing fails with "schema … does not exist" when another schema is dropped meanwhile (another
+ * KAIRO's, or a test's). Such a failure names a schema that is not ours: try again.
+ */
+async function migrateRetryingVanishedSchemas(db: Kysely<Database>, schema: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(db, { migrationTableSchema: schema, dialectMigrations: postgresMigrations });
+      return;
+    } catch (error) {
+      const vanished = /schema "([^"]+)" does not exist/.exec(error instanceof Error ? error.message : '')?.[1];
+      if (vanished === undefined || vanished === schema || attempt >= 5) throw error;
+    }
+  }
 }
 
 /** Drops a schema and everything in it (tests use one fresh schema per run). */
