@@ -137,21 +137,6 @@ export class BinCounts {
     this.addDense(pairs);
   }
 
-  /** Adds another's counts. */
-  addCounts(other: BinCounts): void {
-    if (other.single !== undefined) {
-      this.addPairs(other.single);
-      return;
-    }
-    this.spread();
-    this.zeros += other.zeros;
-    this.count += other.count;
-    if (other.counts.length === 0) return;
-    this.cover(other.first, other.first + other.counts.length - 1);
-    const offset = other.first - this.first;
-    for (let i = 0; i < other.counts.length; i++) this.counts[offset + i]! += other.counts[i]!;
-  }
-
   /** The value at each quantile (0–1), as `summarize` reads it from the same counts; nulls when empty. */
   quantiles(qs: readonly number[]): Array<number | null> {
     if (this.single !== undefined) return summarizePairs(this.single, this.count, qs);

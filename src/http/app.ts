@@ -21,7 +21,6 @@ import { registerRequestAccounting } from './plugins/request-accounting.js';
 import { registerLoadShedding } from './plugins/load-shedding.js';
 import type { AppDeps } from './deps.js';
 
-export type { AppDeps } from './deps.js';
 
 function ajvFor(coerce: boolean): Ajv {
   const ajv = new Ajv({
