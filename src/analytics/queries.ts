@@ -14,8 +14,13 @@ export interface GroupMeasures<M> {
 /** Buckets of the page in order, each with its groups. */
 export type Buckets<M> = Array<{ start: number; end: number; groups: Array<GroupMeasures<M>> }>;
 
-/** Plain measures, and each latency metric's counts merged from the rows' sketches. */
-export interface SketchedMeasures extends RollupSums {
+/** Plain measures, and what `summarize` made of each latency metric's counts. */
+export interface SummarizedMeasures<S> extends RollupSums {
+  summaries: Record<string, S>;
+}
+
+/** Measures of a bucket still being read: each latency metric's counts merged so far. */
+interface OpenMeasures extends RollupSums {
   bins: Record<string, BinCounts>;
 }
 
@@ -48,6 +53,23 @@ export const zeroSums = (): RollupSums => {
 
 function addSums(into: RollupSums, from: RollupSums): void {
   for (const key of Object.keys(from) as Array<keyof RollupSums>) into[key] += from[key];
+}
+
+/** The same groups with each subject's counts summarized per metric. */
+function summarized<S>(
+  groups: Map<string, GroupMeasures<OpenMeasures>>, metrics: readonly string[], summarize: (bins: BinCounts | undefined) => S,
+): Map<string, GroupMeasures<SummarizedMeasures<S>>> {
+  const out = new Map<string, GroupMeasures<SummarizedMeasures<S>>>();
+  for (const [key, group] of groups) {
+    const bySubject: GroupMeasures<SummarizedMeasures<S>>['bySubject'] = {};
+    for (const [subject, { bins, ...sums }] of Object.entries(group.bySubject) as Array<[RollupSubject, OpenMeasures]>) {
+      const summaries: Record<string, S> = {};
+      for (const metric of metrics) summaries[metric] = summarize(bins[metric]);
+      bySubject[subject] = { ...sums, summaries };
+    }
+    out.set(key, { dims: group.dims, bySubject });
+  }
+  return out;
 }
 
 /** The group of `groups` with the values of `dims` in `groupBy`, made if new. */
@@ -83,17 +105,30 @@ export class RollupQueries {
 
   /**
    * Measures with the latency metrics `metrics` per bucket, group and subject, and per group over
-   * the whole page (its totals), in one pass: each row's sketches are parsed and added to both,
-   * then dropped.
+   * the whole page (its totals), each metric's counts handed to `summarize` (which reads
+   * percentiles, say). Rows arrive in time order, so each bucket is summarized as soon as a later
+   * one starts, and the sketches parsed for it are dropped while still young: a report over
+   * hundreds of rows keeps only the totals' counts and one bucket's sketches at a time.
    */
-  async metrics(query: BucketQuery, subjects: RollupSubject[], metrics: readonly string[]): Promise<{ buckets: Buckets<SketchedMeasures>; totals: Array<GroupMeasures<SketchedMeasures>> }> {
-    const out = this.emptyBuckets<SketchedMeasures>(query);
-    const totals = new Map<string, GroupMeasures<SketchedMeasures>>();
+  async metrics<S>(
+    query: BucketQuery, subjects: RollupSubject[], metrics: readonly string[], summarize: (bins: BinCounts | undefined) => S,
+  ): Promise<{ buckets: Buckets<SummarizedMeasures<S>>; totals: Array<GroupMeasures<SummarizedMeasures<S>>> }> {
+    const out = this.emptyBuckets<SummarizedMeasures<S>>(query);
+    const totals = new Map<string, GroupMeasures<OpenMeasures>>();
+    let open: { start: number; groups: Map<string, GroupMeasures<OpenMeasures>> } | undefined;
+    const close = () => {
+      if (open) out.set(open.start, summarized(open.groups, metrics, summarize));
+    };
     for (const { selection } of await this.selections(query, subjects)) {
       for (const row of await this.store.rollups.measureRows(selection, query.groupBy)) {
+        const start = floorTo(row.bucketStart, query.widthMs);
+        if (open?.start !== start) {
+          if (open && start < open.start) throw new Error('Rollup rows for a report must come in time order.');
+          close();
+          open = { start, groups: new Map() };
+        }
         const sketches = JSON.parse(row.sketches) as Sketches;
-        const total = groupIn(totals, query.groupBy, row.dims);
-        for (const group of [this.groupOf(out, query, row.bucketStart, row.dims), total]) {
+        for (const group of [groupIn(open.groups, query.groupBy, row.dims), groupIn(totals, query.groupBy, row.dims)]) {
           const measures = (group.bySubject[row.subject] ??= { ...zeroSums(), bins: {} });
           addSums(measures, row.sums);
           for (const metric of metrics) {
@@ -103,7 +138,9 @@ export class RollupQueries {
         }
       }
     }
-    const sortedTotals = [...totals.values()].map((group) => ({ key: JSON.stringify(group.dims), group })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    close();
+    const sortedTotals = [...summarized(totals, metrics, summarize).values()].map((group) => ({ key: JSON.stringify(group.dims), group }));
+    sortedTotals.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return { buckets: this.finish(out, query.widthMs), totals: sortedTotals.map(({ group }) => group) };
   }
 

@@ -2,7 +2,7 @@ import { ApiError } from '../errors.js';
 import type { RollupSums } from '../store/port.js';
 import { isNotional } from '../models/pricing.js';
 import { groupFields, type BucketQuery } from './buckets.js';
-import { zeroSums, type Buckets, type GroupMeasures, type RollupQueries, type SketchedMeasures } from './queries.js';
+import { zeroSums, type Buckets, type GroupMeasures, type RollupQueries, type SummarizedMeasures } from './queries.js';
 import type { BinCounts } from './sketch.js';
 
 /** Latency metrics of agent runs: the API name, and the sketch it is read from. */
@@ -104,12 +104,15 @@ export class AnalyticsReports {
 
   /** Percentiles of agent runs' latency breakdown per bucket and group. */
   async latency(query: BucketQuery, metrics: LatencyMetric[], percentiles: number[]) {
-    const { buckets, totals } = await this.rollups.metrics(query, ['agent_run'], metrics.map((m) => LATENCY_METRICS[m]));
-    const result = (group: GroupMeasures<SketchedMeasures>): Result | null => {
+    const set = new PercentileSet(percentiles);
+    const fields = metrics.map((metric) => ({ name: `${metric}_ms`, sketch: LATENCY_METRICS[metric] }));
+    const { buckets, totals } = await this.rollups.metrics(query, ['agent_run'], fields.map((f) => f.sketch), (bins) => set.of(bins));
+    const result = (group: GroupMeasures<SummarizedMeasures<Result>>): Result | null => {
       const run = group.bySubject.agent_run;
       if (!run) return null;
-      const out: Result = { ...groupFields(group.dims, query.groupBy), runs: run.count };
-      for (const metric of metrics) out[`${metric}_ms`] = percentileObject(run.bins[LATENCY_METRICS[metric]], percentiles);
+      const out: Result = groupFields(group.dims, query.groupBy);
+      out.runs = run.count;
+      for (const field of fields) out[field.name] = run.summaries[field.sketch];
       return out;
     };
     return this.answer(query, 'analytics.latency.result', buckets, totals, result);
@@ -117,9 +120,10 @@ export class AnalyticsReports {
 
   /** Per model: calls, errors, tokens, cost, latency, how often `auto` chose it and how often a call fell back from it. */
   async models(query: BucketQuery, percentiles: number[]) {
+    const set = new PercentileSet(percentiles);
     const grouped: BucketQuery = { ...query, groupBy: ['model', 'provider', ...query.groupBy.filter((d) => d !== 'model' && d !== 'provider')] };
-    const { buckets, totals } = await this.rollups.metrics(grouped, ['model_call'], ['latency', 'ttft']);
-    const result = (group: GroupMeasures<SketchedMeasures>): Result | null => {
+    const { buckets, totals } = await this.rollups.metrics(grouped, ['model_call'], ['latency', 'ttft'], (bins) => set.of(bins));
+    const result = (group: GroupMeasures<SummarizedMeasures<Result>>): Result | null => {
       const call = group.bySubject.model_call;
       if (!call) return null;
       return {
@@ -134,8 +138,8 @@ export class AnalyticsReports {
         cost_usd: call.costUsd,
         auto_chosen: call.autoChosen,
         fallbacks: call.fallbacks,
-        latency_ms: percentileObject(call.bins.latency, percentiles),
-        time_to_first_token_ms: percentileObject(call.bins.ttft, percentiles),
+        latency_ms: call.summaries.latency,
+        time_to_first_token_ms: call.summaries.ttft,
       };
     };
     return this.answer(grouped, 'analytics.model.result', buckets, totals, result, { cost_notional: isNotional(query.scope.livemode) });
@@ -149,10 +153,23 @@ export class AnalyticsReports {
   }
 }
 
-/** `{p50, p95, …}` of a metric's counts, and how many values they hold; null percentiles when none. */
-function percentileObject(bins: BinCounts | undefined, percentiles: number[]): Result {
-  const values = bins?.quantiles(percentiles.map((p) => p / 100)) ?? percentiles.map(() => null);
-  return { count: bins?.count ?? 0, ...Object.fromEntries(percentiles.map((p, i) => [`p${p}`, values[i]])) };
+/** The percentiles a report asks for, as quantiles and as the keys of its answers (`p50`). */
+class PercentileSet {
+  readonly quantiles: number[];
+  readonly keys: string[];
+
+  constructor(percentiles: number[]) {
+    this.quantiles = percentiles.map((p) => p / 100);
+    this.keys = percentiles.map((p) => `p${p}`);
+  }
+
+  /** `{count, p50, p95, …}` of a metric's counts; null percentiles when there are none. */
+  of(bins: BinCounts | undefined): Result {
+    const out: Result = { count: bins?.count ?? 0 };
+    const values = bins?.quantiles(this.quantiles);
+    for (let i = 0; i < this.keys.length; i++) out[this.keys[i]!] = values?.[i] ?? null;
+    return out;
+  }
 }
 
 /** Latency metrics as sent (`total,model`), checked. */

@@ -111,6 +111,8 @@ function summarizePairs(pairs: ArrayLike<number>, count: number, qs: readonly nu
 
 const round = (value: number): number => Math.round(value * 100) / 100;
 
+const NO_COUNTS = new Float64Array(0);
+
 /**
  * One metric's counts merged from many sketches, for reading quantiles. The first sketch added
  * is kept as it is (a report's bucket often draws on a single stored row); from the second on,
@@ -118,18 +120,18 @@ const round = (value: number): number => Math.round(value * 100) / 100;
  * widen it. A report adds thousands of stored sketches into these without allocating per merge.
  */
 export class BinCounts {
-  /** The only sketch added so far, its pairs copied into a typed array (which the garbage collector does not trace). */
-  private single: Float64Array | undefined;
-  private counts = new Float64Array(0);
+  /** The only sketch added so far, as given (never written to). */
+  private single: ArrayLike<number> | undefined;
+  private counts = NO_COUNTS;
   private first = 0;
   private zeros = 0;
   count = 0;
 
-  /** Adds a stored sketch's `bin, count, …` pairs (bins ascending). */
+  /** Adds a stored sketch's `bin, count, …` pairs (bins ascending); they are read, never changed, and may be kept until the next add. */
   addPairs(pairs: ArrayLike<number>): void {
     if (pairs.length === 0) return;
     if (this.count === 0 && this.single === undefined) {
-      this.single = Float64Array.from(pairs);
+      this.single = pairs;
       for (let i = 1; i < pairs.length; i += 2) this.count += pairs[i]!;
       return;
     }

@@ -103,7 +103,7 @@ export interface RollupRepo {
   /**
    * What a report merges from each row: its subject, bucket, the dimensions in `groupBy`, its
    * additive measures and its sketches as stored (JSON text, parsed by the caller one row at a
-   * time so that a month of rows is never held parsed all at once).
+   * time so that a month of rows is never held parsed all at once). In bucket order.
    */
   measureRows(selection: RollupSelection, groupBy: RollupDim[]): Promise<RollupMeasureRow[]>;
   /** Every row of a width (and grouping) with a bucket in [from, to), across workspaces (for deriving coarser rows). */

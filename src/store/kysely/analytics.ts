@@ -47,6 +47,7 @@ export class KyselyRollupRepo implements RollupRepo {
     const rows = await this.select(selection)
       .select(['subject', 'bucket_start', 'sketches', ...new Set(groupBy.map((d) => DIM_COLUMNS[d]))])
       .select(SUMS.map((m) => SUM_COLUMNS[m]))
+      .orderBy('bucket_start')
       .execute();
     return rows.map((row: any) => ({ subject: row.subject as RollupSubject, bucketStart: Number(row.bucket_start), dims: dimsOf(row, groupBy), sums: sumsOf(row), sketches: row.sketches as string }));
   }
