@@ -29,7 +29,7 @@ export const errorCatalogue = {
   unsupported_media_type: { status: 415, type: 'invalid_request_error', message: 'Send the body as application/json.' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'This method is not allowed on this path.' },
   route_not_found: { status: 404, type: 'not_found_error', message: 'No such route.' },
-  // 404 for the object the URL names; an object a field of the request refers to is a 400 (see ApiError's `reference`).
+  // 404 for the object the URL names; an object a field of the request refers to is a 400 (see KairoError's `reference`).
   resource_missing: { status: 404, type: 'not_found_error', message: 'No such object.' },
   missing_api_key: { status: 401, type: 'authentication_error', message: 'No API key provided. Send it as "Authorization: Bearer sk_...".' },
   invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key.' },
@@ -61,7 +61,7 @@ export const errorCatalogue = {
 export type ErrorCode = keyof typeof errorCatalogue;
 
 /** The one error type the API raises for client-visible failures. */
-export class ApiError extends Error {
+export class KairoError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly type: ErrorType;
@@ -84,7 +84,7 @@ export class ApiError extends Error {
     // `cause`: the error this one reports, kept for the log (never sent to the client).
     super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });
     Error.stackTraceLimit = stackTraceLimit;
-    this.name = 'ApiError';
+    this.name = 'KairoError';
     this.code = code;
     this.status = options.reference ? 400 : spec.status;
     this.type = options.reference ? 'invalid_request_error' : spec.type;
@@ -98,7 +98,7 @@ export interface ErrorBody {
   error: { type: ErrorType; code: ErrorCode; message: string; param?: string; request_id: string };
 }
 
-export function errorBody(error: ApiError, requestId: string): ErrorBody {
+export function errorBody(error: KairoError, requestId: string): ErrorBody {
   return {
     error: {
       type: error.type,

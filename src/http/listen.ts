@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { ApiError, errorBody } from '../errors.js';
+import { KairoError, errorBody } from '../errors.js';
 import { ConfigError, type Config } from '../config.js';
 import { newId } from '../ids.js';
 
@@ -36,7 +36,7 @@ export function checkTransportPolicy(config: Pick<Config, 'host' | 'tlsCert' | '
 function plainHttpRefuser(): http.Server {
   return http.createServer((req, res) => {
     const requestId = newId('req');
-    const body = JSON.stringify(errorBody(new ApiError('https_required'), requestId));
+    const body = JSON.stringify(errorBody(new KairoError('https_required'), requestId));
     res.writeHead(403, { 'Content-Type': 'application/json; charset=utf-8', 'X-Request-Id': requestId, Connection: 'close' });
     res.end(body);
     req.resume();
