@@ -73,7 +73,7 @@ function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
       try {
         run = await agents.engine.start(workspace, scope, agent, { input, mode: 'wait', metadata, slot, apiKeyId, parent });
       } catch (error) {
-        if (error instanceof KairoError) return { ...none, ok: false, code: error.code, message: error.message, retryable: error.status >= 500 || error.status === 429 };
+        if (error instanceof KairoError) return { ...none, ok: false, code: error.code, message: error.message, retryable: error.retryable };
         throw error;
       }
       const ran = { runId: run.id, usage: run.usage, costUsd: run.costUsd };
