@@ -98,7 +98,7 @@ async function checkQuotas(tx: Transaction, scope: Scope, source: ContextSource)
  * document needed more memory or time than a worker allows. Undefined for any other error.
  */
 export function indexingFailure(error: unknown): { code: string; message: string } | undefined {
-  if (error instanceof EmbeddingError) return { code: 'embedding_failed', message: error.message };
+  if (error instanceof EmbeddingError) return { code: error.code, message: error.message };
   if (error instanceof DocumentParseError) return { code: error.code, message: error.message };
   return undefined;
 }

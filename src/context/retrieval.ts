@@ -125,7 +125,7 @@ export class RetrievalService {
             try {
               [embedding] = (await embedder.embed([input.query])) as [Float32Array];
             } catch (error) {
-              if (error instanceof EmbeddingError) throw new KairoError('embedding_failed', { message: `The embedding model ${model} failed: ${error.message}`, cause: error });
+              if (error instanceof EmbeddingError) throw new KairoError('embedding_failed', { message: `The embedding model ${model} failed: ${error.message}`, retryable: error.retryable, cause: error });
               throw error;
             }
             timings.embeddingMs += performance.now() - t;
