@@ -63,7 +63,7 @@ export class WorkflowsModule implements AreaModule {
 }
 
 /** Agent steps run the agent to completion in wait mode, on the workflow run's concurrent-run slot. */
-function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
+export function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
   return {
     async run({ workspace, scope, agentId, input, slot, metadata, apiKeyId, parent }) {
       const none = { runId: null, usage: emptyUsage(), costUsd: 0 };
