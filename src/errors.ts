@@ -10,104 +10,94 @@ export type ErrorType =
   | 'api_error';
 
 interface ErrorSpec {
-  status: number;
   type: ErrorType;
   message: string;
+  /** Whether the same request may succeed if sent again later (a limit, a busy or failing service). */
+  retryable: boolean;
 }
 
 /**
  * Every error code the API can return. The code is stable and machine-readable; the message
  * is the default human text and may be replaced by a more specific one at the throw site.
+ * The HTTP status of each code is the HTTP layer's business (src/http/error-status.ts).
  */
 export const errorCatalogue = {
-  invalid_json: { status: 400, type: 'invalid_request_error', message: 'The request body is not valid JSON.' },
-  invalid_request: { status: 400, type: 'invalid_request_error', message: 'The request is invalid.' },
-  parameter_missing: { status: 400, type: 'invalid_request_error', message: 'A required parameter is missing.' },
-  parameter_invalid: { status: 400, type: 'invalid_request_error', message: 'A parameter has an invalid value.' },
-  parameter_unknown: { status: 400, type: 'invalid_request_error', message: 'The request contains an unknown parameter.' },
-  body_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body is too large.' },
-  unsupported_media_type: { status: 415, type: 'invalid_request_error', message: 'Send the body as application/json.' },
-  method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'This method is not allowed on this path.' },
-  route_not_found: { status: 404, type: 'not_found_error', message: 'No such route.' },
-  // 404 for the object the URL names; an object a field of the request refers to is a 400 (see ApiError's `reference`).
-  resource_missing: { status: 404, type: 'not_found_error', message: 'No such object.' },
-  missing_api_key: { status: 401, type: 'authentication_error', message: 'No API key provided. Send it as "Authorization: Bearer sk_...".' },
-  invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key.' },
-  api_key_revoked: { status: 401, type: 'authentication_error', message: 'This API key has been revoked.' },
-  https_required: { status: 403, type: 'permission_error', message: 'KAIRO only accepts HTTPS requests. Send this request over HTTPS.' },
-  idempotency_key_reused: { status: 422, type: 'idempotency_error', message: 'This Idempotency-Key was already used with a different request.' },
-  idempotency_key_in_use: { status: 409, type: 'idempotency_error', message: 'A request with this Idempotency-Key is still being processed. Retry later.' },
-  idempotency_key_invalid: { status: 400, type: 'idempotency_error', message: 'The Idempotency-Key header must be 1 to 255 printable ASCII characters.' },
-  source_name_taken: { status: 409, type: 'conflict_error', message: 'A context source with this name already exists.' },
-  unsupported_file_type: { status: 415, type: 'invalid_request_error', message: 'This file type is not supported.' },
-  document_unreadable: { status: 400, type: 'invalid_request_error', message: 'The document could not be read.' },
-  document_empty: { status: 400, type: 'invalid_request_error', message: 'The document contains no text.' },
-  document_too_large: { status: 413, type: 'invalid_request_error', message: 'The document is over one of the size limits.' },
-  document_timeout: { status: 422, type: 'invalid_request_error', message: 'Processing the document took too long.' },
-  embedding_failed: { status: 502, type: 'api_error', message: 'The embedding model failed. Retry later.' },
-  refresh_in_progress: { status: 409, type: 'conflict_error', message: 'A refresh of this source is already running.' },
-  run_not_waiting: { status: 409, type: 'conflict_error', message: 'The run is not waiting for tool outputs.' },
-  run_not_cancellable: { status: 409, type: 'conflict_error', message: 'The run has already finished.' },
-  workflow_has_active_runs: { status: 409, type: 'conflict_error', message: 'The workflow has runs in progress.' },
-  agent_not_active: { status: 409, type: 'conflict_error', message: 'The agent is not active.' },
-  quota_exceeded: { status: 403, type: 'permission_error', message: "This would exceed a quota of the workspace's plan." },
-  rate_limited: { status: 429, type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.' },
-  concurrency_limited: { status: 429, type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.' },
-  internal_error: { status: 500, type: 'api_error', message: 'An internal error occurred. Retry later; the request ID identifies it.' },
-  server_busy: { status: 503, type: 'api_error', message: 'The server is busy. Retry after the time in the Retry-After header.' },
-  service_unavailable: { status: 503, type: 'api_error', message: 'The service is shutting down or temporarily unavailable.' },
+  invalid_json: { type: 'invalid_request_error', message: 'The request body is not valid JSON.', retryable: false },
+  invalid_request: { type: 'invalid_request_error', message: 'The request is invalid.', retryable: false },
+  parameter_missing: { type: 'invalid_request_error', message: 'A required parameter is missing.', retryable: false },
+  parameter_invalid: { type: 'invalid_request_error', message: 'A parameter has an invalid value.', retryable: false },
+  parameter_unknown: { type: 'invalid_request_error', message: 'The request contains an unknown parameter.', retryable: false },
+  body_too_large: { type: 'invalid_request_error', message: 'The request body is too large.', retryable: false },
+  unsupported_media_type: { type: 'invalid_request_error', message: 'Send the body as application/json.', retryable: false },
+  method_not_allowed: { type: 'invalid_request_error', message: 'This method is not allowed on this path.', retryable: false },
+  route_not_found: { type: 'not_found_error', message: 'No such route.', retryable: false },
+  resource_missing: { type: 'not_found_error', message: 'No such object.', retryable: false },
+  missing_api_key: { type: 'authentication_error', message: 'No API key provided. Send it as "Authorization: Bearer sk_...".', retryable: false },
+  invalid_api_key: { type: 'authentication_error', message: 'Invalid API key.', retryable: false },
+  api_key_revoked: { type: 'authentication_error', message: 'This API key has been revoked.', retryable: false },
+  https_required: { type: 'permission_error', message: 'KAIRO only accepts HTTPS requests. Send this request over HTTPS.', retryable: false },
+  idempotency_key_reused: { type: 'idempotency_error', message: 'This Idempotency-Key was already used with a different request.', retryable: false },
+  idempotency_key_in_use: { type: 'idempotency_error', message: 'A request with this Idempotency-Key is still being processed. Retry later.', retryable: true },
+  idempotency_key_invalid: { type: 'idempotency_error', message: 'The Idempotency-Key header must be 1 to 255 printable ASCII characters.', retryable: false },
+  source_name_taken: { type: 'conflict_error', message: 'A context source with this name already exists.', retryable: false },
+  unsupported_file_type: { type: 'invalid_request_error', message: 'This file type is not supported.', retryable: false },
+  document_unreadable: { type: 'invalid_request_error', message: 'The document could not be read.', retryable: false },
+  document_empty: { type: 'invalid_request_error', message: 'The document contains no text.', retryable: false },
+  document_too_large: { type: 'invalid_request_error', message: 'The document is over one of the size limits.', retryable: false },
+  document_timeout: { type: 'invalid_request_error', message: 'Processing the document took too long.', retryable: false },
+  embedding_failed: { type: 'api_error', message: 'The embedding model failed. Retry later.', retryable: true },
+  refresh_in_progress: { type: 'conflict_error', message: 'A refresh of this source is already running.', retryable: false },
+  run_not_waiting: { type: 'conflict_error', message: 'The run is not waiting for tool outputs.', retryable: false },
+  run_not_cancellable: { type: 'conflict_error', message: 'The run has already finished.', retryable: false },
+  workflow_has_active_runs: { type: 'conflict_error', message: 'The workflow has runs in progress.', retryable: false },
+  agent_not_active: { type: 'conflict_error', message: 'The agent is not active.', retryable: false },
+  quota_exceeded: { type: 'permission_error', message: "This would exceed a quota of the workspace's plan.", retryable: false },
+  rate_limited: { type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.', retryable: true },
+  concurrency_limited: { type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.', retryable: true },
+  internal_error: { type: 'api_error', message: 'An internal error occurred. Retry later; the request ID identifies it.', retryable: true },
+  server_busy: { type: 'api_error', message: 'The server is busy. Retry after the time in the Retry-After header.', retryable: true },
+  service_unavailable: { type: 'api_error', message: 'The service is shutting down or temporarily unavailable.', retryable: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
-/** The one error type the API raises for client-visible failures. */
-export class ApiError extends Error {
+export interface KairoErrorOptions {
+  /** Replaces the code's default message with a more specific one. */
+  message?: string;
+  /** The request field the error is about, e.g. `tools[2].parameters`. */
+  param?: string;
+  /** Headers the answer needs, e.g. `Retry-After`. */
+  headers?: Record<string, string>;
+  /** Overrides the code's default when the thrower knows better (an upstream service's own verdict). */
+  retryable?: boolean;
+  /** The error this one reports, kept for the log (never sent to the client). */
+  cause?: unknown;
+}
+
+/**
+ * A failure KAIRO reports to whoever asked: a stable `code` from the catalogue, a human message,
+ * and `retryable`, whether the same request may succeed later. It knows nothing of HTTP; the
+ * HTTP layer decides the status it is answered with.
+ */
+export class KairoError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
-  readonly type: ErrorType;
   readonly param: string | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly retryable: boolean;
 
-  /**
-   * `reference`: the error is about an object that a field of the request (`param`) refers to,
-   * not the object the URL names, so the request itself is invalid: 400 `invalid_request_error`
-   * whatever the code's own status.
-   */
-  constructor(
-    code: ErrorCode,
-    options: { message?: string; param?: string; headers?: Record<string, string>; reference?: boolean; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, options: KairoErrorOptions = {}) {
     const spec = errorCatalogue[code];
     // A client error needs no stack trace, and capturing one is most of its cost (429s are hot).
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    // `cause`: the error this one reports, kept for the log (never sent to the client).
     super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });
     Error.stackTraceLimit = stackTraceLimit;
-    this.name = 'ApiError';
+    this.name = 'KairoError';
     this.code = code;
-    this.status = options.reference ? 400 : spec.status;
-    this.type = options.reference ? 'invalid_request_error' : spec.type;
     this.param = options.param;
     this.headers = options.headers;
+    this.retryable = options.retryable ?? spec.retryable;
   }
-}
-
-/** The JSON body of every error response. */
-export interface ErrorBody {
-  error: { type: ErrorType; code: ErrorCode; message: string; param?: string; request_id: string };
-}
-
-export function errorBody(error: ApiError, requestId: string): ErrorBody {
-  return {
-    error: {
-      type: error.type,
-      code: error.code,
-      message: error.message,
-      ...(error.param === undefined ? {} : { param: error.param }),
-      request_id: requestId,
-    },
-  };
 }
 
 /** An error a job handler raises to say "do not retry": the job fails at once. */
@@ -132,7 +122,7 @@ export class RetryLaterError extends Error {
 
 /**
  * A service KAIRO depends on (Redis) cannot be reached right now. A request that meets it is
- * answered `503 service_unavailable`; the outage itself is logged once, where it is detected.
+ * answered `service_unavailable`; the outage itself is logged once, where it is detected.
  */
 export class DependencyUnavailableError extends Error {
   constructor(message: string) {

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import type { Agent, AgentStatus, AgentVersion, Page, PageRequest, Scope, Store } from '../store/port.js';
 import type { ModelCatalogue, RoutingPreference } from '../models/ports.js';
@@ -22,7 +22,7 @@ export interface AgentInput {
   metadata?: Record<string, string>;
 }
 
-/** Checks tool definitions; throws ApiError naming the field. */
+/** Checks tool definitions; throws KairoError naming the field. */
 export type ToolValidator = (tools: unknown[], param: string) => void;
 
 /** Agents: create, read, change (each change is a new immutable version), delete. */
@@ -53,7 +53,7 @@ export class AgentService {
 
   async get(scope: Scope, id: string): Promise<Agent> {
     const agent = isId('agent', id) ? await this.store.agents.get(scope, id) : undefined;
-    if (!agent) throw new ApiError('resource_missing', { message: `No such agent: '${id}'.`, param: 'id' });
+    if (!agent) throw new KairoError('resource_missing', { message: `No such agent: '${id}'.`, param: 'id' });
     return agent;
   }
 
@@ -94,9 +94,9 @@ export class AgentService {
     const model = input.model ?? before?.model ?? 'auto';
     if (model !== 'auto') {
       const info = this.catalogue.get(model);
-      if (!info) throw new ApiError('parameter_invalid', { message: `Unknown model "${model}". Use "auto" or an id from GET /v1/models.`, param: 'model' });
+      if (!info) throw new KairoError('parameter_invalid', { message: `Unknown model "${model}". Use "auto" or an id from GET /v1/models.`, param: 'model' });
       if (scope.livemode && !info.available) {
-        throw new ApiError('parameter_invalid', { message: `The provider of "${model}" is not configured on this server; live mode cannot use it.`, param: 'model' });
+        throw new KairoError('parameter_invalid', { message: `The provider of "${model}" is not configured on this server; live mode cannot use it.`, param: 'model' });
       }
     }
     let context = before?.context ?? [];
@@ -111,7 +111,7 @@ export class AgentService {
       tools = [];
       for (const [i, tool] of input.tools.entries()) {
         if (tool.type === 'agent' && !(isId('agent', tool.agent_id) && (await this.store.agents.get(scope, tool.agent_id)))) {
-          throw new ApiError('resource_missing', { message: `No such agent in this workspace: '${tool.agent_id}'.`, param: `tools[${i}].agent_id` });
+          throw new KairoError('resource_missing', { message: `No such agent in this workspace: '${tool.agent_id}'.`, param: `tools[${i}].agent_id` });
         }
         if (tool.type === 'context_search' && tool.sources !== undefined) {
           // Like `context`: checked now, and kept as ids so that renaming a source breaks nothing.
@@ -125,7 +125,7 @@ export class AgentService {
     }
     const allowed = input.routing?.allowed_models !== undefined ? input.routing.allowed_models : before?.routing.allowed_models ?? null;
     for (const [i, id] of (allowed ?? []).entries()) {
-      if (!this.catalogue.get(id)) throw new ApiError('parameter_invalid', { message: `Unknown model "${id}".`, param: `routing.allowed_models[${i}]` });
+      if (!this.catalogue.get(id)) throw new KairoError('parameter_invalid', { message: `Unknown model "${id}".`, param: `routing.allowed_models[${i}]` });
     }
     return {
       description: input.description !== undefined ? input.description : before?.description ?? null,

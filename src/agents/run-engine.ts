@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
 import { emptyUsage, type Agent, type Run, type Scope, type Store, type Workspace } from '../store/port.js';
@@ -87,11 +87,11 @@ export class RunEngine {
    */
   async create(workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput): Promise<{ run: Run; slot: RunSlot | undefined }> {
     if (agent.status !== 'active') {
-      throw new ApiError('agent_not_active', { message: `Agent '${agent.id}' is ${agent.status}; only active agents run. Set its status to active first.` });
+      throw new KairoError('agent_not_active', { message: `Agent '${agent.id}' is ${agent.status}; only active agents run. Set its status to active first.` });
     }
     let threadId = input.threadId;
     if (threadId !== undefined && !(await this.deps.store.threads.exists(scope, threadId))) {
-      throw new ApiError('resource_missing', { message: `No such thread: '${threadId}'.`, param: 'thread_id' });
+      throw new KairoError('resource_missing', { message: `No such thread: '${threadId}'.`, param: 'thread_id' });
     }
     const slot = input.mode === 'background' ? undefined : await this.slots.take(workspace, input.mode, { lent: input.slot });
     const now = this.now();
@@ -218,7 +218,7 @@ export class RunEngine {
   /** Requests cancellation: immediate when queued or waiting, else the running loop stops. */
   async cancel(run: Run): Promise<Run> {
     if (isFinal(run.status)) {
-      throw new ApiError('run_not_cancellable', { message: `Run '${run.id}' is already ${run.status}.` });
+      throw new KairoError('run_not_cancellable', { message: `Run '${run.id}' is already ${run.status}.` });
     }
     await this.deps.store.runs.requestCancel(run.id, this.now());
     this.controllers.get(run.id)?.abort(new Error('cancelled'));

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Page, PageRequest, Run, RunFilter, Scope, Span, Store, ThreadMessage } from '../store/port.js';
 
@@ -9,7 +9,7 @@ export class RunReads {
   /** The run of the agent, or 404 `resource_missing` naming `run_id`. */
   async ofAgent(scope: Scope, agentId: string, runId: string): Promise<Run> {
     const run = isId('run', runId) ? await this.store.runs.get(scope, runId) : undefined;
-    if (!run || run.agentId !== agentId) throw new ApiError('resource_missing', { message: `No such run: '${runId}'.`, param: 'run_id' });
+    if (!run || run.agentId !== agentId) throw new KairoError('resource_missing', { message: `No such run: '${runId}'.`, param: 'run_id' });
     return run;
   }
 
@@ -30,7 +30,7 @@ export class RunReads {
   /** A thread's messages, newest first; 404 `resource_missing` naming `id` for a thread the scope does not have. */
   async threadMessages(scope: Scope, threadId: string, page: PageRequest): Promise<Page<ThreadMessage>> {
     if (!isId('thread', threadId) || !(await this.store.threads.exists(scope, threadId))) {
-      throw new ApiError('resource_missing', { message: `No such thread: '${threadId}'.`, param: 'id' });
+      throw new KairoError('resource_missing', { message: `No such thread: '${threadId}'.`, param: 'id' });
     }
     return this.store.threads.messages(threadId, page);
   }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId } from '../ids.js';
 import { ROLLUP_DIM_NAMES, type RollupDim, type RollupDims, type Scope } from '../store/port.js';
 import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS } from './rollup-writer.js';
@@ -74,11 +74,11 @@ export function bucketQuery(scope: Scope, params: BucketParams, now: number): Bu
   const { ms, defaultBuckets, maxBuckets, maxRange } = WIDTHS[width];
   const end = params.end === undefined ? now : Date.parse(params.end);
   const start = params.start === undefined ? end - defaultBuckets * ms : Date.parse(params.start);
-  if (end <= start) throw new ApiError('parameter_invalid', { param: 'end', message: 'end must be after start.' });
+  if (end <= start) throw new KairoError('parameter_invalid', { param: 'end', message: 'end must be after start.' });
   const from = floorTo(start, ms);
   const to = Math.ceil(end / ms) * ms;
   if ((to - from) / ms > maxRange) {
-    throw new ApiError('parameter_invalid', {
+    throw new KairoError('parameter_invalid', {
       param: 'start', message: `The range holds ${(to - from) / ms} buckets of ${width}; at most ${maxRange} are kept. Narrow it, or use a wider bucket_width.`,
     });
   }
@@ -88,7 +88,7 @@ export function bucketQuery(scope: Scope, params: BucketParams, now: number): Bu
   const groupBy: RollupDim[] = [];
   for (const name of (params.group_by ?? '').split(',').filter((g) => g !== '')) {
     const dims = GROUP_BY[name];
-    if (!dims) throw new ApiError('parameter_invalid', { param: 'group_by', message: `Unknown group_by "${name}"; use ${Object.keys(GROUP_BY).join(', ')}.` });
+    if (!dims) throw new KairoError('parameter_invalid', { param: 'group_by', message: `Unknown group_by "${name}"; use ${Object.keys(GROUP_BY).join(', ')}.` });
     for (const d of dims) if (!groupBy.includes(d)) groupBy.push(d);
   }
   return { scope, width, widthMs: ms, from, to, pageFrom, pageTo: Math.min(to, pageFrom + limit * ms), groupBy, filters: filtersOf(params) };
@@ -96,11 +96,11 @@ export function bucketQuery(scope: Scope, params: BucketParams, now: number): Bu
 
 function filtersOf(params: BucketParams): Partial<RollupDims> {
   const id = (value: string | undefined, prefix: 'agent' | 'wf' | 'key', param: string): string | undefined => {
-    if (value !== undefined && !isId(prefix, value)) throw new ApiError('parameter_invalid', { param, message: `${param} is not a ${prefix}_… id.` });
+    if (value !== undefined && !isId(prefix, value)) throw new KairoError('parameter_invalid', { param, message: `${param} is not a ${prefix}_… id.` });
     return value;
   };
   if (params.status !== undefined && !STATUS_PATTERN.test(params.status)) {
-    throw new ApiError('parameter_invalid', {
+    throw new KairoError('parameter_invalid', {
       param: 'status', message: 'status is completed, failed or cancelled (runs), ok or error (model calls), or an HTTP status code (requests).',
     });
   }
@@ -115,10 +115,10 @@ function filtersOf(params: BucketParams): Partial<RollupDims> {
     status: params.status,
   };
   if (filters.agentVersion !== undefined && filters.agentId === undefined) {
-    throw new ApiError('parameter_missing', { param: 'agent_id', message: 'agent_version needs agent_id.' });
+    throw new KairoError('parameter_missing', { param: 'agent_id', message: 'agent_version needs agent_id.' });
   }
   if (filters.workflowVersion !== undefined && filters.workflowId === undefined) {
-    throw new ApiError('parameter_missing', { param: 'workflow_id', message: 'workflow_version needs workflow_id.' });
+    throw new KairoError('parameter_missing', { param: 'workflow_id', message: 'workflow_version needs workflow_id.' });
   }
   return Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)) as Partial<RollupDims>;
 }
@@ -136,7 +136,7 @@ export function parsePercentiles(value: string | undefined): number[] {
   const list = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
   const numbers = list.map(Number);
   if (list.length === 0 || list.length > 10 || numbers.some((p) => !Number.isFinite(p) || p <= 0 || p > 100)) {
-    throw new ApiError('parameter_invalid', { param: 'percentiles', message: 'percentiles is 1 to 10 numbers above 0 and at most 100, e.g. 50,95,99.' });
+    throw new KairoError('parameter_invalid', { param: 'percentiles', message: 'percentiles is 1 to 10 numbers above 0 and at most 100, e.g. 50,95,99.' });
   }
   return [...new Set(numbers)];
 }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import type { RollupSums } from '../store/port.js';
 import { isNotional } from '../models/pricing.js';
 import { groupFields, type BucketQuery } from './buckets.js';
@@ -178,7 +178,7 @@ export function parseLatencyMetrics(value: string | undefined): LatencyMetric[] 
   const list = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
   const unknown = list.find((m) => !(m in LATENCY_METRICS));
   if (list.length === 0 || unknown !== undefined) {
-    throw new ApiError('parameter_invalid', { param: 'metrics', message: `Unknown metric "${unknown ?? ''}"; use ${Object.keys(LATENCY_METRICS).join(', ')}.` });
+    throw new KairoError('parameter_invalid', { param: 'metrics', message: `Unknown metric "${unknown ?? ''}"; use ${Object.keys(LATENCY_METRICS).join(', ')}.` });
   }
   return [...new Set(list)] as LatencyMetric[];
 }

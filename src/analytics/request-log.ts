@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { Page, PageRequest, RequestLogFilter, RequestRecord, Scope, Store } from '../store/port.js';
 
@@ -8,14 +8,14 @@ export class RequestLog {
 
   list(scope: Scope, filter: RequestLogFilter, page: PageRequest): Promise<Page<RequestRecord>> {
     if (filter.from !== undefined && filter.to !== undefined && filter.to <= filter.from) {
-      throw new ApiError('parameter_invalid', { param: 'end', message: 'end must be after start.' });
+      throw new KairoError('parameter_invalid', { param: 'end', message: 'end must be after start.' });
     }
     return this.store.requestLog.list(scope, filter, page);
   }
 
   async get(scope: Scope, id: string): Promise<RequestRecord> {
     const record = isId('req', id) ? await this.store.requestLog.get(scope, id) : undefined;
-    if (!record) throw new ApiError('resource_missing', { param: 'id', message: `No such request: '${id}'. The log keeps requests for a limited time, written about a second after they end.` });
+    if (!record) throw new KairoError('resource_missing', { param: 'id', message: `No such request: '${id}'. The log keeps requests for a limited time, written about a second after they end.` });
     return record;
   }
 }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { derivedId, isId } from '../ids.js';
 import type { Page, PageRequest, Run, Scope, Span, Store, WorkflowRun, WorkflowStepState } from '../store/port.js';
 import { isNotional } from '../models/pricing.js';
@@ -109,7 +109,7 @@ export class TraceService {
 
   async list(scope: Scope, filter: TraceFilter, page: PageRequest): Promise<Page<TraceSummary>> {
     if (filter.from !== undefined && filter.to !== undefined && filter.to <= filter.from) {
-      throw new ApiError('parameter_invalid', { param: 'end', message: 'end must be after start.' });
+      throw new KairoError('parameter_invalid', { param: 'end', message: 'end must be after start.' });
     }
     // Ids of both kinds sort by creation time after their prefix: a cursor of one kind bounds the other too.
     const cursor = (prefix: 'run' | 'wfrun'): PageRequest => ({
@@ -155,7 +155,7 @@ export class TraceService {
       const run = await this.store.workflowRuns.get(scope, id);
       if (run) return this.workflowTrace(run);
     }
-    throw new ApiError('resource_missing', { param: 'id', message: `No such trace: '${id}'.` });
+    throw new KairoError('resource_missing', { param: 'id', message: `No such trace: '${id}'.` });
   }
 
   private async agentTrace(run: Run): Promise<TraceDetail> {

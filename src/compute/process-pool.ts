@@ -5,9 +5,16 @@ export type ComputeFailure = 'out_of_memory' | 'timeout' | 'crashed' | 'busy' | 
 
 /** A task that did not return a result. Its worker process is gone (or was never used); the pool goes on. */
 export class ComputeError extends Error {
+  /**
+   * Whether the same task may succeed later: only when the pool would not take it (`busy`,
+   * `closed`). A task that ran out of memory or time, or crashed its process, would do so again.
+   */
+  readonly retryable: boolean;
+
   constructor(readonly reason: ComputeFailure, message: string) {
     super(message);
     this.name = 'ComputeError';
+    this.retryable = reason === 'busy' || reason === 'closed';
   }
 }
 

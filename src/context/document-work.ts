@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { ComputeError, type ProcessPool, type PoolStats } from '../compute/process-pool.js';
 import type { Scope } from '../store/port.js';
 import { DocumentParseError, type ChunkingOptions, type DocumentFailureCode, type ParsedDocument, type ParseLimits, type TextChunk } from './ports.js';
@@ -127,9 +127,9 @@ export class DocumentWork {
         case 'crashed':
           throw new DocumentParseError('document_unreadable', 'The document could not be processed: its worker process ended unexpectedly.');
         case 'busy':
-          throw new ApiError('server_busy', { message: `${error.message} Retry when some are done.`, headers: { 'Retry-After': '5' }, cause: error });
+          throw new KairoError('server_busy', { message: `${error.message} Retry when some are done.`, headers: { 'Retry-After': '5' }, cause: error });
         case 'closed':
-          throw new ApiError('service_unavailable', { cause: error });
+          throw new KairoError('service_unavailable', { cause: error });
       }
     }
   }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId } from '../ids.js';
 import type { ContextDocument, ContextSource, DocumentStatus, Page, PageRequest, Scope, SourceDocumentCounts, Store } from '../store/port.js';
 import type { StorageUsage } from './storage-usage.js';
@@ -36,4 +36,4 @@ export class DocumentService {
   }
 }
 
-const missing = (documentId: string) => new ApiError('resource_missing', { message: `No such document: '${documentId}'.`, param: 'document_id' });
+const missing = (documentId: string) => new KairoError('resource_missing', { message: `No such document: '${documentId}'.`, param: 'document_id' });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { plans } from '../platform/plans.js';
 import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
@@ -63,8 +63,8 @@ export function contentHash(title: string | null, text: string, metadata: Docume
 }
 
 /** Turns a parse failure into the API error for the request, naming the field. */
-function parseFailure(error: unknown, param: string): ApiError {
-  if (error instanceof DocumentParseError) return new ApiError(error.code, { message: error.message, param });
+function parseFailure(error: unknown, param: string): KairoError {
+  if (error instanceof DocumentParseError) return new KairoError(error.code, { message: error.message, param });
   throw error;
 }
 
@@ -76,7 +76,7 @@ async function checkQuotas(tx: Transaction, scope: Scope, source: ContextSource)
   if (limits.documentsPerSource !== null) {
     const { documents } = await tx.contextDocuments.countBySource(source.id);
     if (documents > limits.documentsPerSource) {
-      throw new ApiError('quota_exceeded', {
+      throw new KairoError('quota_exceeded', {
         message: `Source '${source.name}' would hold ${documents} documents, more than the ${limits.documentsPerSource} a source may hold on the ${workspace.plan} plan. Delete documents, or use another source.`,
         param: 'documents',
       });
@@ -85,7 +85,7 @@ async function checkQuotas(tx: Transaction, scope: Scope, source: ContextSource)
   if (limits.storageBytes !== null) {
     const bytes = await tx.contextDocuments.storedBytes(scope.workspaceId);
     if (bytes > limits.storageBytes) {
-      throw new ApiError('quota_exceeded', {
+      throw new KairoError('quota_exceeded', {
         message: `The workspace would store ${bytes} bytes of documents, more than the ${limits.storageBytes} of the ${workspace.plan} plan. Delete documents to make room.`,
         param: 'documents',
       });
@@ -98,7 +98,7 @@ async function checkQuotas(tx: Transaction, scope: Scope, source: ContextSource)
  * document needed more memory or time than a worker allows. Undefined for any other error.
  */
 export function indexingFailure(error: unknown): { code: string; message: string } | undefined {
-  if (error instanceof EmbeddingError) return { code: 'embedding_failed', message: error.message };
+  if (error instanceof EmbeddingError) return { code: error.code, message: error.message };
   if (error instanceof DocumentParseError) return { code: error.code, message: error.message };
   return undefined;
 }
@@ -118,7 +118,7 @@ export class IngestService {
     private readonly storage?: StorageUsage,
   ) {}
 
-  /** Parses every item (in the compute pool) and checks ids; throws ApiError naming the item at the first bad one. */
+  /** Parses every item (in the compute pool) and checks ids; throws KairoError naming the item at the first bad one. */
   async prepare(scope: Scope, items: IngestItem[], paramPrefix = 'documents'): Promise<PreparedItem[]> {
     // Two items for one document would make the response list it twice and index a version
     // nobody asked for: each document may appear once per request.
@@ -130,7 +130,7 @@ export class IngestService {
         if (key === undefined) continue;
         const first = seen.get(`${field}:${key}`);
         if (first !== undefined) {
-          throw new ApiError('parameter_invalid', {
+          throw new KairoError('parameter_invalid', {
             message: `${param} has the same ${field} as item ${first} ('${key}'): send each document once per request.`,
             param: item.filename ? param : `${param}.${field}`,
           });
@@ -224,12 +224,12 @@ export class IngestService {
     if (item.id !== undefined) {
       existing = await tx.contextDocuments.get(scope, item.id);
       if (!existing || existing.sourceId !== source.id) {
-        throw new ApiError('resource_missing', { message: `No such document in this source: '${item.id}'.`, param: `${p.param}.id` });
+        throw new KairoError('resource_missing', { message: `No such document in this source: '${item.id}'.`, param: `${p.param}.id` });
       }
       if (item.externalId !== undefined && item.externalId !== existing.externalId) {
         const holder = await tx.contextDocuments.getByExternalId(source.id, item.externalId);
         if (holder && holder.id !== existing.id) {
-          throw new ApiError('parameter_invalid', {
+          throw new KairoError('parameter_invalid', {
             message: `external_id '${item.externalId}' already belongs to document ${holder.id} of this source.`,
             param: `${p.param}.external_id`,
           });

@@ -2,6 +2,7 @@
  * Contracts inside the context area, so that parsing, chunking, embedding and fetching can be
  * built and tested apart from the pipeline that joins them.
  */
+import { KairoError } from '../errors.js';
 
 /** Turns texts into vectors of a fixed dimension. */
 export interface Embedder {
@@ -14,10 +15,10 @@ export interface Embedder {
   embed(texts: string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
 }
 
-/** An embedding call that failed; `retryable` for rate limits, 5xx and timeouts. */
-export class EmbeddingError extends Error {
-  constructor(message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
+/** An embedding call that failed (`embedding_failed`); `retryable` for rate limits, 5xx and timeouts. */
+export class EmbeddingError extends KairoError {
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super('embedding_failed', { message, retryable, cause: options?.cause });
     this.name = 'EmbeddingError';
   }
 }

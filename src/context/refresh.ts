@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import type { Queue } from '../queue/port.js';
 import type { ContextSource, Store } from '../store/port.js';
 import { FetchError, type SafeFetcher } from './ports.js';
@@ -132,7 +132,7 @@ export class RefreshService {
 
   private checkRefreshable(source: ContextSource): void {
     if (source.type === 'documents') {
-      throw new ApiError('parameter_invalid', { message: 'Only url and http sources can be refreshed; push documents to update a documents source.', param: 'id' });
+      throw new KairoError('parameter_invalid', { message: 'Only url and http sources can be refreshed; push documents to update a documents source.', param: 'id' });
     }
   }
 
@@ -176,7 +176,7 @@ export class RefreshService {
         try {
           prepared.push(...(await this.ingest.prepare(source.scope, [item], 'items')));
         } catch (error) {
-          if (!(error instanceof ApiError)) throw error;
+          if (!(error instanceof KairoError)) throw error;
           failures.push(`${label}: ${error.message}`);
         }
       }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import type { ChunkRecord, ContextDocument, ContextSource, Scope, ScoredChunk, Store } from '../store/port.js';
 import { EmbeddingError, type EmbedderRegistry } from './ports.js';
 import type { SourceService } from './sources.js';
@@ -125,7 +125,7 @@ export class RetrievalService {
             try {
               [embedding] = (await embedder.embed([input.query])) as [Float32Array];
             } catch (error) {
-              if (error instanceof EmbeddingError) throw new ApiError('embedding_failed', { message: `The embedding model ${model} failed: ${error.message}`, cause: error });
+              if (error instanceof EmbeddingError) throw new KairoError('embedding_failed', { message: `The embedding model ${model} failed: ${error.message}`, retryable: error.retryable, cause: error });
               throw error;
             }
             timings.embeddingMs += performance.now() - t;

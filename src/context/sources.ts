@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import type { ContextSource, Page, PageRequest, Scope, SourceType, Store } from '../store/port.js';
 import type { EmbedderRegistry } from './ports.js';
@@ -60,7 +60,7 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 function checkName(name: string): void {
   if (!NAME_PATTERN.test(name) || name.startsWith('src_')) {
-    throw new ApiError('parameter_invalid', {
+    throw new KairoError('parameter_invalid', {
       message: 'Invalid name: use 1–100 letters, digits, "_", "." or "-", starting with a letter or digit (and not "src_").',
       param: 'name',
     });
@@ -72,31 +72,31 @@ function checkUrl(value: string, param: string): void {
   try {
     url = new URL(value);
   } catch {
-    throw new ApiError('parameter_invalid', { message: `Invalid ${param}: not a URL.`, param });
+    throw new KairoError('parameter_invalid', { message: `Invalid ${param}: not a URL.`, param });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ApiError('parameter_invalid', { message: `Invalid ${param}: only http and https URLs can be fetched.`, param });
+    throw new KairoError('parameter_invalid', { message: `Invalid ${param}: only http and https URLs can be fetched.`, param });
   }
   if (url.username || url.password) {
-    throw new ApiError('parameter_invalid', { message: `Invalid ${param}: credentials in URLs are not allowed; use headers.`, param });
+    throw new KairoError('parameter_invalid', { message: `Invalid ${param}: credentials in URLs are not allowed; use headers.`, param });
   }
 }
 
 function typeConfig(type: SourceType, input: { urls?: string[] | undefined; http?: Partial<HttpSourceConfig> | undefined }): Record<string, unknown> {
   if (type === 'documents') {
-    if (input.urls !== undefined) throw new ApiError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
-    if (input.http !== undefined) throw new ApiError('parameter_invalid', { message: 'http is only for sources of type http.', param: 'http' });
+    if (input.urls !== undefined) throw new KairoError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
+    if (input.http !== undefined) throw new KairoError('parameter_invalid', { message: 'http is only for sources of type http.', param: 'http' });
     return {};
   }
   if (type === 'url') {
-    if (input.http !== undefined) throw new ApiError('parameter_invalid', { message: 'http is only for sources of type http.', param: 'http' });
-    if (!input.urls || input.urls.length === 0) throw new ApiError('parameter_missing', { message: 'A url source needs urls.', param: 'urls' });
+    if (input.http !== undefined) throw new KairoError('parameter_invalid', { message: 'http is only for sources of type http.', param: 'http' });
+    if (!input.urls || input.urls.length === 0) throw new KairoError('parameter_missing', { message: 'A url source needs urls.', param: 'urls' });
     input.urls.forEach((u, i) => checkUrl(u, `urls[${i}]`));
     return { urls: [...new Set(input.urls)] };
   }
-  if (input.urls !== undefined) throw new ApiError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
-  if (!input.http) throw new ApiError('parameter_missing', { message: 'An http source needs http.url.', param: 'http' });
-  if (input.http.url === undefined) throw new ApiError('parameter_missing', { message: 'An http source needs http.url.', param: 'http.url' });
+  if (input.urls !== undefined) throw new KairoError('parameter_invalid', { message: 'urls is only for sources of type url.', param: 'urls' });
+  if (!input.http) throw new KairoError('parameter_missing', { message: 'An http source needs http.url.', param: 'http' });
+  if (input.http.url === undefined) throw new KairoError('parameter_missing', { message: 'An http source needs http.url.', param: 'http.url' });
   checkUrl(input.http.url, 'http.url');
   const config: HttpSourceConfig = {
     url: input.http.url,
@@ -125,19 +125,19 @@ function mergeHttp(current: HttpSourceConfig, update: HttpSourceUpdate): Partial
       // Header names are case-insensitive: the one given replaces the stored one however spelled.
       const stored = Object.keys(headers).find((key) => key.toLowerCase() === name.toLowerCase());
       if (value === REDACTED) {
-        if (stored === undefined) throw new ApiError('parameter_invalid', { message: `http.headers.${name} is "${REDACTED}" but the source has no such header to keep.`, param: `http.headers.${name}` });
+        if (stored === undefined) throw new KairoError('parameter_invalid', { message: `http.headers.${name} is "${REDACTED}" but the source has no such header to keep.`, param: `http.headers.${name}` });
         continue;
       }
       if (stored !== undefined) delete headers[stored];
       if (value !== null) headers[name] = value;
     }
     if (Object.keys(headers).length > MAX_HTTP_HEADERS) {
-      throw new ApiError('parameter_invalid', { message: `An http source keeps at most ${MAX_HTTP_HEADERS} headers (remove one with null).`, param: 'http.headers' });
+      throw new KairoError('parameter_invalid', { message: `An http source keeps at most ${MAX_HTTP_HEADERS} headers (remove one with null).`, param: 'http.headers' });
     }
     merged.headers = headers;
   }
   if (body !== undefined && body !== REDACTED) merged.body = body;
-  if (body === REDACTED && current.body === null) throw new ApiError('parameter_invalid', { message: `http.body is "${REDACTED}" but the source has no body to keep.`, param: 'http.body' });
+  if (body === REDACTED && current.body === null) throw new KairoError('parameter_invalid', { message: `http.body is "${REDACTED}" but the source has no body to keep.`, param: 'http.body' });
   return merged;
 }
 
@@ -149,7 +149,7 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 function checkRefresh(type: SourceType, seconds: number | null | undefined): number | null {
   if (seconds === undefined || seconds === null) return null;
   if (type === 'documents') {
-    throw new ApiError('parameter_invalid', {
+    throw new KairoError('parameter_invalid', {
       message: 'refresh_interval_seconds is only for url and http sources.',
       param: 'refresh_interval_seconds',
     });
@@ -172,12 +172,12 @@ export class SourceService {
     const embedder = this.embedders.get(model);
     if (!embedder) {
       const available = this.embedders.list().map((m) => m.model).join(', ');
-      throw new ApiError('parameter_invalid', { message: `Unknown embedding_model "${model}". Available: ${available}.`, param: 'embedding_model' });
+      throw new KairoError('parameter_invalid', { message: `Unknown embedding_model "${model}". Available: ${available}.`, param: 'embedding_model' });
     }
     const maxTokens = input.chunking?.maxTokens ?? DEFAULT_CHUNK_MAX_TOKENS;
     const overlapTokens = input.chunking?.overlapTokens ?? Math.min(DEFAULT_CHUNK_OVERLAP_TOKENS, Math.floor(maxTokens / 4));
     if (overlapTokens * 2 >= maxTokens) {
-      throw new ApiError('parameter_invalid', { message: 'chunking.overlap_tokens must be less than half of max_tokens.', param: 'chunking.overlap_tokens' });
+      throw new KairoError('parameter_invalid', { message: 'chunking.overlap_tokens must be less than half of max_tokens.', param: 'chunking.overlap_tokens' });
     }
     const refreshIntervalSeconds = checkRefresh(input.type, input.refreshIntervalSeconds);
     const config = typeConfig(input.type, input);
@@ -217,7 +217,7 @@ export class SourceService {
     const source = isId('src', idOrName)
       ? await this.store.contextSources.get(scope, idOrName)
       : await this.store.contextSources.getByName(scope, idOrName);
-    if (!source) throw new ApiError('resource_missing', { message: `No such context source: '${idOrName}'.`, param });
+    if (!source) throw new KairoError('resource_missing', { message: `No such context source: '${idOrName}'.`, param });
     return source;
   }
 
@@ -275,7 +275,7 @@ export class SourceService {
     return source;
   }
 
-  private nameTaken(name: string): ApiError {
-    return new ApiError('source_name_taken', { message: `A context source named '${name}' already exists in this workspace.`, param: 'name' });
+  private nameTaken(name: string): KairoError {
+    return new KairoError('source_name_taken', { message: `A context source named '${name}' already exists in this workspace.`, param: 'name' });
   }
 }

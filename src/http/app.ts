@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { newId } from '../ids.js';
 import { Authenticator } from '../platform/authenticate.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './error-handler.js';
@@ -80,7 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('X-Request-Id', request.id);
     if (closing) {
       reply.header('Connection', 'close');
-      done(new ApiError('service_unavailable'));
+      done(new KairoError('service_unavailable'));
       return;
     }
     done();

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newId } from '../ids.js';
-import { ApiError, DependencyUnavailableError, errorBody, type ErrorCode } from '../errors.js';
+import { KairoError, DependencyUnavailableError, type ErrorCode } from '../errors.js';
+import { errorAnswer } from './error-status.js';
 
 interface AjvError {
   keyword: string;
@@ -32,27 +33,27 @@ function fieldPath(instancePath: string, property?: unknown): string | undefined
   return named ? out : undefined;
 }
 
-function fromValidation(errors: AjvError[], context: string | undefined): ApiError {
+function fromValidation(errors: AjvError[], context: string | undefined): KairoError {
   const first = errors[0]!;
   const where = context === 'querystring' ? 'query parameter' : context === 'params' ? 'path parameter' : 'parameter';
   if (first.keyword === 'required') {
     const param = fieldPath(first.instancePath, first.params.missingProperty);
-    return new ApiError('parameter_missing', { message: `Missing required ${where}: ${param}.`, param });
+    return new KairoError('parameter_missing', { message: `Missing required ${where}: ${param}.`, param });
   }
   if (first.keyword === 'additionalProperties') {
     const param = fieldPath(first.instancePath, first.params.additionalProperty);
-    return new ApiError('parameter_unknown', { message: `Unknown ${where}: ${param}.`, param });
+    return new KairoError('parameter_unknown', { message: `Unknown ${where}: ${param}.`, param });
   }
   const param = fieldPath(first.instancePath);
   // A field refused in the presence of another (`dependencies: {other: {properties: {field: false}}}`).
   const excludedBy = first.keyword === 'false schema' ? /\/dependencies\/([^/]+)\/properties\//.exec(first.schemaPath ?? '')?.[1] : undefined;
   if (param !== undefined && excludedBy !== undefined) {
-    return new ApiError('parameter_invalid', { message: `The ${where}s ${excludedBy} and ${param} cannot be given together.`, param });
+    return new KairoError('parameter_invalid', { message: `The ${where}s ${excludedBy} and ${param} cannot be given together.`, param });
   }
   if (param === undefined) {
-    return new ApiError('invalid_request', { message: `The request ${context ?? 'body'} ${first.message ?? 'is invalid'}.` });
+    return new KairoError('invalid_request', { message: `The request ${context ?? 'body'} ${first.message ?? 'is invalid'}.` });
   }
-  return new ApiError('parameter_invalid', { message: `Invalid ${where} ${param}: ${first.message ?? 'invalid value'}.`, param });
+  return new KairoError('parameter_invalid', { message: `Invalid ${where} ${param}: ${first.message ?? 'invalid value'}.`, param });
 }
 
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -72,21 +73,21 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_NO_FORM_DATA: 'invalid_request',
 };
 
-/** Turns anything thrown during a request into an ApiError; unknown errors become internal_error. */
-export function toApiError(error: unknown): ApiError {
-  if (error instanceof ApiError) return error;
-  if (error instanceof DependencyUnavailableError) return new ApiError('service_unavailable', { headers: { 'Retry-After': '2' } });
+/** Turns anything thrown during a request into a KairoError; unknown errors become internal_error. */
+export function toKairoError(error: unknown): KairoError {
+  if (error instanceof KairoError) return error;
+  if (error instanceof DependencyUnavailableError) return new KairoError('service_unavailable', { headers: { 'Retry-After': '2' } });
   const fe = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (fe && Array.isArray(fe.validation) && fe.validation.length > 0) return fromValidation(fe.validation, fe.validationContext);
   const mapped = fe?.code ? fastifyCodes[fe.code] : undefined;
-  if (mapped) return new ApiError(mapped);
-  if (error instanceof SyntaxError && fe.statusCode === 400) return new ApiError('invalid_json');
+  if (mapped) return new KairoError(mapped);
+  if (error instanceof SyntaxError && fe.statusCode === 400) return new KairoError('invalid_json');
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new ApiError(fe.statusCode === 404 ? 'route_not_found' : 'invalid_request', {
+    return new KairoError(fe.statusCode === 404 ? 'route_not_found' : 'invalid_request', {
       message: fe.statusCode === 404 ? undefined : 'The request could not be processed.',
     });
   }
-  return new ApiError('internal_error');
+  return new KairoError('internal_error');
 }
 
 /**
@@ -94,27 +95,27 @@ export function toApiError(error: unknown): ApiError {
  * the URL names (the error's `param` is a path parameter); an object that a field of the body or
  * query refers to makes the request invalid, so a 400 naming that field.
  */
-function asAnswered(error: ApiError, request: FastifyRequest): ApiError {
-  if (error.code !== 'resource_missing' || error.param === undefined || error.status === 400) return error;
+function refersToRequestField(error: KairoError, request: FastifyRequest): boolean {
+  if (error.code !== 'resource_missing' || error.param === undefined) return false;
   const params = request.params as Record<string, unknown> | undefined;
-  if (params && Object.hasOwn(params, error.param)) return error;
-  return new ApiError(error.code, { message: error.message, param: error.param, ...(error.headers ? { headers: error.headers } : {}), reference: true });
+  return !(params && Object.hasOwn(params, error.param));
 }
 
 /** One error handler and one not-found handler for the whole API, both in the standard shape. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const apiError = asAnswered(toApiError(error), request);
-    request.errorCode = apiError.code;
+    const kairoError = toKairoError(error);
+    const answer = errorAnswer(kairoError, request.id, { reference: refersToRequestField(kairoError, request) });
+    request.errorCode = kairoError.code;
     // A service_unavailable is a refusal whose cause (shutting down, Redis lost) is logged once where it is noticed.
-    if (apiError.status >= 500 && apiError.code !== 'service_unavailable') request.log.error({ err: error }, 'request failed');
-    if (apiError.headers) reply.headers(apiError.headers);
-    reply.code(apiError.status).type('application/json').send(errorBody(apiError, request.id));
+    if (answer.status >= 500 && kairoError.code !== 'service_unavailable') request.log.error({ err: error }, 'request failed');
+    if (kairoError.headers) reply.headers(kairoError.headers);
+    reply.code(answer.status).type('application/json').send(answer.body);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const apiError = new ApiError('route_not_found', { message: `No route ${request.method} ${request.url.split('?')[0]}.` });
-    reply.code(404).send(errorBody(apiError, request.id));
+    const answer = errorAnswer(new KairoError('route_not_found', { message: `No route ${request.method} ${request.url.split('?')[0]}.` }), request.id);
+    reply.code(answer.status).send(answer.body);
   });
 }
 
@@ -124,14 +125,15 @@ export function registerErrorHandling(app: FastifyInstance): void {
  * standard shape with X-Request-Id, like everything else.
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const apiError =
+  const kairoError =
     error.code === 'FST_ERR_BAD_URL'
-      ? new ApiError('invalid_request', { message: 'The request URL is malformed: it has an invalid percent-encoding.' })
+      ? new KairoError('invalid_request', { message: 'The request URL is malformed: it has an invalid percent-encoding.' })
       : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? new ApiError('invalid_request', { message: 'A path parameter in the request URL is too long.' })
-        : toApiError(error);
-  if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
-  reply.header('X-Request-Id', request.id).code(apiError.status).type('application/json').send(errorBody(apiError, request.id));
+        ? new KairoError('invalid_request', { message: 'A path parameter in the request URL is too long.' })
+        : toKairoError(error);
+  const answer = errorAnswer(kairoError, request.id);
+  if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
+  reply.header('X-Request-Id', request.id).code(answer.status).type('application/json').send(answer.body);
 }
 
 /**
@@ -147,12 +149,15 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex)
       socket.write(`HTTP/1.1 408 Request Timeout\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
     } else {
       const requestId = newId('req');
-      const apiError = new ApiError('invalid_request', {
-        message: error.code === 'HPE_HEADER_OVERFLOW' ? 'The request line or headers are too large.' : 'The request is not valid HTTP.',
-      });
-      const body = JSON.stringify(errorBody(apiError, requestId));
+      const answer = errorAnswer(
+        new KairoError('invalid_request', {
+          message: error.code === 'HPE_HEADER_OVERFLOW' ? 'The request line or headers are too large.' : 'The request is not valid HTTP.',
+        }),
+        requestId,
+      );
+      const body = JSON.stringify(answer.body);
       socket.write(
-        `HTTP/1.1 ${apiError.status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `HTTP/1.1 ${answer.status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
       );
     }

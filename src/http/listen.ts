@@ -1,9 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { ApiError, errorBody } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { ConfigError, type Config } from '../config.js';
 import { newId } from '../ids.js';
+import { errorAnswer } from './error-status.js';
 
 /** A listening server and how to stop it gracefully. */
 export interface Listener {
@@ -36,8 +37,9 @@ export function checkTransportPolicy(config: Pick<Config, 'host' | 'tlsCert' | '
 function plainHttpRefuser(): http.Server {
   return http.createServer((req, res) => {
     const requestId = newId('req');
-    const body = JSON.stringify(errorBody(new ApiError('https_required'), requestId));
-    res.writeHead(403, { 'Content-Type': 'application/json; charset=utf-8', 'X-Request-Id': requestId, Connection: 'close' });
+    const answer = errorAnswer(new KairoError('https_required'), requestId);
+    const body = JSON.stringify(answer.body);
+    res.writeHead(answer.status, { 'Content-Type': 'application/json; charset=utf-8', 'X-Request-Id': requestId, Connection: 'close' });
     res.end(body);
     req.resume();
   });

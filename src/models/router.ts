@@ -16,6 +16,8 @@ export interface ModelRouterOptions extends ModelHealthOptions {
 /** No model can serve the request; `excluded` says why each one was ruled out. */
 export class NoModelAvailableError extends Error {
   readonly code = 'no_model_available';
+  /** The request or the configuration rules every model out: the same request would fail again. */
+  readonly retryable = false;
   constructor(
     message: string,
     readonly task: TaskKind,

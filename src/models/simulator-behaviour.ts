@@ -12,6 +12,7 @@ import type {
   LanguageModelV3ToolResultPart,
 } from '@ai-sdk/provider';
 import { countTokens, truncateToTokens } from '../context/tokens.js';
+import { isRetryableProviderStatus } from '../net/retryable-status.js';
 
 /** Public id of the simulator in the catalogue. */
 export const SIMULATOR_MODEL_ID = 'kairo/simulator';
@@ -70,7 +71,7 @@ export function planSimulation(options: LanguageModelV3CallOptions, servingAs: s
   if (failure && (failure.targets.length === 0 || failure.targets.some((target) => matchesTarget(target, servingAs)))) {
     return {
       delayMs,
-      failure: { status: failure.status, retryable: isRetryableStatus(failure.status) },
+      failure: { status: failure.status, retryable: isRetryableProviderStatus(failure.status) },
       text: '',
       toolCalls: [],
       finishReason: 'stop',
@@ -100,11 +101,6 @@ export function planSimulation(options: LanguageModelV3CallOptions, servingAs: s
     return textPlan(JSON.stringify(value), options, delayMs, inputTokens, false);
   }
   return textPlan(textAnswer(prompt, directives), options, delayMs, inputTokens);
-}
-
-/** AI SDK's rule: 408, 409, 429 and 5xx are worth retrying. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
 function matchesTarget(target: string, servingAs: string): boolean {

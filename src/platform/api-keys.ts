@@ -1,5 +1,5 @@
 import { newId } from '../ids.js';
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import type { ApiKey, Page, PageRequest, Scope, Store } from '../store/port.js';
 import { generateSecret, hashSecret } from './api-key-secret.js';
 
@@ -36,13 +36,13 @@ export function listApiKeys(store: Store, scope: Scope, page: PageRequest): Prom
 
 export async function getApiKey(store: Store, scope: Scope, id: string): Promise<ApiKey> {
   const key = await store.apiKeys.get(scope, id);
-  if (!key) throw new ApiError('resource_missing', { message: `No such API key: '${id}'.`, param: 'id' });
+  if (!key) throw new KairoError('resource_missing', { message: `No such API key: '${id}'.`, param: 'id' });
   return key;
 }
 
 /** Revokes a key of the caller's workspace and mode; revoking twice is harmless. */
 export async function revokeApiKey(store: Store, scope: Scope, id: string, now = Date.now()): Promise<ApiKey> {
   const key = await store.apiKeys.revoke(id, now, scope);
-  if (!key) throw new ApiError('resource_missing', { message: `No such API key: '${id}'.`, param: 'id' });
+  if (!key) throw new KairoError('resource_missing', { message: `No such API key: '${id}'.`, param: 'id' });
   return key;
 }

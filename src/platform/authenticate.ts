@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import type { ApiKey, Scope, Store, Workspace } from '../store/port.js';
 import { hashSecret, parseSecret } from './api-key-secret.js';
 
@@ -63,7 +63,7 @@ export class Authenticator {
         : this.admitCached(secret, cached, revokedAt, now);
     }
     if (cached === undefined && !parseSecret(secret)) {
-      throw new ApiError('invalid_api_key', { message: 'Invalid API key: it is not a well-formed KAIRO key.' });
+      throw new KairoError('invalid_api_key', { message: 'Invalid API key: it is not a well-formed KAIRO key.' });
     }
     return this.load(secret, cached?.hash ?? hashSecret(secret), now);
   }
@@ -71,7 +71,7 @@ export class Authenticator {
   private admitCached(secret: string, cached: CachedKey, revokedAt: number | null | undefined, now: number): AuthContext {
     if (revokedAt !== null) {
       this.cache.delete(secret);
-      throw new ApiError(revokedAt === undefined ? 'invalid_api_key' : 'api_key_revoked');
+      throw new KairoError(revokedAt === undefined ? 'invalid_api_key' : 'api_key_revoked');
     }
     this.touch(cached.auth.key.id, now);
     return cached.auth;
@@ -82,7 +82,7 @@ export class Authenticator {
     const found = await this.store.apiKeys.findBySecretHash(hash);
     if (!found || found.key.revokedAt !== null) {
       this.cache.delete(secret);
-      throw new ApiError(found ? 'api_key_revoked' : 'invalid_api_key');
+      throw new KairoError(found ? 'api_key_revoked' : 'invalid_api_key');
     }
     const auth: AuthContext = Object.freeze({
       workspace: Object.freeze(found.workspace),
@@ -110,7 +110,7 @@ export class Authenticator {
 
 /** The secret of an `Authorization: Bearer <secret>` header. */
 function bearerSecret(authorization: string | undefined): string {
-  if (!authorization) throw new ApiError('missing_api_key');
+  if (!authorization) throw new KairoError('missing_api_key');
   // The usual spelling first, without lower-casing a copy of the scheme.
   if (authorization.startsWith('Bearer ')) {
     const secret = authorization.slice(7).trim();
@@ -120,7 +120,7 @@ function bearerSecret(authorization: string | undefined): string {
   const scheme = space === -1 ? authorization : authorization.slice(0, space);
   const secret = space === -1 ? '' : authorization.slice(space + 1).trim();
   if (scheme.toLowerCase() !== 'bearer' || secret === '') {
-    throw new ApiError('missing_api_key', { message: 'Send the API key as "Authorization: Bearer sk_...".' });
+    throw new KairoError('missing_api_key', { message: 'Send the API key as "Authorization: Bearer sk_...".' });
   }
   return secret;
 }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import type { ConcurrencyLimiter } from '../limits/port.js';
 import type { Workspace } from '../store/port.js';
 import { plans, type PlanLimits } from './plans.js';
@@ -78,7 +78,7 @@ export class RunSlots {
   async acquireOrThrow(workspace: Workspace): Promise<RunSlot> {
     const slot = await this.acquire(workspace);
     if (slot) return slot;
-    throw new ApiError('concurrency_limited', { message: this.fullMessage(workspace) });
+    throw new KairoError('concurrency_limited', { message: this.fullMessage(workspace) });
   }
 
   /** Why a workspace gets no slot, in a sentence. */

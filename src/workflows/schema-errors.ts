@@ -1,5 +1,5 @@
 import type { ErrorObject } from 'ajv';
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 
 /** The path of a field as an error's `param` names it: `steps[0].headers["X-Key"]`. */
 export function key(base: string, name: string): string {
@@ -32,10 +32,10 @@ function roleOf(parent: Role, field: string): Role {
 }
 
 /**
- * The first schema error of a list of steps (or of a retry policy) as the ApiError a client gets:
+ * The first schema error of a list of steps (or of a retry policy) as the KairoError a client gets:
  * `param` is the field's path under `base`, and the message names the step.
  */
-export function shapeError(error: ErrorObject, root: unknown, base: string, rootRole: 'sequence' | 'retry'): ApiError {
+export function shapeError(error: ErrorObject, root: unknown, base: string, rootRole: 'sequence' | 'retry'): KairoError {
   let value = root;
   let param = base;
   let role: Role = rootRole;
@@ -55,11 +55,11 @@ export function shapeError(error: ErrorObject, root: unknown, base: string, root
   const type = String(step?.type);
   const prefix = id !== undefined ? `Step '${id}': ` : step ? `The step at ${stepParam}: ` : '';
   const label = step ? param.slice(stepParam.length + 1) : param;
-  const invalid = (message: string, at = param) => new ApiError('parameter_invalid', { message, param: at });
+  const invalid = (message: string, at = param) => new KairoError('parameter_invalid', { message, param: at });
 
   if (error.keyword === 'required') {
     const field = String(error.params.missingProperty);
-    const missing = (message: string) => new ApiError('parameter_missing', { message, param: key(param, field) });
+    const missing = (message: string) => new KairoError('parameter_missing', { message, param: key(param, field) });
     if (role === 'step' && field === 'id') return missing(`The step at ${param} has no 'id'.`);
     if (role === 'step' && field === 'type') return missing(`Step '${id}' has no 'type'.`);
     if (role === 'step') return missing(`${prefix}${article(type)} ${type} step needs '${field}'.`);
@@ -68,7 +68,7 @@ export function shapeError(error: ErrorObject, root: unknown, base: string, root
   if (error.keyword === 'additionalProperties') {
     const field = String(error.params.additionalProperty);
     const where = role === 'step' ? ` for ${article(type)} ${type} step` : role === 'retry' ? " in 'retry'" : '';
-    return new ApiError('parameter_unknown', { message: `${prefix}unknown field '${field}'${where}.`, param: key(param, field) });
+    return new KairoError('parameter_unknown', { message: `${prefix}unknown field '${field}'${where}.`, param: key(param, field) });
   }
   if (role === 'step' && error.keyword === 'type') return invalid(`The step at ${param} must be an object.`);
   if (error.keyword === 'enum') return invalid(`${prefix}'${label}' must be one of ${(error.params.allowedValues as unknown[]).join(', ')}.`);

@@ -1,4 +1,4 @@
-import { ApiError, type ErrorCode } from '../errors.js';
+import { KairoError, type ErrorCode } from '../errors.js';
 import { allSteps, type Step, type WorkflowDefinition } from './definition.js';
 import { compileExpression, stepReferences, templateExpressions } from './expressions.js';
 import { key } from './schema-errors.js';
@@ -18,7 +18,7 @@ export interface DefinitionLookups {
 const MAX_CALL_DEPTH = 16;
 
 function fail(message: string, param: string, code: ErrorCode = 'parameter_invalid'): never {
-  throw new ApiError(code, { message, param });
+  throw new KairoError(code, { message, param });
 }
 
 export interface ExpressionField {

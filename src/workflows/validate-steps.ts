@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Type } from 'typebox';
-import { ApiError, type ErrorCode } from '../errors.js';
+import { KairoError, type ErrorCode } from '../errors.js';
 import { parseDuration, type RetryPolicy, type Step } from './definition.js';
 import { RetrySchema, StepSchema } from './step-schemas.js';
 import { key, shapeError } from './schema-errors.js';
@@ -21,7 +21,7 @@ function compiled() {
 }
 
 function fail(message: string, param: string, code: ErrorCode = 'parameter_invalid'): never {
-  throw new ApiError(code, { message, param });
+  throw new KairoError(code, { message, param });
 }
 
 /** A retry policy as sent (fields set to null are left out). */

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { schemaProblem, validateArguments } from '../agents/tools/json-schema.js';
-import { ApiError, type ErrorCode } from '../errors.js';
+import { KairoError, type ErrorCode } from '../errors.js';
 import { DEFAULT_RETRY, type ScheduleDefinition, type WorkflowDefinition } from './definition.js';
 import { key } from './schema-errors.js';
 import { checkAgents, checkExpression, checkSequenceExpressions, checkWorkflowCalls, type DefinitionLookups } from './validate-references.js';
@@ -18,7 +18,7 @@ type Json = Record<string, unknown>;
 
 /**
  * Check a workflow definition as the client sent it and return it normalized: top-level
- * defaults filled, steps as given (http `method` upper-cased). Every problem is an ApiError
+ * defaults filled, steps as given (http `method` upper-cased). Every problem is a KairoError
  * whose `param` is the JSON path of the offending field, prefixed by `param`.
  */
 export async function validateWorkflowDefinition(body: unknown, lookups: DefinitionLookups, param = ''): Promise<WorkflowDefinition> {
@@ -83,7 +83,7 @@ export function validateRunInput(definition: WorkflowDefinition, input: unknown,
 }
 
 function fail(message: string, param: string, code: ErrorCode = 'parameter_invalid'): never {
-  throw new ApiError(code, { message, param });
+  throw new KairoError(code, { message, param });
 }
 
 function isObject(value: unknown): value is Json {

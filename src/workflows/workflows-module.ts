@@ -3,7 +3,7 @@ import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.j
 import { emptyUsage, type Store } from '../store/port.js';
 import type { SafeFetcher } from '../context/ports.js';
 import type { RunSlots } from '../platform/run-slots.js';
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId } from '../ids.js';
 import { RunEventLog } from '../runs/event-log.js';
 import type { RunObserver } from '../runs/observer.js';
@@ -63,7 +63,7 @@ export class WorkflowsModule implements AreaModule {
 }
 
 /** Agent steps run the agent to completion in wait mode, on the workflow run's concurrent-run slot. */
-function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
+export function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
   return {
     async run({ workspace, scope, agentId, input, slot, metadata, apiKeyId, parent }) {
       const none = { runId: null, usage: emptyUsage(), costUsd: 0 };
@@ -73,7 +73,7 @@ function agentCaller(store: Store, agents: AgentsModule): AgentCaller {
       try {
         run = await agents.engine.start(workspace, scope, agent, { input, mode: 'wait', metadata, slot, apiKeyId, parent });
       } catch (error) {
-        if (error instanceof ApiError) return { ...none, ok: false, code: error.code, message: error.message, retryable: error.status >= 500 || error.status === 429 };
+        if (error instanceof KairoError) return { ...none, ok: false, code: error.code, message: error.message, retryable: error.retryable };
         throw error;
       }
       const ran = { runId: run.id, usage: run.usage, costUsd: run.costUsd };

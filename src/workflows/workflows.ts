@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { KairoError } from '../errors.js';
 import { isId, newId } from '../ids.js';
 import type { Page, PageRequest, Scope, Store, Workflow, WorkflowRun, WorkflowRunFilter, WorkflowStepState, WorkflowVersion } from '../store/port.js';
 import type { WorkflowDefinition } from './definition.js';
@@ -42,7 +42,7 @@ export class WorkflowService {
 
   async get(scope: Scope, id: string): Promise<Workflow> {
     const workflow = isId('wf', id) ? await this.store.workflows.get(scope, id) : undefined;
-    if (!workflow) throw new ApiError('resource_missing', { message: `No such workflow: '${id}'.`, param: 'id' });
+    if (!workflow) throw new KairoError('resource_missing', { message: `No such workflow: '${id}'.`, param: 'id' });
     return workflow;
   }
 
@@ -69,7 +69,7 @@ export class WorkflowService {
     const workflow = await this.get(scope, id);
     const active = await this.store.workflowRuns.countActive(workflow.id);
     if (active > 0) {
-      throw new ApiError('workflow_has_active_runs', {
+      throw new KairoError('workflow_has_active_runs', {
         message: `Workflow '${id}' has ${active} run${active === 1 ? '' : 's'} queued, running or waiting. Cancel ${active === 1 ? 'it' : 'them'} first.`,
       });
     }
@@ -90,7 +90,7 @@ export class WorkflowService {
     const definition = workflow.definition as unknown as WorkflowDefinition;
     validateRunInput(definition, request.input ?? {}, 'input');
     const tooLarge = this.engine.inputTooLarge(request.input);
-    if (tooLarge) throw new ApiError('body_too_large', { message: tooLarge, param: 'input' });
+    if (tooLarge) throw new KairoError('body_too_large', { message: tooLarge, param: 'input' });
     return this.engine.create(scope, workflow, {
       input: request.input ?? {}, mode: request.mode, trigger: 'api', apiKeyId: request.apiKeyId, ...(request.metadata ? { metadata: request.metadata } : {}),
     });
@@ -98,7 +98,7 @@ export class WorkflowService {
 
   async getRun(scope: Scope, workflowId: string, runId: string): Promise<WorkflowRun> {
     const run = isId('wfrun', runId) ? await this.store.workflowRuns.get(scope, runId) : undefined;
-    if (!run || run.workflowId !== workflowId) throw new ApiError('resource_missing', { message: `No such workflow run: '${runId}'.`, param: 'run_id' });
+    if (!run || run.workflowId !== workflowId) throw new KairoError('resource_missing', { message: `No such workflow run: '${runId}'.`, param: 'run_id' });
     return run;
   }
 
@@ -119,7 +119,7 @@ export class WorkflowService {
   async cancel(scope: Scope, workflowId: string, runId: string): Promise<WorkflowRun> {
     const run = await this.getRun(scope, workflowId, runId);
     if (isFinal(run.status)) {
-      throw new ApiError('run_not_cancellable', { message: `Workflow run '${runId}' has already finished (${run.status}).` });
+      throw new KairoError('run_not_cancellable', { message: `Workflow run '${runId}' has already finished (${run.status}).` });
     }
     return this.engine.cancel(run);
   }
@@ -135,11 +135,11 @@ export class WorkflowService {
       (s) => s.type === 'approval' && s.status === 'waiting' && !s.state.resolution && (s.wakeAt === null || s.wakeAt > now),
     );
     if (isFinal(run.status) || waiting.length === 0) {
-      throw new ApiError('run_not_waiting', { message: `Workflow run '${runId}' is not waiting for an approval.` });
+      throw new KairoError('run_not_waiting', { message: `Workflow run '${runId}' is not waiting for an approval.` });
     }
     const target = request.step === undefined ? waiting : waiting.filter((s) => s.key === request.step || s.stepId === request.step);
     if (target.length !== 1) {
-      throw new ApiError('parameter_invalid', {
+      throw new KairoError('parameter_invalid', {
         param: 'step',
         message: request.step === undefined
           ? `Several approvals are waiting (${waiting.map((s) => s.key).join(', ')}); name one in 'step'.`

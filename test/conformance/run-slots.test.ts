@@ -4,6 +4,7 @@ import { INGESTION_SLOTS, RunSlots } from '../../src/platform/run-slots.js';
 import type { PlanName, Workspace } from '../../src/store/port.js';
 import { newId } from '../../src/ids.js';
 import { redisUrl, uniqueName } from '../support/services.js';
+import { refusal } from '../support/refusal.js';
 
 const workspace = (plan: PlanName): Workspace => ({ id: newId('ws'), name: 'w', plan, createdAt: Date.now() });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,7 +24,7 @@ describe.each(backends)('run slots on %s', (_name, open) => {
     const held = [];
     for (let i = 0; i < 5; i++) held.push(await slots.acquireOrThrow(ws));
     expect(await slots.acquire(ws)).toBeNull();
-    await expect(slots.acquireOrThrow(ws)).rejects.toMatchObject({ code: 'concurrency_limited', status: 429 });
+    expect(await refusal(slots.acquireOrThrow(ws))).toEqual({ code: 'concurrency_limited', status: 429 });
     expect(await slots.inUse(ws.id)).toBe(5);
     await held[0]!.release();
     await held[0]!.release(); // twice is harmless

@@ -4,7 +4,7 @@
  * way whether the route's schema or validateToolDefinitions finds the problem.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/errors.js';
+import { KairoError } from '../../src/errors.js';
 import { validateToolDefinitions } from '../../src/agents/tools/validate.js';
 import { call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
 import { fetchOpenApi, operationsOf, type JsonSchema } from '../support/openapi.js';
@@ -28,7 +28,7 @@ function directly(tools: unknown[]): { code: string; param: string | undefined }
   try {
     validateToolDefinitions(tools);
   } catch (error) {
-    if (error instanceof ApiError) return { code: error.code, param: error.param };
+    if (error instanceof KairoError) return { code: error.code, param: error.param };
     throw error;
   }
   throw new Error('expected the definitions to be refused');

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import { errorCatalogue, type ErrorCode } from '../../src/errors.js';
+import { errorStatuses } from '../../src/http/error-status.js';
 import type { ApiResponse } from './server.js';
 
 export interface WireRequest {
@@ -158,11 +159,11 @@ export function checkErrorShape(res: WireResponse): void {
   }
   if ('param' in error && typeof error.param !== 'string') fail(res, 'error.param is not a string');
   if (error.request_id !== res.headers.get('x-request-id')) fail(res, `request_id ${error.request_id} differs from X-Request-Id ${res.headers.get('x-request-id')}`);
-  const catalogued = (errorCatalogue as Record<string, { status: number; type: string }>)[error.code];
+  const catalogued = (errorCatalogue as Record<string, { type: string }>)[error.code];
   if (!catalogued) fail(res, `error code ${error.code} is not in the error catalogue`);
   // An object that a field of the request refers to is missing: the request is invalid (400), naming the field.
   const reference = error.code === 'resource_missing' && res.status === 400 && typeof error.param === 'string';
-  const spec = reference ? { status: 400, type: 'invalid_request_error' } : catalogued;
+  const spec = reference ? { status: 400, type: 'invalid_request_error' } : { status: errorStatuses[error.code as ErrorCode], type: catalogued.type };
   if (spec.status !== res.status) fail(res, `code ${error.code} is catalogued with status ${spec.status}, answered ${res.status}`);
   if (spec.type !== error.type) fail(res, `code ${error.code} is catalogued with type ${spec.type}, answered ${error.type}`);
   if (/\n\s+at |node_modules|\/src\/|\.ts:\d+/.test(error.message)) fail(res, 'error message leaks internals');

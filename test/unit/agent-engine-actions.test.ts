@@ -9,6 +9,7 @@ import type { ToolRuntime } from '../../src/agents/run-engine.js';
 import type { ToolDefinition, ToolResult, ToolSpec } from '../../src/agents/tools/ports.js';
 import type { Run } from '../../src/store/port.js';
 import { openEngineHarness, type EngineHarness } from './agent-engine-harness.js';
+import { refusal } from '../support/refusal.js';
 
 const SIMULATOR = 'kairo/simulator';
 const TEN_MINUTES = 10 * 60 * 1000;
@@ -60,7 +61,7 @@ describe('function tools', () => {
     expect(done).toMatchObject({ status: 'completed', output: 'Tool get_weather returned: {"temperature":18}' });
     expect(await h.slots.inUse(workspace.id)).toBe(0);
     // Answering again, from the run as it was or as it is: the run is not waiting any more.
-    await expect(engine().submitToolOutputs(workspace, waiting, [{ tool_call_id: id, output: 1 }])).rejects.toMatchObject({ code: 'run_not_waiting', status: 409 });
+    expect(await refusal(engine().submitToolOutputs(workspace, waiting, [{ tool_call_id: id, output: 1 }]))).toEqual({ code: 'run_not_waiting', status: 409 });
     await expect(engine().submitToolOutputs(workspace, done, [{ tool_call_id: id, output: 1 }])).rejects.toMatchObject({ code: 'run_not_waiting' });
   });
 

@@ -12,6 +12,7 @@ import { RUN_ABANDONED_AFTER_MS } from '../../src/agents/run-engine.js';
 import type { Run } from '../../src/store/port.js';
 import { waitFor } from '../support/site.js';
 import { openEngineHarness, type EngineHarness } from './agent-engine-harness.js';
+import { refusal } from '../support/refusal.js';
 
 const SIMULATOR = 'kairo/simulator';
 
@@ -66,7 +67,7 @@ describe('a run', () => {
   it('is refused for an agent that is not active, and for a thread that does not exist', async () => {
     const { workspace, scope } = await h.scope();
     const paused = await h.agent(scope, { model: SIMULATOR, status: 'paused' });
-    await expect(engine().start(workspace, scope, paused, { input: 'x', mode: 'wait' })).rejects.toMatchObject({ code: 'agent_not_active', status: 409 });
+    expect(await refusal(engine().start(workspace, scope, paused, { input: 'x', mode: 'wait' }))).toEqual({ code: 'agent_not_active', status: 409 });
     const agent = await h.agent(scope, { model: SIMULATOR });
     await expect(engine().start(workspace, scope, agent, { input: 'x', mode: 'wait', threadId: newId('thread') }))
       .rejects.toMatchObject({ code: 'resource_missing', param: 'thread_id' });
@@ -80,7 +81,7 @@ describe('concurrent-run slots', () => {
     const agent = await h.agent(scope, { model: SIMULATOR });
     const held = await Promise.all(Array.from({ length: 5 }, () => h.slots.acquireOrThrow(workspace)));
     for (const mode of ['wait', 'stream'] as const) {
-      await expect(engine().start(workspace, scope, agent, { input: 'x', mode })).rejects.toMatchObject({ code: 'concurrency_limited', status: 429 });
+      expect(await refusal(engine().start(workspace, scope, agent, { input: 'x', mode }))).toEqual({ code: 'concurrency_limited', status: 429 });
     }
     expect((await h.store.runs.list(scope, {}, { limit: 10 })).data).toEqual([]);
 
@@ -185,7 +186,7 @@ describe('a run that stops early', () => {
     const { run } = await engine().create(workspace, scope, agent, { input: 'x', mode: 'background' });
     expect(await engine().cancel(run)).toMatchObject({ status: 'cancelled' });
     expect(await engine().execute(run.id, workspace)).toMatchObject({ status: 'cancelled', startedAt: null });
-    await expect(engine().cancel(await h.run(run.id))).rejects.toMatchObject({ code: 'run_not_cancellable', status: 409 });
+    expect(await refusal(engine().cancel(await h.run(run.id)))).toEqual({ code: 'run_not_cancellable', status: 409 });
   });
 
   it('fails with run_interrupted when its process died: wait and stream runs only, background runs are the queue\'s', async () => {

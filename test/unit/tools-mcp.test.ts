@@ -142,7 +142,7 @@ describe('McpToolset connection policy', () => {
   it('refuses a loopback server unless the operator allows it, without connecting', async () => {
     const attempt = connect(server, { allowCidrs: [] });
     await expect(attempt).rejects.toBeInstanceOf(McpConnectionError);
-    await expect(attempt).rejects.toMatchObject({ code: 'address_blocked', message: expect.stringContaining("MCP server 'calc'") });
+    await expect(attempt).rejects.toMatchObject({ code: 'address_blocked', message: expect.stringContaining("MCP server 'calc'"), retryable: false });
     const byName = connect(server, { allowCidrs: [], serverUrl: server.url.replace('127.0.0.1', 'localhost') });
     await expect(byName).rejects.toMatchObject({ code: 'address_blocked' });
     expect(server.requests).toHaveLength(0);
@@ -157,18 +157,19 @@ describe('McpToolset connection policy', () => {
     const gone = await startMcpServer();
     const url = gone.url;
     await gone.close();
-    await expect(connect(server, { serverUrl: url })).rejects.toMatchObject({ code: 'connect_failed' });
+    await expect(connect(server, { serverUrl: url })).rejects.toMatchObject({ code: 'connect_failed', retryable: true });
   });
 
   it('reports a wrong path as connect_failed with the status', async () => {
     await expect(connect(server, { serverUrl: server.url.replace('/mcp', '/elsewhere') })).rejects.toMatchObject({
       code: 'connect_failed',
       message: expect.stringContaining('HTTP 404'),
+      retryable: false,
     });
   });
 
   it('fails connecting when a response is over the size cap', async () => {
-    await expect(connect(server, { maxResponseBytes: 200 })).rejects.toMatchObject({ code: 'too_large' });
+    await expect(connect(server, { maxResponseBytes: 200 })).rejects.toMatchObject({ code: 'too_large', retryable: false });
   });
 
   it('refuses URLs it will never fetch', async () => {
@@ -181,7 +182,7 @@ describe('McpToolset connection policy', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as AddressInfo).port;
     try {
-      await expect(connect(server, { serverUrl: `http://127.0.0.1:${port}/mcp`, timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
+      await expect(connect(server, { serverUrl: `http://127.0.0.1:${port}/mcp`, timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout', retryable: true });
     } finally {
       silent.closeAllConnections();
       await new Promise<void>((resolve) => silent.close(() => resolve()));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/errors.js';
+import { KairoError } from '../../src/errors.js';
 import { toolNamesOf, validateArguments, validateToolDefinitions } from '../../src/agents/tools/validate.js';
 import { schemaProblem } from '../../src/agents/tools/json-schema.js';
 
@@ -23,8 +23,8 @@ function rejection(tools: unknown[]): { code: string; param: string | undefined;
   try {
     validateToolDefinitions(tools);
   } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    const apiError = error as ApiError;
+    expect(error).toBeInstanceOf(KairoError);
+    const apiError = error as KairoError;
     return { code: apiError.code, param: apiError.param, message: apiError.message };
   }
   throw new Error('expected the definitions to be refused');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/errors.js';
+import { KairoError } from '../../src/errors.js';
 import { newId } from '../../src/ids.js';
 import { DEFAULT_RETRY, type WorkflowDefinition } from '../../src/workflows/definition.js';
 import { validateRunInput, validateWorkflowDefinition, type DefinitionLookups } from '../../src/workflows/validate.js';
@@ -53,8 +53,8 @@ async function rejection(input: unknown, using: DefinitionLookups = lookups()): 
   try {
     await validateWorkflowDefinition(input, using);
   } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    const apiError = error as ApiError;
+    expect(error).toBeInstanceOf(KairoError);
+    const apiError = error as KairoError;
     return { code: apiError.code, param: apiError.param, message: apiError.message };
   }
   throw new Error('expected the definition to be refused');
@@ -473,7 +473,7 @@ describe('validateRunInput', () => {
       validateRunInput(withSchema, { n: 'one' });
       throw new Error('expected the input to be refused');
     } catch (error) {
-      expect(error).toBeInstanceOf(ApiError);
+      expect(error).toBeInstanceOf(KairoError);
       expect(error).toMatchObject({ code: 'parameter_invalid', param: 'input', message: 'input.n must be integer' });
     }
   });

@@ -17,9 +17,9 @@ export interface ModelStepResult {
   record: ModelCallRecord;
 }
 
-/** The step's last call failed; its record is not written yet. */
+/** The step's last call failed; its record is not written yet. `retryable`: the provider's verdict on the failure. */
 export class ModelStepFailed extends Error {
-  constructor(readonly failure: unknown, readonly record: ModelCallRecord) {
+  constructor(readonly failure: unknown, readonly record: ModelCallRecord, readonly retryable: boolean) {
     super(failure instanceof Error ? failure.message : String(failure));
   }
 }
@@ -155,6 +155,7 @@ export class ModelStep {
         };
         return { model, text, toolCalls, record };
       }
+      // The provider boundary: the AI SDK's verdict becomes ours here and nowhere else.
       const retryable = APICallError.isInstance(failure) ? failure.isRetryable : false;
       const message = failure instanceof Error ? failure.message : String(failure);
       this.deps.router.recordOutcome(model, { ok: false, latencyMs: ended - started, retryable });
@@ -166,7 +167,7 @@ export class ModelStep {
           inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costUsd: 0, autoChosen, fellBack,
         },
       };
-      if (!fellBack) throw new ModelStepFailed(failure, record);
+      if (!fellBack) throw new ModelStepFailed(failure, record, retryable);
       await this.write([record]);
       fallbacks.push({ model, error: message.slice(0, 300) });
       await this.deps.events.append(run.id, 'run.model_fallback', { model, error: message.slice(0, 300) });

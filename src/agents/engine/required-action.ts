@@ -1,4 +1,4 @@
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import type { RunEventLog } from '../../runs/event-log.js';
 import type { Run, Store } from '../../store/port.js';
 import type { RunOutcomes } from './run-outcomes.js';
@@ -47,12 +47,12 @@ export class RequiredActions {
    */
   async accept(run: Run, answers: ToolAnswer[]): Promise<{ run: Run; resumes: number }> {
     if (run.status !== 'requires_action') {
-      throw new ApiError('run_not_waiting', { message: `Run '${run.id}' is ${run.status}; it is not waiting for tool outputs.` });
+      throw new KairoError('run_not_waiting', { message: `Run '${run.id}' is ${run.status}; it is not waiting for tool outputs.` });
     }
     const state = run.state as EngineState;
     if (state.requiredActionExpiresAt !== undefined && this.deps.now() > state.requiredActionExpiresAt) {
       await this.deps.outcomes.fail(run, 'tool_outputs_expired', 'The run waited too long for tool outputs and expired.');
-      throw new ApiError('run_not_waiting', { message: `Run '${run.id}' expired while waiting for tool outputs.` });
+      throw new KairoError('run_not_waiting', { message: `Run '${run.id}' expired while waiting for tool outputs.` });
     }
     const seen = checkAnswers(run, state.pending, answers);
 
@@ -60,7 +60,7 @@ export class RequiredActions {
     const resumes = (state.resumes ?? 0) + 1;
     const resumed: Run = { ...run, status: 'queued', requiredAction: null, state: { ...state, pending: [], answers, resumes }, updatedAt: this.deps.now() };
     if (!(await this.deps.store.runs.save(resumed, ['requires_action']))) {
-      throw new ApiError('run_not_waiting', { message: `Run '${run.id}' was already answered.` });
+      throw new KairoError('run_not_waiting', { message: `Run '${run.id}' was already answered.` });
     }
     await this.deps.events.append(run.id, 'run.tool_outputs_submitted', { tool_call_ids: [...seen] });
     return { run: resumed, resumes };
@@ -107,19 +107,19 @@ function checkAnswers(run: Run, pendingCalls: PendingCall[], answers: ToolAnswer
   const seen = new Set<string>();
   for (const [i, answer] of answers.entries()) {
     const call = pending.get(answer.tool_call_id);
-    if (!call) throw new ApiError('parameter_invalid', { message: `Run '${run.id}' is not waiting for tool call '${answer.tool_call_id}'.`, param: `tool_outputs[${i}].tool_call_id` });
-    if (seen.has(call.id)) throw new ApiError('parameter_invalid', { message: `Tool call '${call.id}' is answered twice.`, param: `tool_outputs[${i}].tool_call_id` });
+    if (!call) throw new KairoError('parameter_invalid', { message: `Run '${run.id}' is not waiting for tool call '${answer.tool_call_id}'.`, param: `tool_outputs[${i}].tool_call_id` });
+    if (seen.has(call.id)) throw new KairoError('parameter_invalid', { message: `Tool call '${call.id}' is answered twice.`, param: `tool_outputs[${i}].tool_call_id` });
     seen.add(call.id);
-    if (call.type === 'approval' && answer.approve === undefined) throw new ApiError('parameter_missing', { message: `Tool call '${call.id}' needs approval: send approve true or false.`, param: `tool_outputs[${i}].approve` });
+    if (call.type === 'approval' && answer.approve === undefined) throw new KairoError('parameter_missing', { message: `Tool call '${call.id}' needs approval: send approve true or false.`, param: `tool_outputs[${i}].approve` });
     if (call.type === 'approval' && answer.output !== undefined) {
-      throw new ApiError('parameter_invalid', { message: `Tool call '${call.id}' waits for an approval, not an output: send approve (and reason); an approved function tool's output is asked for next.`, param: `tool_outputs[${i}].output` });
+      throw new KairoError('parameter_invalid', { message: `Tool call '${call.id}' waits for an approval, not an output: send approve (and reason); an approved function tool's output is asked for next.`, param: `tool_outputs[${i}].output` });
     }
-    if (call.type === 'function' && answer.output === undefined) throw new ApiError('parameter_missing', { message: `Tool call '${call.id}' needs an output.`, param: `tool_outputs[${i}].output` });
+    if (call.type === 'function' && answer.output === undefined) throw new KairoError('parameter_missing', { message: `Tool call '${call.id}' needs an output.`, param: `tool_outputs[${i}].output` });
     if (call.type === 'function' && answer.approve !== undefined) {
-      throw new ApiError('parameter_invalid', { message: `Tool call '${call.id}' waits for its output, not an approval.`, param: `tool_outputs[${i}].approve` });
+      throw new KairoError('parameter_invalid', { message: `Tool call '${call.id}' waits for its output, not an approval.`, param: `tool_outputs[${i}].approve` });
     }
   }
   const missing = [...pending.keys()].filter((id) => !seen.has(id));
-  if (missing.length > 0) throw new ApiError('parameter_missing', { message: `Answer every pending tool call; missing: ${missing.join(', ')}.`, param: 'tool_outputs' });
+  if (missing.length > 0) throw new KairoError('parameter_missing', { message: `Answer every pending tool call; missing: ${missing.join(', ')}.`, param: 'tool_outputs' });
   return seen;
 }

@@ -10,6 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode as McpErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { createAddressPolicy } from '../../net/address-policy.js';
+import { isRetryableStatus } from '../../net/retryable-status.js';
 import type { ResolveHost } from '../../net/safe-fetch.js';
 import { version } from '../../version.js';
 import { BlockedAddressError, createGuardedFetch, ResponseTooLargeError, type GuardedFetch } from './guarded-fetch.js';
@@ -52,13 +53,17 @@ export interface McpConnectOptions {
 
 /** Connecting to an MCP server, or listing its tools, failed. */
 export class McpConnectionError extends Error {
+  /** Whether connecting again may succeed: a timeout, a lost connection or network, a retryable HTTP status. */
+  readonly retryable: boolean;
+
   constructor(
     readonly code: 'invalid_url' | 'address_blocked' | 'timeout' | 'too_large' | 'connect_failed',
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryable?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'McpConnectionError';
+    this.retryable = options?.retryable ?? false;
   }
 }
 
@@ -287,7 +292,9 @@ function connectionError(
   const described = describeError(error, context);
   const code = described.code === 'address_blocked' || described.code === 'timeout' || described.code === 'too_large' ? described.code : 'connect_failed';
   const where = `${context.url.origin}${context.url.pathname}`;
-  return new McpConnectionError(code, `Could not connect to MCP server '${context.label}' at ${where}: ${described.message}`, { cause: error });
+  const retryable = ['timeout', 'connection_closed', 'network_error'].includes(described.code)
+    || (described.code === 'http_error' && error instanceof StreamableHTTPError && error.code !== undefined && isRetryableStatus(error.code));
+  return new McpConnectionError(code, `Could not connect to MCP server '${context.label}' at ${where}: ${described.message}`, { cause: error, retryable });
 }
 
 /** A short cause for a failed MCP request, and a code for it. */

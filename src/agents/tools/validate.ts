@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import { schemaProblem } from './json-schema.js';
 import { MCP_NAME_SEPARATOR, TOOL_NAME_PATTERN, ToolDefinitionSchema, type ToolDefinition } from './schemas.js';
 
@@ -58,7 +58,7 @@ export function toolNamesOf(definition: ToolDefinition): string[] {
  * its type's schema (src/agents/tools/schemas.ts); then come the checks a schema cannot make:
  * URLs are http(s) without credentials, headers KAIRO sets are not configured (nor one header
  * twice), argument schemas compile, an MCP tool's full name fits, and every name offered to the
- * model is unique. Throws ApiError naming the exact field (`tools[2].parameters`):
+ * model is unique. Throws KairoError naming the exact field (`tools[2].parameters`):
  * `parameter_missing` for an absent required field, `parameter_unknown` for an unknown one,
  * `parameter_invalid` for everything else.
  *
@@ -107,17 +107,17 @@ function checkDefinition(value: unknown, at: string): ToolDefinition {
 }
 
 /** The schema's first problem, reported as the API reports a request body's (src/http/error-handler.ts). */
-function schemaError(error: ErrorObject, at: string): ApiError {
+function schemaError(error: ErrorObject, at: string): KairoError {
   if (error.keyword === 'required') {
     const param = fieldOf(at, error.instancePath, error.params.missingProperty);
-    return new ApiError('parameter_missing', { param, message: `Missing required parameter: ${param}.` });
+    return new KairoError('parameter_missing', { param, message: `Missing required parameter: ${param}.` });
   }
   if (error.keyword === 'additionalProperties') {
     const param = fieldOf(at, error.instancePath, error.params.additionalProperty);
-    return new ApiError('parameter_unknown', { param, message: `Unknown parameter: ${param}.` });
+    return new KairoError('parameter_unknown', { param, message: `Unknown parameter: ${param}.` });
   }
   const param = fieldOf(at, error.instancePath);
-  return new ApiError('parameter_invalid', { param, message: `Invalid parameter ${param}: ${error.message ?? 'invalid value'}.` });
+  return new KairoError('parameter_invalid', { param, message: `Invalid parameter ${param}: ${error.message ?? 'invalid value'}.` });
 }
 
 /** `tools[0]` and `/allowed_tools/1` → `tools[0].allowed_tools[1]`; `property` is a raw name, appended as it is. */
@@ -170,5 +170,5 @@ function checkAllowedTools(label: string, tools: string[], field: string): void 
 }
 
 function invalid(param: string, message: string): never {
-  throw new ApiError('parameter_invalid', { param, message });
+  throw new KairoError('parameter_invalid', { param, message });
 }

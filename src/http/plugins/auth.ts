@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import { isConnectionError } from '../../redis/redis-health.js';
 import type { AuthContext, Authenticator } from '../../platform/authenticate.js';
 import type { BucketPolicy, RateLimitDecision, RateLimiter } from '../../limits/port.js';
@@ -18,7 +18,7 @@ declare module 'fastify' {
 
 /** The caller of an authenticated route (the auth hook guarantees it is set). */
 export function authOf(request: FastifyRequest): AuthContext {
-  if (!request.auth) throw new ApiError('missing_api_key');
+  if (!request.auth) throw new KairoError('missing_api_key');
   return request.auth;
 }
 
@@ -64,7 +64,7 @@ export function registerAuth(app: FastifyInstance, deps: { authenticator: Authen
           // A limiter that cannot be reached (Redis down) refuses rather than letting traffic
           // through unmetered. The outage itself is logged once, not on every request.
           if (!isConnectionError(error)) request.log.error({ err: error }, 'rate limiter unavailable');
-          done(new ApiError('service_unavailable', {
+          done(new KairoError('service_unavailable', {
             message: 'Rate limiting is temporarily unavailable. Retry shortly.',
             headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S) },
           }));
@@ -90,13 +90,13 @@ export function registerAuth(app: FastifyInstance, deps: { authenticator: Authen
 }
 
 /** Sets the rate-limit headers; the refusal when the bucket was empty. */
-function applyDecision(reply: FastifyReply, decision: RateLimitDecision, limits: PlanLimits): ApiError | undefined {
+function applyDecision(reply: FastifyReply, decision: RateLimitDecision, limits: PlanLimits): KairoError | undefined {
   reply
     .header('X-RateLimit-Limit', String(decision.limit))
     .header('X-RateLimit-Remaining', String(decision.remaining))
     .header('X-RateLimit-Reset', String(decision.resetSeconds));
   if (decision.allowed) return undefined;
-  return new ApiError('rate_limited', {
+  return new KairoError('rate_limited', {
     message: `Rate limit of ${limits.requestsPerMinute} requests per minute (burst ${limits.burst}) exceeded. Retry in ${decision.retryAfterSeconds} s.`,
     headers: { 'Retry-After': String(decision.retryAfterSeconds) },
   });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 
 /**
  * Behind a trusted proxy, only requests the proxy received over HTTPS are served
@@ -9,6 +9,6 @@ import { ApiError } from '../../errors.js';
 export function registerHttpsPolicy(app: FastifyInstance, options: { trustProxy: boolean }): void {
   if (!options.trustProxy) return;
   app.addHook('onRequest', async (request) => {
-    if (request.protocol !== 'https') throw new ApiError('https_required');
+    if (request.protocol !== 'https') throw new KairoError('https_required');
   });
 }

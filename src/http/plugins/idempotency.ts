@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import type { Scope, Store } from '../../store/port.js';
 import { IDEMPOTENCY_TTL_MS } from '../../platform/maintenance.js';
 
@@ -68,7 +68,7 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Store; 
     if (!request.auth) return;
     const header = request.headers['idempotency-key'];
     if (header === undefined) return;
-    if (typeof header !== 'string' || !KEY_PATTERN.test(header)) throw new ApiError('idempotency_key_invalid', { param: 'Idempotency-Key' });
+    if (typeof header !== 'string' || !KEY_PATTERN.test(header)) throw new KairoError('idempotency_key_invalid', { param: 'Idempotency-Key' });
 
     const scope = request.auth.scope;
     const hash = requestHash(request);
@@ -90,7 +90,7 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Store; 
         continue;
       }
       if (existing.requestHash !== hash) {
-        throw new ApiError('idempotency_key_reused', {
+        throw new KairoError('idempotency_key_reused', {
           message: 'This Idempotency-Key was already used with a different request (method, path or body). Use a new key.',
           param: 'Idempotency-Key',
         });
@@ -98,7 +98,7 @@ export function registerIdempotency(app: FastifyInstance, deps: { store: Store; 
       if (existing.state === 'completed') {
         return replay(reply, existing.responseStatus!, existing.responseBody ?? '', existing.responseHeaders);
       }
-      if (now() >= deadline) throw new ApiError('idempotency_key_in_use', { param: 'Idempotency-Key' });
+      if (now() >= deadline) throw new KairoError('idempotency_key_in_use', { param: 'Idempotency-Key' });
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };

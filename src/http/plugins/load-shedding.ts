@@ -1,6 +1,6 @@
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -43,7 +43,7 @@ export async function registerLoadShedding(app: FastifyInstance, options: LoadSh
     pressureHandler: async (request, _reply, type) => {
       if (request.routeOptions.config.shedLoad === false) return;
       if (type === 'eventLoopDelay' && Date.now() < judgeDelayFrom) return;
-      throw new ApiError('server_busy', {
+      throw new KairoError('server_busy', {
         message: 'The server is overloaded right now. Retry after the time in the Retry-After header.',
         headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
       });

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ModelMessage } from 'ai';
 import type { Agent, AgentVersion, Run } from '../../store/port.js';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import { readConfig } from '../../agents/agent-config.js';
 import type { AgentInput } from '../../agents/agents.js';
 import { ToolDefinitionSchema } from '../../agents/tools/schemas.js';
@@ -278,7 +278,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
     const auth = authOf(request);
     const agent = await agents.get(auth.scope, request.params.id);
     const body = request.body;
-    if (body.stream && body.background) throw new ApiError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
+    if (body.stream && body.background) throw new KairoError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
     const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
     const input = {
       input: typeof body.input === 'string' ? body.input : (body.input as ModelMessage[]), threadId: body.thread_id, mode, metadata: body.metadata,

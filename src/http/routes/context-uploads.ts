@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import type { UploadLimits } from '../../context/context-service.js';
 import type { IngestItem } from '../../context/ingest.js';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 
 const MAX_FILES = 20;
 
@@ -44,12 +44,12 @@ export async function readMultipart(request: FastifyRequest, limits: UploadLimit
           size += chunk.length;
           total += chunk.length;
           if (size > limits.maxFileBytes) {
-            done(new ApiError('document_too_large', {
+            done(new KairoError('document_too_large', {
               message: `${part.filename || `File ${index + 1}`} is larger than the ${limits.maxFileBytes} bytes allowed per file (--max-file-bytes / KAIRO_MAX_FILE_BYTES).`,
               param: `files[${index}]`,
             }));
           } else if (total > limits.maxUploadBytes) {
-            done(new ApiError('body_too_large', {
+            done(new KairoError('body_too_large', {
               message: `The files of this request add up to more than the ${limits.maxUploadBytes} bytes allowed per request (--max-upload-bytes / KAIRO_MAX_UPLOAD_BYTES).`,
               param: `files[${index}]`,
             }));
@@ -63,9 +63,9 @@ export async function readMultipart(request: FastifyRequest, limits: UploadLimit
     const value = typeof part.value === 'string' ? part.value : String(part.value);
     if (part.fieldname === 'metadata') metadata = parseMetadataField(value);
     else if (part.fieldname === 'background') background = value === 'true';
-    else throw new ApiError('parameter_unknown', { message: `Unknown form field: ${part.fieldname}.`, param: part.fieldname });
+    else throw new KairoError('parameter_unknown', { message: `Unknown form field: ${part.fieldname}.`, param: part.fieldname });
   }
-  if (files.length === 0) throw new ApiError('parameter_missing', { message: 'Attach at least one file part.', param: 'file' });
+  if (files.length === 0) throw new KairoError('parameter_missing', { message: 'Attach at least one file part.', param: 'file' });
   return {
     items: files.map((f) => ({
       externalId: f.filename,
@@ -84,16 +84,16 @@ function parseMetadataField(value: string): Record<string, string | number | boo
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw new ApiError('parameter_invalid', { message: 'metadata must be a JSON object.', param: 'metadata' });
+    throw new KairoError('parameter_invalid', { message: 'metadata must be a JSON object.', param: 'metadata' });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ApiError('parameter_invalid', { message: 'metadata must be a JSON object.', param: 'metadata' });
+    throw new KairoError('parameter_invalid', { message: 'metadata must be a JSON object.', param: 'metadata' });
   }
   const entries = Object.entries(parsed as Record<string, unknown>);
-  if (entries.length > 50) throw new ApiError('parameter_invalid', { message: 'metadata has more than 50 keys.', param: 'metadata' });
+  if (entries.length > 50) throw new KairoError('parameter_invalid', { message: 'metadata has more than 50 keys.', param: 'metadata' });
   for (const [key, v] of entries) {
     if (!['string', 'number', 'boolean'].includes(typeof v) || key.length > 100 || (typeof v === 'string' && v.length > 500)) {
-      throw new ApiError('parameter_invalid', { message: `metadata.${key} must be a string (≤500 chars), number or boolean.`, param: `metadata.${key}` });
+      throw new KairoError('parameter_invalid', { message: `metadata.${key} must be a string (≤500 chars), number or boolean.`, param: `metadata.${key}` });
     }
   }
   return parsed as Record<string, string | number | boolean>;

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import multipart from '@fastify/multipart';
 import { readMultipart, withUploadDir } from './context-uploads.js';
 import type { ContextSource, DocumentStatus } from '../../store/port.js';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import type { IngestItem } from '../../context/ingest.js';
 import type { HttpSourceConfig, HttpSourceUpdate } from '../../context/sources.js';
 import { authOf } from '../plugins/auth.js';
@@ -143,7 +143,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
       const auth = authOf(request);
       const source = await context.sources.resolve(auth.scope, request.params.id);
       if (source.type !== 'documents') {
-        throw new ApiError('parameter_invalid', { message: `Source '${source.name}' is a ${source.type} source: its documents come from fetching it. Use POST …/refresh.`, param: 'id' });
+        throw new KairoError('parameter_invalid', { message: `Source '${source.name}' is a ${source.type} source: its documents come from fetching it. Use POST …/refresh.`, param: 'id' });
       }
       // Uploaded files are streamed to a temporary directory, read from there by the workers, and deleted after.
       const result = await withUploadDir(request.isMultipart(), async (dir) => {
@@ -261,11 +261,11 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 }
 
 function fromJson(body: Static<typeof IngestBody>, maxFileBytes: number): { items: IngestItem[]; background: boolean | undefined } {
-  if (!body.documents) throw new ApiError('parameter_missing', { message: 'Send documents, or files as multipart/form-data.', param: 'documents' });
+  if (!body.documents) throw new KairoError('parameter_missing', { message: 'Send documents, or files as multipart/form-data.', param: 'documents' });
   body.documents.forEach((d, i) => {
     // A document sent as JSON text has the same size limit as an uploaded file.
     if (d.text !== undefined && d.text.length > maxFileBytes / 4 && Buffer.byteLength(d.text) > maxFileBytes) {
-      throw new ApiError('document_too_large', {
+      throw new KairoError('document_too_large', {
         message: `documents[${i}].text is larger than the ${maxFileBytes} bytes allowed per document (--max-file-bytes / KAIRO_MAX_FILE_BYTES).`,
         param: `documents[${i}].text`,
       });

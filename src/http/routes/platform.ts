@@ -8,7 +8,7 @@ import type { LoadReading } from '../plugins/load-shedding.js';
 import { plans } from '../../platform/plans.js';
 import { INGESTION_SLOTS, RUN_SLOTS } from '../../platform/run-slots.js';
 import { isId } from '../../ids.js';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import { authOf } from '../plugins/auth.js';
 import { IdParams, ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../deps.js';
@@ -200,7 +200,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
     schema: { tags: ['API keys'], summary: 'Get an API key', params: IdParams('API key id (key_…)'), response: { 200: ApiKeyObject } },
   }, async (request) => {
     const auth = authOf(request);
-    if (!isId('key', request.params.id)) throw new ApiError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
+    if (!isId('key', request.params.id)) throw new KairoError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
     return apiKeyView(await deps.platform.apiKeys.get(auth.scope, request.params.id));
   });
 
@@ -214,7 +214,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
     },
   }, async (request) => {
     const auth = authOf(request);
-    if (!isId('key', request.params.id)) throw new ApiError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
+    if (!isId('key', request.params.id)) throw new KairoError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
     return apiKeyView(await deps.platform.apiKeys.revoke(auth.scope, request.params.id));
   });
 }

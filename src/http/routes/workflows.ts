@@ -3,7 +3,7 @@ import type { ErrorObject } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Workflow, WorkflowRun, WorkflowStepState, WorkflowVersion } from '../../store/port.js';
-import { ApiError } from '../../errors.js';
+import { KairoError } from '../../errors.js';
 import type { WorkflowDefinition } from '../../workflows/definition.js';
 import { RetrySchema, StepSchema } from '../../workflows/step-schemas.js';
 import { shapeError } from '../../workflows/schema-errors.js';
@@ -355,7 +355,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   }, async (request, reply) => {
     const auth = authOf(request);
     const body = request.body;
-    if (body.stream && body.background) throw new ApiError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
+    if (body.stream && body.background) throw new KairoError('parameter_invalid', { message: 'Choose stream or background, not both.', param: 'stream' });
     const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
     const run = await workflows.start(auth.scope, request.params.id, { input: body.input, mode, apiKeyId: auth.key.id, ...(body.metadata ? { metadata: body.metadata } : {}) });
     request.createdRunId = run.id;

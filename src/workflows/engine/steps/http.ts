@@ -39,10 +39,7 @@ async function request(walker: Walker, step: HttpStep, state: WorkflowStepState,
   } catch (error) {
     if (ex.signal.aborted) throw error;
     if (error instanceof FetchError) {
-      const status = error.status;
-      // A 4xx is the receiver refusing this request: retrying the same request cannot help (but 408 and 429 can).
-      const retryable = status !== undefined ? status >= 500 || status === 408 || status === 429 : ['timeout', 'network_error'].includes(error.code);
-      throw new AttemptFailed(status !== undefined ? 'http_status' : `http_${error.code}`, error.message, retryable);
+      throw new AttemptFailed(error.status !== undefined ? 'http_status' : `http_${error.code}`, error.message, error.retryable);
     }
     throw error;
   }
