@@ -80,6 +80,8 @@ export interface Config {
   requestLogRetentionDays: number;
   /** Days hour and day rollups are kept. */
   rollupRetentionDays: number;
+  /** Days events are kept (GET /v1/events). */
+  eventRetentionDays: number;
   /** Operator prices that override the catalogue's (USD per million tokens), by model id. */
   modelPrices: ModelPriceSetting[];
   /** The operator port serving Prometheus `/metrics` (never the API's port); undefined: no metrics endpoint. */
@@ -157,6 +159,7 @@ const sources: Record<keyof Config, Source> = {
   traceRetentionDays: { flag: '--trace-retention-days', env: 'KAIRO_TRACE_RETENTION_DAYS' },
   requestLogRetentionDays: { flag: '--request-log-retention-days', env: 'KAIRO_REQUEST_LOG_RETENTION_DAYS' },
   rollupRetentionDays: { flag: '--rollup-retention-days', env: 'KAIRO_ROLLUP_RETENTION_DAYS' },
+  eventRetentionDays: { flag: '--event-retention-days', env: 'KAIRO_EVENT_RETENTION_DAYS' },
   modelPrices: { flag: '--model-prices', env: 'KAIRO_MODEL_PRICES' },
   metricsPort: { flag: '--metrics-port', env: 'KAIRO_METRICS_PORT' },
   metricsHost: { flag: '--metrics-host', env: 'KAIRO_METRICS_HOST' },
@@ -331,6 +334,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     traceRetentionDays: int('traceRetentionDays', 30, 1, 3_650),
     requestLogRetentionDays: int('requestLogRetentionDays', 7, 1, 3_650),
     rollupRetentionDays: int('rollupRetentionDays', 395, 1, 3_650),
+    eventRetentionDays: int('eventRetentionDays', 30, 1, 3_650),
     modelPrices: parseModelPrices(str('modelPrices'), describe),
     metricsPort: raw('metricsPort') === undefined ? undefined : int('metricsPort', 0, 0, 65535),
     metricsHost: str('metricsHost', '127.0.0.1')!,

@@ -31,6 +31,7 @@ import type { ConcurrencyLimiter } from './limits/port.js';
 import { WorkflowsModule } from './workflows/workflows-module.js';
 import { ExpressionEvaluator } from './workflows/expression-evaluator.js';
 import { AnalyticsModule } from './analytics/analytics-module.js';
+import { EventsModule } from './events/events-module.js';
 import type { ModelCatalogue } from './models/ports.js';
 
 /** A running KAIRO server (API, and in embedded mode the job worker too). */
@@ -71,7 +72,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const watchRedis = redisWatcher(config, (message) => warn(message));
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
-  const { platform, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const { platform, events, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
   const opened = [limits, fetcher, compute, store];
 
   let listening: Listener | undefined;
@@ -79,7 +80,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const running: AreaRunning[] = [];
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, context, agents, workflows, analytics, catalogue, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, events, context, agents, workflows, analytics, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -214,14 +215,16 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     schedulerIntervalMs: config.workflowSchedulerIntervalMs,
   });
   const platform = new PlatformModule({ store, queue });
+  const events = new EventsModule({ store, queue, retentionDays: config.eventRetentionDays });
   const areas: AreaModule[] = [
     platform,
+    events,
     context,
     agents,
     workflows,
     analytics,
   ];
-  return { platform, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
+  return { platform, events, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
 }
 
 /** Heavy tasks one workspace may have waiting for a worker process; past it, they are refused with 503 `server_busy`. */

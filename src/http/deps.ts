@@ -9,6 +9,7 @@ import type { ModelCatalogue } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 import type { AnalyticsModule } from '../analytics/analytics-module.js';
 import type { PlatformModule } from '../platform/platform-module.js';
+import type { EventsModule } from '../events/events-module.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -18,6 +19,7 @@ export interface AppDeps {
   rateLimiter: RateLimiter;
   concurrency: ConcurrencyLimiter;
   platform: PlatformModule;
+  events: EventsModule;
   context: ContextService;
   agents: AgentsModule;
   workflows: WorkflowsModule;

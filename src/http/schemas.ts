@@ -26,8 +26,7 @@ export function Nullable<T extends 'string' | 'integer' | 'number'>(type: T, opt
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 timestamp, UTC.' });
 
-export const toTimestamp = (ms: number): string => new Date(ms).toISOString();
-export const toNullableTimestamp = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+export { toNullableTimestamp, toTimestamp } from '../timestamps.js';
 
 /** The standard error body (docs/api.md). */
 export const ErrorResponse = Type.Object(

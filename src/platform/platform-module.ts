@@ -7,10 +7,11 @@ import { startHeartbeats } from './status.js';
 
 /** A workspace's API keys, as the API manages them. */
 export interface ApiKeyService {
-  create(scope: Scope, name: string | undefined): Promise<CreatedApiKey>;
+  /** `requestId`: the API request asking, for the key's event. */
+  create(scope: Scope, name: string | undefined, requestId: string): Promise<CreatedApiKey>;
   list(scope: Scope, page: PageRequest): Promise<Page<ApiKey>>;
   get(scope: Scope, id: string): Promise<ApiKey>;
-  revoke(scope: Scope, id: string): Promise<ApiKey>;
+  revoke(scope: Scope, id: string, requestId: string): Promise<ApiKey>;
 }
 
 /** The platform area: API keys, and the background work of the uptime heartbeat and the hourly housekeeping job. */
@@ -20,10 +21,10 @@ export class PlatformModule implements AreaModule {
   constructor(private readonly deps: { store: Store; queue: Queue }) {
     const { store } = deps;
     this.apiKeys = {
-      create: (scope, name) => createApiKey(store, { workspaceId: scope.workspaceId, livemode: scope.livemode, name }),
+      create: (scope, name, requestId) => createApiKey(store, { workspaceId: scope.workspaceId, livemode: scope.livemode, name, requestId }),
       list: (scope, page) => listApiKeys(store, scope, page),
       get: (scope, id) => getApiKey(store, scope, id),
-      revoke: (scope, id) => revokeApiKey(store, scope, id),
+      revoke: (scope, id, requestId) => revokeApiKey(store, scope, id, requestId),
     };
   }
 

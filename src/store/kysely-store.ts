@@ -50,6 +50,7 @@ export class KyselyStore implements Store {
   readonly workflowRunEvents: Repos['workflowRunEvents'];
   readonly rollups: Repos['rollups'];
   readonly requestLog: Repos['requestLog'];
+  readonly events: Repos['events'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -81,6 +82,7 @@ export class KyselyStore implements Store {
     this.workflowRunEvents = repos.workflowRunEvents;
     this.rollups = repos.rollups;
     this.requestLog = repos.requestLog;
+    this.events = repos.events;
   }
 
   private readonly shared: SharedStatements;

@@ -6,6 +6,7 @@
 import type { AgentRepo, ThreadRepo } from './agent-port.js';
 import type { RequestLogRepo, RollupRepo } from './analytics-port.js';
 import type { ContextChunkRepo, ContextDocumentRepo, ContextSourceRepo } from './context-port.js';
+import type { EventRepo } from './event-port.js';
 import type { JobRepo, OutboxRepo } from './job-port.js';
 import type { ApiKeyRepo, HeartbeatRepo, IdempotencyRepo, MetaRepo, WorkspaceRepo } from './platform-port.js';
 import type { RunEventRepo, RunRepo, SpanRepo } from './run-port.js';
@@ -16,6 +17,7 @@ import type { WorkflowRepo, WorkflowRunRepo } from './workflow-port.js';
 export * from './agent-port.js';
 export * from './analytics-port.js';
 export * from './context-port.js';
+export * from './event-port.js';
 export * from './job-port.js';
 export * from './platform-port.js';
 export * from './run-port.js';
@@ -43,6 +45,7 @@ export interface Repos {
   workflowRunEvents: RunEventRepo;
   rollups: RollupRepo;
   requestLog: RequestLogRepo;
+  events: EventRepo;
 }
 
 export interface Transaction extends Repos {

@@ -348,6 +348,19 @@ export interface RequestLogSegmentsTable {
   records: string;
 }
 
+export interface EventsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  type: string;
+  created_at: number;
+  request_id: string | null;
+  object_id: string;
+  related_id: string | null;
+  /** The event's `data`, JSON. */
+  payload: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -374,4 +387,5 @@ export interface Database {
   workflow_schedule_fires: WorkflowScheduleFiresTable;
   rollups: RollupsTable;
   request_log_segments: RequestLogSegmentsTable;
+  events: EventsTable;
 }

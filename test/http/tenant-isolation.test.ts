@@ -31,6 +31,16 @@ interface ObjectFactory {
 /** How to create each object type that has routes with a path parameter. */
 const factories: ObjectFactory[] = [
   {
+    path: '/v1/events/{id}',
+    async create(api, key) {
+      const res = await api({ method: 'POST', path: '/v1/api_keys', key, body: { name: 'isolation probe' } });
+      expectStatus(res, 201);
+      const events = await api({ method: 'GET', path: `/v1/events?object_id=${res.body.id}`, key });
+      expectStatus(events, 200);
+      return { id: events.body.data[0].id };
+    },
+  },
+  {
     path: '/v1/api_keys/{id}',
     async create(api, key) {
       const res = await api({ method: 'POST', path: '/v1/api_keys', key, body: { name: 'isolation probe' } });

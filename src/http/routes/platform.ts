@@ -1,16 +1,16 @@
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { ApiKey } from '../../store/port.js';
 import type { AuthContext } from '../../platform/authenticate.js';
 import { getStatus, type LoadStatus } from '../../platform/status.js';
+import { apiKeyView } from '../../platform/api-key-view.js';
 import type { LoadReading } from '../plugins/load-shedding.js';
 import { plans } from '../../platform/plans.js';
 import { INGESTION_SLOTS, RUN_SLOTS } from '../../platform/run-slots.js';
 import { isId } from '../../ids.js';
 import { KairoError } from '../../errors.js';
 import { authOf } from '../plugins/auth.js';
-import { IdParams, ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp } from '../schemas.js';
+import { IdParams, ListOf, PaginationQuery, StrictObject, Timestamp, toList, toTimestamp } from '../schemas.js';
 import type { AppDeps } from '../deps.js';
 
 const Check = Type.Object({
@@ -84,21 +84,6 @@ const ApiKeyObject = Type.Object({
   revoked_at: Type.Union([Timestamp, Type.Null()]),
   status: Type.Union([Type.Literal('active'), Type.Literal('revoked')]),
 });
-
-function apiKeyView(key: ApiKey, secret?: string) {
-  return {
-    object: 'api_key' as const,
-    id: key.id,
-    name: key.name,
-    livemode: key.livemode,
-    last4: key.last4,
-    ...(secret ? { secret } : {}),
-    created_at: toTimestamp(key.createdAt),
-    last_used_at: toNullableTimestamp(key.lastUsedAt),
-    revoked_at: toNullableTimestamp(key.revokedAt),
-    status: key.revokedAt === null ? ('active' as const) : ('revoked' as const),
-  };
-}
 
 /** Platform routes: status, the caller's workspace, and API keys. */
 export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & { load: () => LoadReading }): Promise<void> {
@@ -184,7 +169,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
     },
   }, async (request, reply) => {
     const auth = authOf(request);
-    const created = await deps.platform.apiKeys.create(auth.scope, request.body.name);
+    const created = await deps.platform.apiKeys.create(auth.scope, request.body.name, request.id);
     return reply.code(201).send(apiKeyView(created.key, created.secret));
   });
 
@@ -215,6 +200,6 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
   }, async (request) => {
     const auth = authOf(request);
     if (!isId('key', request.params.id)) throw new KairoError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
-    return apiKeyView(await deps.platform.apiKeys.revoke(auth.scope, request.params.id));
+    return apiKeyView(await deps.platform.apiKeys.revoke(auth.scope, request.params.id, request.id));
   });
 }

@@ -5,6 +5,7 @@ import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo, spanU
 import { KyselyRollupRepo, rollupUpsert } from './analytics.js';
 import { BulkInsert } from './bulk-insert.js';
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context.js';
+import { KyselyEventRepo } from './events.js';
 import type { DialectTraits } from './dialect-traits.js';
 import { KyselyJobRepo, KyselyOutboxRepo } from './jobs.js';
 import { KyselyApiKeyRepo, KyselyHeartbeatRepo, KyselyIdempotencyRepo, KyselyMetaRepo, KyselyWorkspaceRepo } from './platform.js';
@@ -54,5 +55,6 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared:
     workflowRunEvents: new KyselyRunEventRepo(db, 'wfrun'),
     rollups: new KyselyRollupRepo(db, shared.rollupUpsert, shared.rollupInsert),
     requestLog: new KyselyRequestLogRepo(db),
+    events: new KyselyEventRepo(db),
   };
 }

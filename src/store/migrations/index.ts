@@ -5,6 +5,7 @@ import * as agents from './0004-agents.js';
 import * as workflows from './0005-workflows.js';
 import * as analytics from './0006-analytics.js';
 import * as quotas from './0007-quotas.js';
+import * as events from './0008-events.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const shared: Record<string, Migration> = {
   '0005-workflows': workflows,
   '0006-analytics': analytics,
   '0007-quotas': quotas,
+  '0008-events': events,
 };
 
 /**

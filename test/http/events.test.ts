@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
+
+/**
+ * Events through the real server: API key changes are reported as events carrying the request
+ * that made them and the key as it was then; events are listed newest first with type wildcards,
+ * object and time filters, fetched by id, and never seen from another workspace or mode.
+ */
+describe.each(backends)('events (%s)', (backend) => {
+  let server: TestServer;
+  let ws: TestWorkspace;
+  const get = (path: string, key = ws.testKey) => call(server.url, 'GET', path, { key });
+
+  beforeAll(async () => {
+    server = await startTestServer(backend);
+    ws = await server.workspace('pro');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('reports creating and revoking an API key once each, with the request that did it and the key as it was', async () => {
+    const created = await call(server.url, 'POST', '/v1/api_keys', { key: ws.testKey, body: { name: 'ci' } });
+    expect(created.status).toBe(201);
+    const revoked = await call(server.url, 'DELETE', `/v1/api_keys/${created.body.id}`, { key: ws.testKey });
+    expect(revoked.status).toBe(200);
+    expect((await call(server.url, 'DELETE', `/v1/api_keys/${created.body.id}`, { key: ws.testKey })).status).toBe(200);
+
+    const list = await get(`/v1/events?object_id=${created.body.id}`);
+    expect(list.status).toBe(200);
+    expect(list.body.data.map((e: any) => e.type)).toEqual(['api_key.revoked', 'api_key.created']);
+    const [revokedEvent, createdEvent] = list.body.data;
+    expect(createdEvent).toMatchObject({
+      object: 'event', livemode: false, request_id: created.headers.get('x-request-id'),
+      data: { object: { object: 'api_key', id: created.body.id, name: 'ci', status: 'active', revoked_at: null } },
+    });
+    expect(createdEvent.id).toMatch(/^evt_[0-9a-z]{26}$/);
+    expect(JSON.stringify(createdEvent)).not.toContain(created.body.secret);
+    expect(createdEvent.data.object).not.toHaveProperty('secret');
+    expect(revokedEvent).toMatchObject({
+      request_id: revoked.headers.get('x-request-id'),
+      data: { object: { id: created.body.id, status: 'revoked', revoked_at: revoked.body.revoked_at }, previous_attributes: { status: 'active', revoked_at: null } },
+    });
+
+    const one = await get(`/v1/events/${createdEvent.id}`);
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(createdEvent);
+  });
+
+  it('filters by type with wildcards and by time, pages newest first, and refuses unknown types', async () => {
+    const made: string[] = [];
+    for (const name of ['a', 'b', 'c']) made.push((await call(server.url, 'POST', '/v1/api_keys', { key: ws.testKey, body: { name } })).body.id);
+    const byType = async (type: string) => (await get(`/v1/events?type=${encodeURIComponent(type)}&limit=100`)).body.data.map((e: any) => e.type);
+    expect(new Set(await byType('api_key.*'))).toEqual(new Set(['api_key.created', 'api_key.revoked']));
+    expect(new Set(await byType('api_key.created'))).toEqual(new Set(['api_key.created']));
+    expect(await byType('agent.run.*')).toEqual([]);
+    expect((await byType('*')).length).toBeGreaterThanOrEqual(5);
+
+    const first = await get('/v1/events?type=api_key.created&limit=2');
+    expect(first.body.data.map((e: any) => e.data.object.id)).toEqual([made[2], made[1]]);
+    expect(first.body.has_more).toBe(true);
+    const next = await get(`/v1/events?type=api_key.created&limit=1&after=${first.body.last_id}`);
+    expect(next.body.data[0].data.object.id).toBe(made[0]);
+
+    const future = new Date(Date.now() + 60_000).toISOString();
+    expect((await get(`/v1/events?start=${future}`)).body.data).toEqual([]);
+    expect((await get(`/v1/events?end=${future}&type=api_key.created&limit=100`)).body.data.length).toBeGreaterThanOrEqual(4);
+
+    for (const type of ['api_key.deleted', 'nothing.*', 'agent.run', ',']) {
+      const refused = await get(`/v1/events?type=${encodeURIComponent(type)}`);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({ type: 'invalid_request_error', code: 'parameter_invalid', param: 'type' });
+    }
+  });
+
+  it('never shows an event to another workspace or the other mode', async () => {
+    const event = (await get('/v1/events?limit=1')).body.data[0];
+    const stranger = await server.workspace('pro');
+    for (const key of [stranger.testKey, ws.liveKey]) {
+      const seen = await get(`/v1/events/${event.id}`, key);
+      expect(seen.status).toBe(404);
+      expect(seen.body.error).toMatchObject({ code: 'resource_missing', param: 'id' });
+      expect((await get(`/v1/events?object_id=${event.data.object.id}`, key)).body.data).toEqual([]);
+    }
+    expect((await get('/v1/events/evt_nope')).status).toBe(404);
+  });
+});
