@@ -1,10 +1,12 @@
 import { newId } from '../ids.js';
+import { recordEvents } from '../events/events.js';
 import type { ChunkInput, ContextDocument, Store } from '../store/port.js';
 import type { EmbedderRegistry } from './ports.js';
 import { EmbeddingError } from './ports.js';
 import { embeddingInput } from './chunker.js';
 import type { ChunkedText, DocumentWork } from './document-work.js';
 import { LOCAL_HASH_MODEL } from './embedders/local-hash-embedder.js';
+import { documentView } from './views.js';
 
 /** What one indexing pass did. */
 export interface IndexOutcome {
@@ -35,7 +37,9 @@ export class DocumentIndexer {
    * document needs more memory or time than a worker allows. `chunked`: the document's chunks
    * when the caller cut them already (with the source's settings).
    */
-  async index(documentId: string, options: { version?: number; signal?: AbortSignal; chunked?: ChunkedText | undefined } = {}): Promise<IndexOutcome | undefined> {
+  async index(
+    documentId: string, options: { version?: number; signal?: AbortSignal; chunked?: ChunkedText | undefined; requestId?: string | null } = {},
+  ): Promise<IndexOutcome | undefined> {
     const document = await this.store.contextDocuments.getById(documentId);
     if (!document || (options.version !== undefined && document.version !== options.version)) return undefined;
     const source = await this.store.contextSources.get(document.scope, document.sourceId);
@@ -86,17 +90,26 @@ export class DocumentIndexer {
       await tx.contextDocuments.setStatus(document.id, {
         status: 'indexed', errorCode: null, errorMessage: null, chunkCount: chunks.length, tokenCount, indexedAt: now, updatedAt: now,
       });
-      return { ...current, status: 'indexed' as const, errorCode: null, errorMessage: null, chunkCount: chunks.length, tokenCount, indexedAt: now, updatedAt: now };
+      const indexed = { ...current, status: 'indexed' as const, errorCode: null, errorMessage: null, chunkCount: chunks.length, tokenCount, indexedAt: now, updatedAt: now };
+      await recordEvents(tx, indexed.scope, [{ type: 'context.document.indexed', object: documentView(indexed), relatedId: indexed.sourceId, requestId: options.requestId }], now);
+      return indexed;
     });
     return indexed && { document: indexed, chunks: chunks.length, embedded: missing.length };
   }
 
   /**
-   * Records why indexing failed; the previous version's chunks, if any, stay searchable. With
-   * `version`, only if that is still the document's version (a newer one is indexed by its own pass).
+   * Records why indexing failed, with its `context.document.failed` event; the previous version's
+   * chunks, if any, stay searchable. With `version`, only if that is still the document's version
+   * (a newer one is indexed by its own pass).
    */
-  async markFailed(documentId: string, code: string, message: string, version?: number): Promise<void> {
-    if (version !== undefined && (await this.store.contextDocuments.getById(documentId))?.version !== version) return;
-    await this.store.contextDocuments.setStatus(documentId, { status: 'failed', errorCode: code, errorMessage: message, updatedAt: this.now() });
+  async markFailed(documentId: string, code: string, message: string, version?: number, requestId: string | null = null): Promise<void> {
+    const now = this.now();
+    await this.store.transaction(async (tx) => {
+      const current = await tx.contextDocuments.getById(documentId);
+      if (!current || (version !== undefined && current.version !== version)) return;
+      await tx.contextDocuments.setStatus(documentId, { status: 'failed', errorCode: code, errorMessage: message, updatedAt: now });
+      const failed = { ...current, status: 'failed' as const, errorCode: code, errorMessage: message, updatedAt: now };
+      await recordEvents(tx, failed.scope, [{ type: 'context.document.failed', object: documentView(failed), relatedId: failed.sourceId, requestId }], now);
+    });
   }
 }

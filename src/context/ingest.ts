@@ -167,7 +167,7 @@ export class IngestService {
    * existing one replaces it (its old chunks stay searchable until the new ones are committed);
    * one whose content is unchanged is left as it is.
    */
-  async ingest(scope: Scope, source: ContextSource, prepared: PreparedItem[], options: { background?: boolean } = {}) {
+  async ingest(scope: Scope, source: ContextSource, prepared: PreparedItem[], options: { background?: boolean; requestId?: string | null } = {}) {
     const totalChars = prepared.reduce((sum, p) => sum + p.parsed.text.length, 0);
     const background = options.background ?? totalChars > INLINE_INDEX_MAX_CHARS;
     const toIndex: ContextDocument[] = [];
@@ -201,19 +201,19 @@ export class IngestService {
         if (error instanceof DocumentParseError) return [];
         throw error;
       });
-    for (const [i, document] of toIndex.entries()) byId.set(document.id, await this.indexNow(document, chunked[i]));
+    for (const [i, document] of toIndex.entries()) byId.set(document.id, await this.indexNow(document, chunked[i], options.requestId ?? null));
     return { documents: documents.map((d) => byId.get(d.id)!), background: false, changed: toIndex.length };
   }
 
-  /** Indexes one document in this request; an embedding or size failure is recorded on the document. */
-  async indexNow(document: ContextDocument, chunked?: ChunkedText): Promise<ContextDocument> {
+  /** Indexes one document in this request (`requestId`); an embedding or size failure is recorded on the document. */
+  private async indexNow(document: ContextDocument, chunked: ChunkedText | undefined, requestId: string | null): Promise<ContextDocument> {
     try {
-      const outcome = await this.indexer.index(document.id, { version: document.version, chunked });
+      const outcome = await this.indexer.index(document.id, { version: document.version, chunked, requestId });
       return outcome?.document ?? (await this.store.contextDocuments.getById(document.id)) ?? document;
     } catch (error) {
       const failure = indexingFailure(error);
       if (!failure) throw error;
-      await this.indexer.markFailed(document.id, failure.code, failure.message, document.version);
+      await this.indexer.markFailed(document.id, failure.code, failure.message, document.version, requestId);
       return (await this.store.contextDocuments.getById(document.id)) ?? document;
     }
   }

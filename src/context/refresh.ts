@@ -1,9 +1,11 @@
 import { KairoError } from '../errors.js';
+import { recordEvents } from '../events/events.js';
 import type { Queue } from '../queue/port.js';
 import type { ContextSource, Store } from '../store/port.js';
 import { FetchError, type SafeFetcher } from './ports.js';
 import type { HttpSourceConfig } from './sources.js';
 import type { IngestItem, IngestService } from './ingest.js';
+import { sourceView } from './views.js';
 
 export const REFRESH_SOURCE_JOB = 'context.refresh_source';
 
@@ -197,10 +199,13 @@ export class RefreshService {
       const finished = this.now();
       const interval = source?.refreshIntervalSeconds;
       if (!handBack) {
-        await this.store.contextSources.finishRefresh(sourceId, {
-          at: finished,
-          error: outcome.error,
-          nextRefreshAt: interval ? finished + interval * 1000 : null,
+        await this.store.transaction(async (tx) => {
+          await tx.contextSources.finishRefresh(sourceId, { at: finished, error: outcome.error, nextRefreshAt: interval ? finished + interval * 1000 : null });
+          const refreshed = await tx.contextSources.getById(sourceId);
+          if (!refreshed) return;
+          const counts = await tx.contextDocuments.countBySource(sourceId);
+          const type = outcome.error === null ? 'context.source.refreshed' : 'context.source.refresh_failed';
+          await recordEvents(tx, refreshed.scope, [{ type, object: sourceView(refreshed, counts, finished) }], finished);
         });
       }
     }

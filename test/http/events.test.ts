@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
+import { htmlPage, startSite, waitFor, type TestSite } from '../support/site.js';
 
 /**
  * Events through the real server: API key changes are reported as events carrying the request
@@ -8,15 +9,19 @@ import { backends, call, startTestServer, type TestServer, type TestWorkspace } 
  */
 describe.each(backends)('events (%s)', (backend) => {
   let server: TestServer;
+  let site: TestSite;
   let ws: TestWorkspace;
   const get = (path: string, key = ws.testKey) => call(server.url, 'GET', path, { key });
+  const post = (path: string, body: unknown) => call(server.url, 'POST', path, { key: ws.testKey, body });
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
+    site = await startSite();
+    server = await startTestServer(backend, { outboundAllowCidrs: '127.0.0.0/8' });
     ws = await server.workspace('pro');
   });
   afterAll(async () => {
     await server?.close();
+    await site?.close();
   });
 
   it('reports creating and revoking an API key once each, with the request that did it and the key as it was', async () => {
@@ -71,6 +76,32 @@ describe.each(backends)('events (%s)', (backend) => {
       expect(refused.status).toBe(400);
       expect(refused.body.error).toMatchObject({ type: 'invalid_request_error', code: 'parameter_invalid', param: 'type' });
     }
+  });
+
+  it('reports documents indexed by the request that ingested them, and source refreshes that worked or failed', async () => {
+    const source = await post('/v1/context/sources', { name: 'manuals' });
+    const ingest = await post('/v1/context/sources/manuals/documents', { documents: [{ external_id: 'pump', text: 'Prime the pump before first use.' }] });
+    expect(ingest.status).toBe(201);
+    const indexed = (await get(`/v1/events?object_id=${source.body.id}&type=context.document.*`)).body.data;
+    expect(indexed).toHaveLength(1);
+    expect(indexed[0]).toMatchObject({
+      type: 'context.document.indexed', request_id: ingest.headers.get('x-request-id'),
+      data: { object: { object: 'context_document', id: ingest.body.data[0].id, source_id: source.body.id, status: 'indexed', chunk_count: 1 } },
+    });
+
+    site.set('/pump.html', { body: htmlPage('Pump', 'The pump hums at 50 Hz.') });
+    const pages = await post('/v1/context/sources', { name: 'pages', type: 'url', urls: [`${site.url}/pump.html`] });
+    const refreshed = await waitFor(() => get(`/v1/events?object_id=${pages.body.id}&type=context.source.*`), (r) => r.body.data.length > 0);
+    expect(refreshed.body.data[0]).toMatchObject({
+      type: 'context.source.refreshed', request_id: null,
+      data: { object: { object: 'context_source', id: pages.body.id, counts: { documents: 1, indexed: 1 }, refresh: { last_error: null } } },
+    });
+    const documentEvents = (await get(`/v1/events?object_id=${pages.body.id}&type=context.document.indexed`)).body.data;
+    expect(documentEvents.map((e: any) => e.request_id)).toEqual([null]);
+
+    const broken = await post('/v1/context/sources', { name: 'broken', type: 'url', urls: [`${site.url}/missing.html`] });
+    const failed = await waitFor(() => get(`/v1/events?object_id=${broken.body.id}&type=context.source.*`), (r) => r.body.data.length > 0);
+    expect(failed.body.data[0]).toMatchObject({ type: 'context.source.refresh_failed', data: { object: { id: broken.body.id, refresh: { last_error: expect.stringContaining('404') } } } });
   });
 
   it('never shows an event to another workspace or the other mode', async () => {

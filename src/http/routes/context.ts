@@ -14,7 +14,7 @@ import {
   CreateSourceBody, DocumentListQuery, DocumentObject, DocumentParams, HttpConfigInput, HttpConfigUpdate, IngestBody, QueryBody, QueryResponse,
   SourceObject, SourceParams, UpdateSourceBody,
 } from './context-schemas.js';
-import { documentView, hitView, sourceView } from './context-views.js';
+import { documentView, hitView, sourceView } from '../../context/views.js';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
@@ -150,7 +150,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
         const { items, background } = dir ? await readMultipart(request, context.uploadLimits, dir) : fromJson(request.body as Static<typeof IngestBody>, maxFileBytes);
         const prepared = await context.ingest.prepare(auth.scope, items);
         // `background: false` cannot hold a large request open: over the inline limit it goes to the queue anyway.
-        return context.ingest.ingest(auth.scope, source, prepared, background ? { background } : {});
+        return context.ingest.ingest(auth.scope, source, prepared, { ...(background ? { background } : {}), requestId: request.id });
       });
       return reply.code(result.background ? 202 : 201).send(toList(result.documents.map(documentView), false));
     });

@@ -1,7 +1,8 @@
-import type { ContextDocument, ContextSource, SourceDocumentCounts } from '../../store/port.js';
-import type { HttpSourceConfig } from '../../context/sources.js';
-import type { QueryHit } from '../../context/retrieval.js';
-import { toNullableTimestamp, toTimestamp } from '../schemas.js';
+/** Context sources, documents and query hits as the API shows them (responses and events alike). */
+import type { ContextDocument, ContextSource, SourceDocumentCounts } from '../store/port.js';
+import type { HttpSourceConfig } from './sources.js';
+import type { QueryHit } from './retrieval.js';
+import { toNullableTimestamp, toTimestamp } from '../timestamps.js';
 
 /** An http source's settings as responses show them: headers and body are write-only. */
 function redactHttp(config: Record<string, unknown>) {
