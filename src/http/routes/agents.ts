@@ -2,14 +2,13 @@ import { Type, type Static } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ModelMessage } from 'ai';
-import type { Agent, AgentVersion, Run } from '../../store/port.js';
 import { KairoError } from '../../errors.js';
-import { readConfig } from '../../agents/agent-config.js';
+import { agentView, runView, versionView } from '../../agents/views.js';
+import type { Run } from '../../store/port.js';
 import type { AgentInput } from '../../agents/agents.js';
 import { ToolDefinitionSchema } from '../../agents/tools/schemas.js';
 import { authOf } from '../plugins/auth.js';
 import { ListOf, PaginationQuery, StrictObject, Timestamp, toList, toNullableTimestamp, toTimestamp, UsageObject } from '../schemas.js';
-import { isNotional } from '../../models/pricing.js';
 import type { AppDeps } from '../deps.js';
 import { sendEventStream } from '../sse.js';
 import { STOP_EVENTS, isFinal } from '../../runs/statuses.js';
@@ -122,67 +121,6 @@ const ToolOutputsBody = StrictObject({
 
 const AgentParams = StrictObject({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 const RunParams = StrictObject({ id: Type.String({ minLength: 1, maxLength: 128 }), run_id: Type.String({ minLength: 1, maxLength: 128 }) });
-
-function agentView(agent: Agent) {
-  const config = readConfig(agent.config);
-  return {
-    object: 'agent' as const,
-    id: agent.id,
-    name: agent.name,
-    status: agent.status,
-    livemode: agent.scope.livemode,
-    version: agent.version,
-    description: config.description,
-    model: config.model,
-    instructions: config.instructions,
-    context: config.context,
-    context_mode: config.context_mode,
-    context_max_tokens: config.context_max_tokens,
-    tools: redactTools(config.tools as unknown as Array<Record<string, unknown>>),
-    settings: config.settings,
-    routing: config.routing,
-    metadata: agent.metadata,
-    created_at: toTimestamp(agent.createdAt),
-    updated_at: toTimestamp(agent.updatedAt),
-  };
-}
-
-/** Header values of http and mcp tools may carry credentials: write-only. */
-function redactTools(tools: Array<Record<string, unknown>>) {
-  return tools.map((t) => (t.headers && typeof t.headers === 'object' ? { ...t, headers: Object.fromEntries(Object.keys(t.headers).map((k) => [k, '[redacted]'])) } : t));
-}
-
-function runView(run: Run) {
-  return {
-    object: 'run' as const,
-    id: run.id,
-    agent_id: run.agentId,
-    agent_version: run.agentVersion,
-    thread_id: run.threadId,
-    livemode: run.scope.livemode,
-    status: run.status,
-    mode: run.mode,
-    output: run.output,
-    error: run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? '' } : null,
-    required_action: run.requiredAction,
-    model: run.model,
-    routing: run.routing,
-    usage: run.usage,
-    cost_usd: run.costUsd,
-    cost_notional: isNotional(run.scope.livemode),
-    latency_ms: run.latency,
-    api_key_id: run.apiKeyId,
-    parent_run_id: run.parentRunId,
-    metadata: run.metadata,
-    created_at: toTimestamp(run.createdAt),
-    started_at: toNullableTimestamp(run.startedAt),
-    completed_at: toNullableTimestamp(run.completedAt),
-  };
-}
-
-function versionView(version: AgentVersion) {
-  return { object: 'agent_version' as const, id: `${version.agentId}@${version.version}`, agent_id: version.agentId, version: version.version, config: version.config, created_at: toTimestamp(version.createdAt) };
-}
 
 function toInput(body: Static<typeof UpdateAgentBody>): AgentInput {
   return body as unknown as AgentInput;
