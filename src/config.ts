@@ -82,6 +82,8 @@ export interface Config {
   rollupRetentionDays: number;
   /** Days events are kept (GET /v1/events). */
   eventRetentionDays: number;
+  /** Divides the webhook retry delays and failure windows (1 in production; tests compress them). */
+  webhookRetrySpeedup: number;
   /** Operator prices that override the catalogue's (USD per million tokens), by model id. */
   modelPrices: ModelPriceSetting[];
   /** The operator port serving Prometheus `/metrics` (never the API's port); undefined: no metrics endpoint. */
@@ -160,6 +162,7 @@ const sources: Record<keyof Config, Source> = {
   requestLogRetentionDays: { flag: '--request-log-retention-days', env: 'KAIRO_REQUEST_LOG_RETENTION_DAYS' },
   rollupRetentionDays: { flag: '--rollup-retention-days', env: 'KAIRO_ROLLUP_RETENTION_DAYS' },
   eventRetentionDays: { flag: '--event-retention-days', env: 'KAIRO_EVENT_RETENTION_DAYS' },
+  webhookRetrySpeedup: { flag: '--webhook-retry-speedup', env: 'KAIRO_WEBHOOK_RETRY_SPEEDUP' },
   modelPrices: { flag: '--model-prices', env: 'KAIRO_MODEL_PRICES' },
   metricsPort: { flag: '--metrics-port', env: 'KAIRO_METRICS_PORT' },
   metricsHost: { flag: '--metrics-host', env: 'KAIRO_METRICS_HOST' },
@@ -335,6 +338,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     requestLogRetentionDays: int('requestLogRetentionDays', 7, 1, 3_650),
     rollupRetentionDays: int('rollupRetentionDays', 395, 1, 3_650),
     eventRetentionDays: int('eventRetentionDays', 30, 1, 3_650),
+    webhookRetrySpeedup: int('webhookRetrySpeedup', 1, 1, 100_000),
     modelPrices: parseModelPrices(str('modelPrices'), describe),
     metricsPort: raw('metricsPort') === undefined ? undefined : int('metricsPort', 0, 0, 65535),
     metricsHost: str('metricsHost', '127.0.0.1')!,

@@ -32,6 +32,7 @@ import { WorkflowsModule } from './workflows/workflows-module.js';
 import { ExpressionEvaluator } from './workflows/expression-evaluator.js';
 import { AnalyticsModule } from './analytics/analytics-module.js';
 import { EventsModule } from './events/events-module.js';
+import { WebhooksModule } from './webhooks/webhooks-module.js';
 import type { ModelCatalogue } from './models/ports.js';
 
 /** A running KAIRO server (API, and in embedded mode the job worker too). */
@@ -72,7 +73,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const watchRedis = redisWatcher(config, (message) => warn(message));
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
-  const { platform, events, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const { platform, events, webhooks, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
   const opened = [limits, fetcher, compute, store];
 
   let listening: Listener | undefined;
@@ -80,7 +81,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const running: AreaRunning[] = [];
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, events, context, agents, workflows, analytics, catalogue, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, events, webhooks, context, agents, workflows, analytics, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -166,7 +167,7 @@ function redisWatcher(config: Config, log: (message: string) => void): ((client:
 }
 
 /**
- * The context, analytics, agents and workflows areas, sharing one outbound fetcher (one
+ * The platform, events, webhooks, context, analytics, agents and workflows areas, sharing one outbound fetcher (one
  * connection pool under the operator's address policy) that the caller closes on shutdown.
  */
 function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter, catalogue: ModelCatalogue, onError: (error: unknown) => void) {
@@ -216,15 +217,19 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
   });
   const platform = new PlatformModule({ store, queue });
   const events = new EventsModule({ store, queue, retentionDays: config.eventRetentionDays });
+  const webhooks = new WebhooksModule({
+    store, queue: jobs, fetcher, outboundAllowCidrs: config.outboundAllowCidrs, retentionDays: config.eventRetentionDays, retrySpeedup: config.webhookRetrySpeedup,
+  });
   const areas: AreaModule[] = [
     platform,
     events,
+    webhooks,
     context,
     agents,
     workflows,
     analytics,
   ];
-  return { platform, events, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
+  return { platform, events, webhooks, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
 }
 
 /** Heavy tasks one workspace may have waiting for a worker process; past it, they are refused with 503 `server_busy`. */

@@ -36,6 +36,7 @@ export function withRuntimeOptions(command: Command): Command {
     .option('--request-log-retention-days <days>', 'days the request log is kept (env KAIRO_REQUEST_LOG_RETENTION_DAYS, default 7)')
     .option('--rollup-retention-days <days>', 'days hour and day rollups are kept (env KAIRO_ROLLUP_RETENTION_DAYS, default 395)')
     .option('--event-retention-days <days>', 'days events are kept (env KAIRO_EVENT_RETENTION_DAYS, default 30)')
+    .option('--webhook-retry-speedup <n>', 'divide webhook retry delays and failure windows by n, for tests (env KAIRO_WEBHOOK_RETRY_SPEEDUP, default 1)')
     .option('--model-prices <list>', 'price overrides in USD per million tokens, e.g. openai/gpt-4o;in=2.5;out=10;cached=1.25 (env KAIRO_MODEL_PRICES)')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this operator port (env KAIRO_METRICS_PORT; off by default)')
     .option('--metrics-host <host>', 'address of the metrics port (env KAIRO_METRICS_HOST, default 127.0.0.1)')
@@ -67,7 +68,7 @@ export function toFlags(options: Record<string, unknown>): ConfigFlags {
     anthropicBaseUrl: 'anthropicBaseUrl', googleBaseUrl: 'googleBaseUrl', chatModels: 'chatModels', redisPrefix: 'redisPrefix',
     refreshSchedulerInterval: 'refreshSchedulerIntervalMs', jobLease: 'jobLeaseMs', workflowSchedulerInterval: 'workflowSchedulerIntervalMs',
     workerConcurrency: 'workerConcurrency', analytics: 'analytics', traceRetentionDays: 'traceRetentionDays',
-    requestLogRetentionDays: 'requestLogRetentionDays', rollupRetentionDays: 'rollupRetentionDays', eventRetentionDays: 'eventRetentionDays', modelPrices: 'modelPrices',
+    requestLogRetentionDays: 'requestLogRetentionDays', rollupRetentionDays: 'rollupRetentionDays', eventRetentionDays: 'eventRetentionDays', webhookRetrySpeedup: 'webhookRetrySpeedup', modelPrices: 'modelPrices',
     metricsPort: 'metricsPort', metricsHost: 'metricsHost', otlpEndpoint: 'otlpTracesUrl', otelServiceName: 'otelServiceName',
     computeWorkers: 'computeWorkers', computeHeapMb: 'computeHeapMb', documentTimeout: 'documentTimeoutMs', maxFileBytes: 'maxFileBytes',
     maxUploadBytes: 'maxUploadBytes', maxPdfPages: 'maxPdfPages', maxCsvCells: 'maxCsvCells', maxDocumentChars: 'maxDocumentChars',

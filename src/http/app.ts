@@ -17,6 +17,7 @@ import { workflowRoutes } from './routes/workflows.js';
 import { modelRoutes } from './routes/models.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { eventRoutes } from './routes/events.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { toolSigningRoutes } from './routes/tool-signing.js';
 import { registerRequestAccounting } from './plugins/request-accounting.js';
 import { registerLoadShedding } from './plugins/load-shedding.js';
@@ -112,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => modelRoutes(scope, deps));
   await app.register(async (scope) => analyticsRoutes(scope, deps));
   await app.register(async (scope) => eventRoutes(scope, deps));
+  await app.register(async (scope) => webhookRoutes(scope, deps));
   await app.register(async (scope) => toolSigningRoutes(scope, deps));
   return app;
 }

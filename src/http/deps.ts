@@ -10,6 +10,7 @@ import type { ContextService } from '../context/context-service.js';
 import type { AnalyticsModule } from '../analytics/analytics-module.js';
 import type { PlatformModule } from '../platform/platform-module.js';
 import type { EventsModule } from '../events/events-module.js';
+import type { WebhooksModule } from '../webhooks/webhooks-module.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -20,6 +21,7 @@ export interface AppDeps {
   concurrency: ConcurrencyLimiter;
   platform: PlatformModule;
   events: EventsModule;
+  webhooks: WebhooksModule;
   context: ContextService;
   agents: AgentsModule;
   workflows: WorkflowsModule;

@@ -1,6 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import type { Database } from './schema.js';
-import type { Repos, Store, Transaction } from './port.js';
+import type { EventRepo, EventsWrittenHook, Repos, StoredEvent, Store, Transaction } from './port.js';
 import { kyselyRepos, sharedStatements, type DialectTraits, type SharedStatements } from './kysely/index.js';
 import { migrationProvider } from './migrations/index.js';
 
@@ -51,6 +51,8 @@ export class KyselyStore implements Store {
   readonly rollups: Repos['rollups'];
   readonly requestLog: Repos['requestLog'];
   readonly events: Repos['events'];
+  readonly webhookEndpoints: Repos['webhookEndpoints'];
+  readonly webhookDeliveries: Repos['webhookDeliveries'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -83,9 +85,20 @@ export class KyselyStore implements Store {
     this.rollups = repos.rollups;
     this.requestLog = repos.requestLog;
     this.events = repos.events;
+    this.webhookEndpoints = repos.webhookEndpoints;
+    this.webhookDeliveries = repos.webhookDeliveries;
   }
 
   private readonly shared: SharedStatements;
+  private readonly eventsWrittenHooks: EventsWrittenHook[] = [];
+
+  onEventsWritten(hook: EventsWrittenHook): void {
+    this.eventsWrittenHooks.push(hook);
+  }
+
+  private async runEventsWrittenHooks(tx: Transaction, events: StoredEvent[]): Promise<void> {
+    for (const hook of this.eventsWrittenHooks) await hook(tx, events);
+  }
 
   /**
    * Runs `work` in one transaction. Code inside it nests through `tx.transaction`, which joins
@@ -99,8 +112,10 @@ export class KyselyStore implements Store {
     let result: T;
     try {
       result = await this.db.transaction().execute(async (trx) => {
+        const repos = kyselyRepos(trx, this.traits, this.shared);
         const tx: Transaction = {
-          ...kyselyRepos(trx, this.traits, this.shared),
+          ...repos,
+          events: this.eventsWrittenHooks.length === 0 ? repos.events : withHooks(repos.events, (events) => this.runEventsWrittenHooks(tx, events)),
           afterCommit: (hook) => void hooks.push(hook),
           // Work that outlives the transaction (a detached promise) starts a new one instead.
           transaction: (nested) => (open ? nested(tx) : this.transaction(nested)),
@@ -127,4 +142,17 @@ export class KyselyStore implements Store {
     await this.onClose();
     await this.db.destroy();
   }
+}
+
+/** An event repository that runs `written` after each insert of events, on the same connection. */
+function withHooks(events: EventRepo, written: (events: StoredEvent[]) => Promise<void>): EventRepo {
+  return {
+    async insert(stored) {
+      await events.insert(stored);
+      if (stored.length > 0) await written(stored);
+    },
+    get: (scope, id) => events.get(scope, id),
+    list: (scope, filter, page) => events.list(scope, filter, page),
+    purge: (before, limit) => events.purge(before, limit),
+  };
 }

@@ -6,10 +6,11 @@
 import type { AgentRepo, ThreadRepo } from './agent-port.js';
 import type { RequestLogRepo, RollupRepo } from './analytics-port.js';
 import type { ContextChunkRepo, ContextDocumentRepo, ContextSourceRepo } from './context-port.js';
-import type { EventRepo } from './event-port.js';
+import type { EventRepo, StoredEvent } from './event-port.js';
 import type { JobRepo, OutboxRepo } from './job-port.js';
 import type { ApiKeyRepo, HeartbeatRepo, IdempotencyRepo, MetaRepo, WorkspaceRepo } from './platform-port.js';
 import type { RunEventRepo, RunRepo, SpanRepo } from './run-port.js';
+import type { WebhookDeliveryRepo, WebhookEndpointRepo } from './webhook-port.js';
 import type { WorkflowRepo, WorkflowRunRepo } from './workflow-port.js';
 
 // Each area's types live in its own file, which never imports this one (so no import cycles);
@@ -21,6 +22,7 @@ export * from './event-port.js';
 export * from './job-port.js';
 export * from './platform-port.js';
 export * from './run-port.js';
+export * from './webhook-port.js';
 export * from './workflow-port.js';
 
 /** The repositories, bound either to the database or to one open transaction. */
@@ -46,6 +48,8 @@ export interface Repos {
   rollups: RollupRepo;
   requestLog: RequestLogRepo;
   events: EventRepo;
+  webhookEndpoints: WebhookEndpointRepo;
+  webhookDeliveries: WebhookDeliveryRepo;
 }
 
 export interface Transaction extends Repos {
@@ -55,8 +59,16 @@ export interface Transaction extends Repos {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
 }
 
+/** Runs inside the transaction that wrote `events`, right after they were written. */
+export type EventsWrittenHook = (tx: Transaction, events: StoredEvent[]) => Promise<void>;
+
 export interface Store extends Repos {
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * Adds work to every transaction that writes events, done in it after they are written (so
+   * what it writes commits or rolls back with them). Events written outside a transaction skip it.
+   */
+  onEventsWritten(hook: EventsWrittenHook): void;
   /** Runs `work` in one transaction; code inside it nests through `tx.transaction`, never this again. */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Cheap liveness check of the database. */

@@ -388,4 +388,40 @@ export interface Database {
   rollups: RollupsTable;
   request_log_segments: RequestLogSegmentsTable;
   events: EventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  url: string;
+  description: string | null;
+  /** JSON array of types and wildcards. */
+  enabled_events: string;
+  status: string;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: number | null;
+  /** Since when every delivery has failed; null after a success. */
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  workspace_id: string;
+  livemode: number;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  status: string;
+  response_status: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  created_at: number;
+  next_attempt_at: number | null;
 }

@@ -41,6 +41,15 @@ const factories: ObjectFactory[] = [
     },
   },
   {
+    path: '/v1/webhook_endpoints/{id}',
+    async create(api, key) {
+      // A public address literal: accepted without resolving a name; nothing is delivered to it here.
+      const res = await api({ method: 'POST', path: '/v1/webhook_endpoints', key, body: { url: 'https://93.184.215.14/isolation-probe', enabled_events: ['context.source.refreshed'] } });
+      expectStatus(res, 201);
+      return { id: res.body.id };
+    },
+  },
+  {
     path: '/v1/api_keys/{id}',
     async create(api, key) {
       const res = await api({ method: 'POST', path: '/v1/api_keys', key, body: { name: 'isolation probe' } });

@@ -13,6 +13,7 @@ import { KyselyRequestLogRepo } from './request-log.js';
 import { ROLLUP_COLUMNS } from './rollup-rows.js';
 import { KyselyRunEventRepo } from './run-events.js';
 import { SPAN_COLUMNS } from './run-rows.js';
+import { KyselyWebhookDeliveryRepo, KyselyWebhookEndpointRepo } from './webhooks.js';
 import { KyselyWorkflowRepo, KyselyWorkflowRunRepo } from './workflows.js';
 
 export type { DialectTraits } from './dialect-traits.js';
@@ -56,5 +57,7 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared:
     rollups: new KyselyRollupRepo(db, shared.rollupUpsert, shared.rollupInsert),
     requestLog: new KyselyRequestLogRepo(db),
     events: new KyselyEventRepo(db),
+    webhookEndpoints: new KyselyWebhookEndpointRepo(db),
+    webhookDeliveries: new KyselyWebhookDeliveryRepo(db),
   };
 }
