@@ -87,6 +87,9 @@ export const toSpan = (r: Database['spans']): Span => ({
 
 export const eventRow = (e: RunEvent): Database['run_events'] => ({ run_id: e.runId, seq: e.seq, type: e.type, data: JSON.stringify(e.data), created_at: e.createdAt });
 
+/** The event tables' columns. */
+export const EVENT_COLUMNS = ['run_id', 'seq', 'type', 'data', 'created_at'] as const satisfies ReadonlyArray<keyof Database['run_events']>;
+
 export const toEvent = (r: Database['run_events']): RunEvent => ({
   runId: r.run_id, seq: Number(r.seq), type: r.type, data: JSON.parse(r.data) as Record<string, unknown>, createdAt: Number(r.created_at),
 });
