@@ -91,8 +91,35 @@ export class RunEventLog {
     for (const event of buffer.events) this.bus.emit(runId, event);
   }
 
-  private async write(events: RunEvent[]): Promise<void> {
-    const repo = this.repoOf(this.store);
+  /**
+   * Takes the run's buffered events, to be written by `writeTaken` in the transaction the caller
+   * opens next: waits for a write of earlier ones under way (which could not finish while that
+   * transaction holds the database) and throws if one failed in the background.
+   */
+  async takeBuffered(runId: string): Promise<RunEvent[]> {
+    await this.writing.get(runId);
+    const failure = this.failed.get(runId);
+    if (failure !== undefined) {
+      this.failed.delete(runId);
+      throw failure;
+    }
+    const buffer = this.pending.get(runId);
+    if (!buffer) return [];
+    this.pending.delete(runId);
+    clearTimeout(buffer.timer);
+    return buffer.events;
+  }
+
+  /** Writes events taken by `takeBuffered` in `tx`, announced once it commits, or on their own without one. */
+  async writeTaken(events: RunEvent[], tx?: Transaction): Promise<void> {
+    if (events.length === 0) return;
+    await this.write(events, tx);
+    if (tx) tx.afterCommit(() => void events.forEach((event) => this.bus.emit(event.runId, event)));
+    else for (const event of events) this.bus.emit(event.runId, event);
+  }
+
+  private async write(events: RunEvent[], tx?: Transaction): Promise<void> {
+    const repo = this.repoOf(tx ?? this.store);
     if (events.length === 1) await repo.appendEvent(events[0]!);
     else await repo.appendEvents(events);
   }
