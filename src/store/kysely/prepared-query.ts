@@ -99,8 +99,9 @@ function compileWithPlaceholders<P extends object, R>(db: Kysely<Database>, buil
   const query = build(db, placeholders).compile();
   const slots = query.parameters.map((value): Slot => {
     if (typeof value !== 'string' || !value.includes(PLACEHOLDER)) return { constant: value };
-    if (!value.startsWith(PLACEHOLDER)) throw new Error(`Prepared query: a placeholder was transformed before reaching the query (${query.sql})`);
-    return { param: value.slice(PLACEHOLDER.length) };
+    const name = value.slice(PLACEHOLDER.length);
+    if (!value.startsWith(PLACEHOLDER) || !used.has(name)) throw new Error(`Prepared query: a placeholder was transformed before reaching the query (${query.sql})`);
+    return { param: name };
   });
   const bound = new Set(slots.flatMap((slot) => ('param' in slot ? [slot.param] : [])));
   const unbound = [...used].filter((name) => !bound.has(name));
