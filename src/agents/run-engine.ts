@@ -75,7 +75,7 @@ export class RunEngine {
 
   /** Creates a run and waits for it (wait mode), or queues it (background mode). */
   async start(workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput): Promise<Run> {
-    const { run, slot } = await this.create(workspace, scope, agent, input);
+    const { run, slot } = await this.create(workspace, scope, agent, input, input.mode === 'wait');
     if (input.mode === 'background') return run;
     return this.execute(run.id, workspace, slot, run);
   }
@@ -83,9 +83,11 @@ export class RunEngine {
   /**
    * Creates a run in `queued`. Wait and stream runs take a concurrent-run slot now (429 when the
    * plan's cap is reached) and the caller executes them; background runs are queued as a job
-   * (in the same transaction) and wait there for a slot.
+   * (in the same transaction) and wait there for a slot. With `startNow` (a wait run its caller
+   * executes at once) the run also starts in that transaction (`running`, with both events),
+   * which spares the start a transaction of its own.
    */
-  async create(workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput): Promise<{ run: Run; slot: RunSlot | undefined }> {
+  async create(workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput, startNow = false): Promise<{ run: Run; slot: RunSlot | undefined }> {
     if (agent.status !== 'active') {
       throw new KairoError('agent_not_active', { message: `Agent '${agent.id}' is ${agent.status}; only active agents run. Set its status to active first.` });
     }
@@ -103,6 +105,8 @@ export class RunEngine {
       parentSpanId: input.parent?.spanId ?? null, workflowId: input.parent?.workflowId ?? null, workflowVersion: input.parent?.workflowVersion ?? null,
     };
     const newThread = threadId === undefined;
+    const startsNow = startNow && input.mode === 'wait';
+    let created = run;
     try {
       await this.deps.store.transaction(async (tx) => {
         if (threadId === undefined) {
@@ -110,10 +114,12 @@ export class RunEngine {
           run.threadId = threadId;
           await tx.threads.create({ id: threadId, scope, createdAt: now });
         }
-        await tx.runs.create(run);
+        created = startsNow ? this.started(run, now) : run;
+        await tx.runs.create(created);
         if (input.mode === 'background') await this.deps.queue.enqueue(AGENT_RUN_JOB, { runId: run.id }, { jobId: `run_${run.id}`, tx, maxAttempts: 10 });
         this.deps.events.begin(run.id);
         await this.deps.events.append(run.id, 'run.created', { run_id: run.id, status: 'queued' }, tx);
+        if (startsNow) await this.deps.events.append(run.id, 'run.started', { run_id: run.id }, tx);
       });
     } catch (error) {
       this.deps.events.release(run.id);
@@ -123,17 +129,19 @@ export class RunEngine {
     // A thread made for this run has no history to read when it starts (bar a second run on it
     // finishing in the instant before; concurrent runs on one thread do not see each other anyway).
     if (newThread && input.mode !== 'background') this.freshThreads.add(run.id);
-    return { run, slot };
+    return { run: created, slot };
   }
 
   /**
    * Runs (or resumes) a run until it finishes or needs the client. Used inline and by the job,
    * which passes no slot: the run takes one here, or waits in the queue (see RunSlotGate).
    * `created` is the run as create() just wrote it, which spares reading it back: a cancel since
-   * then made it `cancelled` (the start below only moves a queued run) or is seen at step 2.
+   * then made a queued run `cancelled` (the start below only moves a queued run), and is seen at
+   * step 2 by a run that started when it was created.
    */
   async execute(runId: string, workspace: Workspace, heldSlot?: RunSlot, created?: Run): Promise<Run> {
-    let run = created?.id === runId && created.status === 'queued' ? created : (await this.deps.store.runs.getById(runId))!;
+    const unchanged = created?.id === runId && (created.status === 'queued' || created.status === 'running');
+    let run = unchanged ? created : (await this.deps.store.runs.getById(runId))!;
     if (isFinal(run.status) || run.status === 'requires_action') {
       await heldSlot?.release();
       return run;
@@ -184,11 +192,8 @@ export class RunEngine {
    */
   private async claim(run: Run): Promise<Run | undefined> {
     const now = this.now();
-    const { slotWaitSince, ...state } = run.state as EngineState;
-    const latency = { ...run.latency };
-    latency.queue_ms ??= (slotWaitSince ?? now) - run.createdAt;
-    if (slotWaitSince !== undefined) latency.slot_wait_ms = (latency.slot_wait_ms ?? 0) + (now - slotWaitSince);
-    const started: Run = { ...run, status: 'running', state, startedAt: run.startedAt ?? now, updatedAt: now, latency };
+    const slotWaitSince = (run.state as EngineState).slotWaitSince;
+    const started = this.started(run, now);
     const claimed = await this.deps.store.transaction(async (tx) => {
       if (!(await tx.runs.save(started, ['queued']))) return false;
       if (slotWaitSince !== undefined) {
@@ -198,6 +203,15 @@ export class RunEngine {
       return true;
     });
     return claimed ? started : undefined;
+  }
+
+  /** The run as it starts at `now`: the queue wait (and a slot wait) ends. */
+  private started(run: Run, now: number): Run {
+    const { slotWaitSince, ...state } = run.state as EngineState;
+    const latency = { ...run.latency };
+    latency.queue_ms ??= (slotWaitSince ?? now) - run.createdAt;
+    if (slotWaitSince !== undefined) latency.slot_wait_ms = (latency.slot_wait_ms ?? 0) + (now - slotWaitSince);
+    return { ...run, status: 'running', state, startedAt: run.startedAt ?? now, updatedAt: now, latency };
   }
 
   /**

@@ -91,8 +91,35 @@ export class RunEventLog {
     for (const event of buffer.events) this.bus.emit(runId, event);
   }
 
-  private async write(events: RunEvent[]): Promise<void> {
-    const repo = this.repoOf(this.store);
+  /**
+   * Takes the run's buffered events, to be written by `writeTaken` in the transaction the caller
+   * opens next: waits for a write of earlier ones under way (which could not finish while that
+   * transaction holds the database) and throws if one failed in the background.
+   */
+  async takeBuffered(runId: string): Promise<RunEvent[]> {
+    await this.writing.get(runId);
+    const failure = this.failed.get(runId);
+    if (failure !== undefined) {
+      this.failed.delete(runId);
+      throw failure;
+    }
+    const buffer = this.pending.get(runId);
+    if (!buffer) return [];
+    this.pending.delete(runId);
+    clearTimeout(buffer.timer);
+    return buffer.events;
+  }
+
+  /** Writes events taken by `takeBuffered` in `tx`, announced once it commits, or on their own without one. */
+  async writeTaken(events: RunEvent[], tx?: Transaction): Promise<void> {
+    if (events.length === 0) return;
+    await this.write(events, tx);
+    if (tx) tx.afterCommit(() => void events.forEach((event) => this.bus.emit(event.runId, event)));
+    else for (const event of events) this.bus.emit(event.runId, event);
+  }
+
+  private async write(events: RunEvent[], tx?: Transaction): Promise<void> {
+    const repo = this.repoOf(tx ?? this.store);
     if (events.length === 1) await repo.appendEvent(events[0]!);
     else await repo.appendEvents(events);
   }
@@ -133,36 +160,63 @@ export class RunEventLog {
   }
 
   /**
-   * Events after `afterSeq` until the run ends or waits (STOP_EVENTS) or `signal` aborts.
+   * Events after `afterSeq` until the run ends or waits (STOP_EVENTS) or `signal` aborts. The
+   * log is read first; after that, events this process appends are taken as they are announced,
+   * in sequence, without reading them back. The log is read again when an announcement leaves a
+   * gap, and every `pollMs` for the appends of other processes.
    */
   async *follow(runId: string, afterSeq: number, signal: AbortSignal, pollMs = 250): AsyncGenerator<RunEvent> {
     let last = afterSeq;
     let wake: (() => void) | undefined;
-    const onEvent = () => wake?.();
+    let announced: RunEvent[] = [];
+    const onEvent = (event: RunEvent) => {
+      announced.push(event);
+      wake?.();
+    };
     this.bus.on(runId, onEvent);
     try {
+      let batch = await this.repoOf(this.store).events(runId, last, 500);
       while (!signal.aborted) {
-        const batch = await this.repoOf(this.store).events(runId, last, 500);
         for (const event of batch) {
           last = event.seq;
           yield event;
           if (STOP_EVENTS.has(event.type)) return;
         }
-        if (batch.length === 500) continue;
-        const onAbort = () => wake?.();
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          signal.addEventListener('abort', onAbort, { once: true });
-        });
-        signal.removeEventListener('abort', onAbort);
-        wake = undefined;
+        announced = announced.filter((event) => event.seq > last);
+        if (batch.length < 500 && !announcedAfter(announced, last)) {
+          await this.nextAnnouncement(signal, pollMs, (resume) => (wake = resume));
+          wake = undefined;
+          if (signal.aborted) return;
+        }
+        batch = announcedAfter(announced, last) ?? (await this.repoOf(this.store).events(runId, last, 500));
       }
     } finally {
       this.bus.off(runId, onEvent);
     }
   }
+
+  /** Resolves when `listen`'s callback is called, `pollMs` passed or `signal` aborted. */
+  private nextAnnouncement(signal: AbortSignal, pollMs: number, listen: (resume: () => void) => void): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, pollMs);
+      signal.addEventListener('abort', done, { once: true });
+      listen(done);
+    });
+  }
+}
+
+/**
+ * The announced events that follow `last` without a gap, in order; undefined when none does (or
+ * one is missing: the log is read instead).
+ */
+function announcedAfter(announced: RunEvent[], last: number): RunEvent[] | undefined {
+  const after = announced.filter((event) => event.seq > last).sort((a, b) => a.seq - b.seq);
+  if (after.length === 0 || after[0]!.seq !== last + 1) return undefined;
+  for (let i = 1; i < after.length; i++) if (after[i]!.seq !== after[i - 1]!.seq + 1) return after.slice(0, i);
+  return after;
 }

@@ -129,7 +129,8 @@ export class ModelStep {
       } catch (error) {
         failure = error;
       }
-      await this.deps.events.flush(run.id);
+      // A wait or background run's buffered text is written with what follows: the run's end
+      // (in its transaction) or its next event.
       // An aborted stream ends quietly: treat it as the abort it is.
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
       const ended = this.deps.now();

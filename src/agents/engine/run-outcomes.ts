@@ -4,7 +4,7 @@ import { NoModelAvailableError } from '../../models/router.js';
 import type { RunEventLog } from '../../runs/event-log.js';
 import type { ModelCallRecord, RunObserver } from '../../runs/observer.js';
 import type { SpanWriter } from '../../runs/spans.js';
-import type { Run, Store, Transaction } from '../../store/port.js';
+import type { Run, RunEvent, Store, Transaction } from '../../store/port.js';
 import { ModelStepFailed, type ModelStep } from './model-step.js';
 import type { EngineState } from './types.js';
 
@@ -49,7 +49,8 @@ export class RunOutcomes {
   async cancelled(run: Run, from: Run['status'][] = UNFINISHED, calls: ModelCallRecord[] = []): Promise<Run> {
     const now = this.deps.now();
     const next: Run = { ...run, status: 'cancelled', requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    await this.finish(next, from, calls, (tx) => this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id }, tx));
+    const buffered = await this.deps.events.takeBuffered(run.id).catch(() => []);
+    await this.finish(next, from, calls, (tx) => this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id }, tx), buffered);
     return (await this.deps.store.runs.getById(run.id)) ?? next;
   }
 
@@ -57,7 +58,7 @@ export class RunOutcomes {
   async complete(run: Run, state: EngineState, text: string, calls: ModelCallRecord[]): Promise<Run> {
     const now = this.deps.now();
     const next: Run = { ...run, status: 'completed', output: text, state, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    await this.deps.events.flush(run.id);
+    const buffered = await this.deps.events.takeBuffered(run.id);
     const saved = await this.finish(next, ['running'], calls, async (tx) => {
       if (run.threadId) {
         const input = run.input;
@@ -68,7 +69,7 @@ export class RunOutcomes {
         ]);
       }
       await this.deps.events.append(run.id, 'run.completed', { run_id: run.id, output: text, usage: next.usage }, tx);
-    });
+    }, buffered);
     if (!saved) return (await this.deps.store.runs.getById(run.id))!;
     return next;
   }
@@ -76,8 +77,8 @@ export class RunOutcomes {
   async fail(run: Run, code: string, message: string, calls: ModelCallRecord[] = []): Promise<Run> {
     const now = this.deps.now();
     const next: Run = { ...run, status: 'failed', errorCode: code, errorMessage: message.slice(0, 1000), requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    await this.deps.events.flush(run.id).catch(() => {});
-    const saved = await this.finish(next, UNFINISHED, calls, (tx) => this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } }, tx));
+    const buffered = await this.deps.events.takeBuffered(run.id).catch(() => []);
+    const saved = await this.finish(next, UNFINISHED, calls, (tx) => this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } }, tx), buffered);
     if (!saved) return (await this.deps.store.runs.getById(run.id))!;
     return next;
   }
@@ -85,16 +86,26 @@ export class RunOutcomes {
   /**
    * Saves a run that reached a final status, if it is still in one of `from`, with the model calls
    * of its last step, what the observer keeps and `alsoWrite`, all in one transaction; false when
-   * it had moved on (the calls are recorded then on their own).
+   * it had moved on (the calls are recorded then on their own). The run's buffered events
+   * (`buffered`, taken from the log) come first, and are written whether the run is saved or not.
    */
-  private async finish(run: Run, from: Run['status'][], calls: ModelCallRecord[], alsoWrite: (tx: Transaction) => Promise<unknown>): Promise<boolean> {
-    const saved = await this.deps.store.transaction(async (tx) => {
-      if (!(await tx.runs.save(run, from))) return false;
-      await this.deps.spans.write(calls.map((c) => c.span), tx);
-      await this.deps.observer.agentRunFinished(tx, run, calls.map((c) => c.outcome));
-      await alsoWrite(tx);
-      return true;
-    });
+  private async finish(
+    run: Run, from: Run['status'][], calls: ModelCallRecord[], alsoWrite: (tx: Transaction) => Promise<unknown>, buffered: RunEvent[],
+  ): Promise<boolean> {
+    let saved: boolean;
+    try {
+      saved = await this.deps.store.transaction(async (tx) => {
+        await this.deps.events.writeTaken(buffered, tx);
+        if (!(await tx.runs.save(run, from))) return false;
+        await this.deps.spans.write(calls.map((c) => c.span), tx);
+        await this.deps.observer.agentRunFinished(tx, run, calls.map((c) => c.outcome));
+        await alsoWrite(tx);
+        return true;
+      });
+    } catch (error) {
+      await this.deps.events.writeTaken(buffered).catch(() => {});
+      throw error;
+    }
     if (!saved) await this.deps.modelStep.write(calls);
     return saved;
   }

@@ -222,7 +222,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
       input: typeof body.input === 'string' ? body.input : (body.input as ModelMessage[]), threadId: body.thread_id, mode, metadata: body.metadata,
       apiKeyId: auth.key.id,
     } as const;
-    const { run, slot } = await engine.create(auth.workspace, auth.scope, agent, input);
+    const { run, slot } = await engine.create(auth.workspace, auth.scope, agent, input, mode === 'wait');
     request.createdRunId = run.id;
     if (mode === 'stream') return streamRun(request, reply, run.id, 0, engine.execute(run.id, auth.workspace, slot));
     const result = mode === 'background' ? run : await engine.execute(run.id, auth.workspace, slot, run);

@@ -27,6 +27,9 @@ export const messageRow = (m: ThreadMessage): Database['thread_messages'] => ({
   id: m.id, thread_id: m.threadId, run_id: m.runId, role: m.role, content: JSON.stringify(m.content), created_at: m.createdAt,
 });
 
+/** The thread message columns, in the order messageRow lists them. */
+export const MESSAGE_COLUMNS = ['id', 'thread_id', 'run_id', 'role', 'content', 'created_at'] as const satisfies ReadonlyArray<keyof Database['thread_messages']>;
+
 export function toMessage(row: Database['thread_messages']): ThreadMessage {
   return { id: row.id, threadId: row.thread_id, runId: row.run_id, role: row.role as ThreadMessage['role'], content: json(row.content), createdAt: Number(row.created_at) };
 }

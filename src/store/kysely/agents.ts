@@ -9,11 +9,39 @@ import { BulkInsert } from './bulk-insert.js';
 import { mode } from './column-values.js';
 import { withinCreated } from './created-range.js';
 import { paginate, paginateVersions } from './pagination.js';
-import { messageRow, toAgent, toAgentVersion, toMessage } from './agent-rows.js';
-import { runRow, SPAN_COLUMNS, spanRow, toRun, toSpan } from './run-rows.js';
+import { pick, preparedQuery, preparedVariants } from './prepared-query.js';
+import { MESSAGE_COLUMNS, messageRow, toAgent, toAgentVersion, toMessage } from './agent-rows.js';
+import { RUN_CHANGE_COLUMNS, RUN_COLUMNS, runRow, SPAN_COLUMNS, spanRow, toRun, toSpan } from './run-rows.js';
 
 /** Rows per insert statement of the bulk paths. */
 const INSERT_BATCH = 200;
+
+type ScopedId = { workspaceId: string; livemode: number; id: string };
+
+/** The statements every agent run makes, compiled once. */
+const statements = {
+  agent: preparedQuery((db, p: ScopedId) =>
+    db.selectFrom('agents').selectAll().where('workspace_id', '=', p.workspaceId).where('livemode', '=', p.livemode).where('deleted_at', 'is', null).where('id', '=', p.id)),
+  insertRun: preparedQuery((db, row: Database['runs']) => db.insertInto('runs').values(pick(row, RUN_COLUMNS))),
+  run: preparedQuery((db, p: ScopedId) =>
+    db.selectFrom('runs').selectAll().where('id', '=', p.id).where('workspace_id', '=', p.workspaceId).where('livemode', '=', p.livemode)),
+  runById: preparedQuery((db, p: { id: string }) => db.selectFrom('runs').selectAll().where('id', '=', p.id)),
+  /** A run's save, from any status ('*') or only from the listed ones (comma-separated). */
+  saveRun: preparedVariants((expected: string) =>
+    preparedQuery((db, row: Database['runs']) => {
+      const update = db.updateTable('runs').set(pick(row, RUN_CHANGE_COLUMNS)).where('id', '=', row.id);
+      return expected === '*' ? update : update.where('status', 'in', expected.split(','));
+    })),
+  touchRun: preparedQuery((db, p: { id: string; at: number }) => db.updateTable('runs').set({ updated_at: p.at }).where('id', '=', p.id)),
+  insertThread: preparedQuery((db, row: Database['threads']) =>
+    db.insertInto('threads').values(pick(row, ['id', 'workspace_id', 'livemode', 'created_at', 'updated_at']))),
+  threadExists: preparedQuery((db, p: ScopedId) =>
+    db.selectFrom('threads').select('id').where('id', '=', p.id).where('workspace_id', '=', p.workspaceId).where('livemode', '=', p.livemode)),
+};
+
+const messageInsert = new BulkInsert('thread_messages', MESSAGE_COLUMNS);
+
+const scopedId = (scope: Scope, id: string): ScopedId => ({ workspaceId: scope.workspaceId, livemode: mode(scope.livemode), id });
 
 export class KyselyAgentRepo implements AgentRepo {
   constructor(private readonly db: Kysely<Database>) {}
@@ -41,7 +69,7 @@ export class KyselyAgentRepo implements AgentRepo {
   }
 
   async get(scope: Scope, id: string) {
-    const row = await this.scoped(scope).where('id', '=', id).executeTakeFirst();
+    const row = await statements.agent.first(this.db, scopedId(scope, id));
     return row && toAgent(row);
   }
 
@@ -91,23 +119,17 @@ export class KyselyRunRepo implements RunRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create(run: Run) {
-    await this.db.insertInto('runs').values(runRow(run)).execute();
+    await statements.insertRun.execute(this.db, runRow(run));
     return run;
   }
 
   async get(scope: Scope, id: string) {
-    const row = await this.db
-      .selectFrom('runs')
-      .selectAll()
-      .where('id', '=', id)
-      .where('workspace_id', '=', scope.workspaceId)
-      .where('livemode', '=', mode(scope.livemode))
-      .executeTakeFirst();
+    const row = await statements.run.first(this.db, scopedId(scope, id));
     return row && toRun(row);
   }
 
   async getById(id: string) {
-    const row = await this.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await statements.runById.first(this.db, { id });
     return row && toRun(row);
   }
 
@@ -141,11 +163,7 @@ export class KyselyRunRepo implements RunRepo {
   async save(run: Run, expectStatus?: RunStatus[]) {
     // No status to expect matches nothing (and `in ()` is a syntax error on PostgreSQL).
     if (expectStatus && expectStatus.length === 0) return false;
-    const { id, workspace_id, livemode, created_at, cancel_requested, ...changes } = runRow(run);
-    let update = this.db.updateTable('runs').set(changes).where('id', '=', id);
-    if (expectStatus) update = update.where('status', 'in', expectStatus);
-    const result = await update.executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return (await statements.saveRun(expectStatus ? expectStatus.join(',') : '*').affectedRows(this.db, runRow(run))) === 1;
   }
 
   async requestCancel(id: string, at: number) {
@@ -153,7 +171,7 @@ export class KyselyRunRepo implements RunRepo {
   }
 
   async touch(id: string, at: number) {
-    await this.db.updateTable('runs').set({ updated_at: at }).where('id', '=', id).execute();
+    await statements.touchRun.execute(this.db, { id, at });
   }
 
   async listAbandoned(before: number, limit: number) {
@@ -173,26 +191,17 @@ export class KyselyThreadRepo implements ThreadRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create(thread: { id: string; scope: Scope; createdAt: number }) {
-    await this.db
-      .insertInto('threads')
-      .values({ id: thread.id, workspace_id: thread.scope.workspaceId, livemode: mode(thread.scope.livemode), created_at: thread.createdAt, updated_at: thread.createdAt })
-      .execute();
+    await statements.insertThread.execute(this.db, {
+      id: thread.id, workspace_id: thread.scope.workspaceId, livemode: mode(thread.scope.livemode), created_at: thread.createdAt, updated_at: thread.createdAt,
+    });
   }
 
   async exists(scope: Scope, id: string) {
-    const row = await this.db
-      .selectFrom('threads')
-      .select('id')
-      .where('id', '=', id)
-      .where('workspace_id', '=', scope.workspaceId)
-      .where('livemode', '=', mode(scope.livemode))
-      .executeTakeFirst();
-    return row !== undefined;
+    return (await statements.threadExists.first(this.db, scopedId(scope, id))) !== undefined;
   }
 
   async addMessages(messages: ThreadMessage[]) {
-    if (messages.length === 0) return;
-    await this.db.insertInto('thread_messages').values(messages.map(messageRow)).execute();
+    await messageInsert.run(this.db, messages.map(messageRow));
   }
 
   async messages(threadId: string, page: PageRequest) {

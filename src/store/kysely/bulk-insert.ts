@@ -1,4 +1,4 @@
-import { CompiledQuery, type InsertQueryBuilder, type Kysely } from 'kysely';
+import { CompiledQuery, type DialectAdapter, type InsertQueryBuilder, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
 /** Rows per statement: at most this many, then halves, so a batch takes few statement shapes. */
@@ -12,11 +12,11 @@ export type InsertTail<T extends keyof Database> = (insert: InsertQueryBuilder<D
  * then run as compiled SQL with the rows' values as parameters: building and compiling the query
  * costs several times what the database does with it (about 100 µs against 20 µs for a rollup
  * upsert), and these statements run with every model call, run and request. Runs through the
- * given executor, so it joins its transaction. One instance per store (the SQL is the store's
- * dialect).
+ * given executor, so it joins its transaction. The SQL is kept per dialect (one Kysely instance
+ * and its transactions share it), so one instance serves every store of the process.
  */
 export class BulkInsert<T extends keyof Database> {
-  private readonly compiled = new Map<number, string>();
+  private readonly compiled = new WeakMap<DialectAdapter, Map<number, string>>();
 
   constructor(
     private readonly table: T,
@@ -38,7 +38,13 @@ export class BulkInsert<T extends keyof Database> {
   }
 
   private sqlFor(db: Kysely<Database>, batch: Array<Database[T]>): string {
-    let text = this.compiled.get(batch.length);
+    const adapter = db.getExecutor().adapter;
+    let byRowCount = this.compiled.get(adapter);
+    if (byRowCount === undefined) {
+      byRowCount = new Map();
+      this.compiled.set(adapter, byRowCount);
+    }
+    let text = byRowCount.get(batch.length);
     if (text === undefined) {
       const query = this.tail(db.insertInto(this.table).values(batch as any)).compile();
       // The parameters must be exactly the values, row by row in column order, for the SQL to be reused.
@@ -47,7 +53,7 @@ export class BulkInsert<T extends keyof Database> {
         throw new Error(`BulkInsert(${String(this.table)}): the rows' keys are not the columns in order, or the tail adds parameters.`);
       }
       text = query.sql;
-      this.compiled.set(batch.length, text);
+      byRowCount.set(batch.length, text);
     }
     return text;
   }

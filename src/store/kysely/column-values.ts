@@ -13,3 +13,12 @@ export const json = <T>(text: string | null): T => (text === null ? (null as T) 
 export const jsonText = (value: unknown): string => JSON.stringify(value ?? null);
 
 export const num = (value: number | null): number | null => (value === null ? null : Number(value));
+
+/**
+ * A table's columns, listed in full: the compiler rejects a list that misses one of `Row`'s
+ * columns, so a column added to the table cannot be left out of the statements built from it.
+ */
+export const everyColumn =
+  <Row>() =>
+  <const C extends ReadonlyArray<keyof Row & string>>(columns: C & (Exclude<keyof Row, C[number]> extends never ? unknown : never)): C =>
+    columns;

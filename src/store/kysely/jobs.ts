@@ -2,34 +2,87 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { JobRecord, JobRepo, JobState, OutboxEntry, OutboxRepo } from '../port.js';
 import type { DialectTraits } from './dialect-traits.js';
+import { everyColumn } from './column-values.js';
 import { toJob, toOutboxEntry } from './job-rows.js';
+import { pick, preparedQuery } from './prepared-query.js';
+
+const JOB_COLUMNS = everyColumn<Database['jobs']>()([
+  'id', 'queue', 'kind', 'payload', 'state', 'run_at', 'lease_until', 'lease_token', 'attempts', 'max_attempts', 'backoff_ms', 'last_error',
+  'result', 'created_at', 'updated_at',
+]);
+
+type Claim = { queue: string; now: number; leaseUntil: number; leaseToken: string; limit: number };
+type Held = { id: string; leaseToken: string; now: number };
+
+/**
+ * Claims due jobs: waiting ones whose time has come, and active ones whose lease ran out.
+ * PostgreSQL locks the claimed rows with FOR UPDATE SKIP LOCKED; SQLite serialises writers.
+ */
+const claimDue = (skipLocked: boolean) =>
+  preparedQuery((db, p: Claim) => {
+    let due = db
+      .selectFrom('jobs')
+      .select('id')
+      .where('queue', '=', p.queue)
+      // Narrows the (queue, state, run_at) index to the two states the OR below can match, so
+      // the finished jobs that pile up between purges are never scanned.
+      .where('state', 'in', ['waiting', 'active'])
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('state', '=', 'waiting'), eb('run_at', '<=', p.now)]),
+          eb.and([eb('state', '=', 'active'), eb('lease_until', '<', p.now)]),
+        ]),
+      )
+      .orderBy('run_at')
+      .limit(p.limit);
+    if (skipLocked) due = due.forUpdate().skipLocked();
+    return db
+      .updateTable('jobs')
+      .set((eb) => ({ state: 'active', lease_until: p.leaseUntil, lease_token: p.leaseToken, attempts: eb('attempts', '+', 1), updated_at: p.now }))
+      .where('id', 'in', due)
+      .returningAll();
+  });
+
+/** The statements of every queued job's life, compiled once. */
+const statements = {
+  insert: preparedQuery((db, row: Database['jobs']) => db.insertInto('jobs').values(pick(row, JOB_COLUMNS)).onConflict((oc) => oc.column('id').doNothing())),
+  claim: claimDue(false),
+  claimSkippingLocked: claimDue(true),
+  renew: preparedQuery((db, p: Held & { leaseUntil: number }) =>
+    db.updateTable('jobs').set({ lease_until: p.leaseUntil, updated_at: p.now }).where('id', '=', p.id).where('state', '=', 'active').where('lease_token', '=', p.leaseToken)),
+  complete: preparedQuery((db, p: Held & { result: string | null }) =>
+    db
+      .updateTable('jobs')
+      .set({ state: 'completed', result: p.result, lease_until: null, updated_at: p.now })
+      .where('id', '=', p.id)
+      .where('state', '=', 'active')
+      .where('lease_token', '=', p.leaseToken)),
+  nextDue: preparedQuery((db, p: { queue: string }) =>
+    db.selectFrom('jobs').select((eb) => eb.fn.min<number>('run_at').as('next')).where('queue', '=', p.queue).where('state', '=', 'waiting')),
+};
 
 export class KyselyJobRepo implements JobRepo {
   constructor(private readonly db: Kysely<Database>, private readonly traits: DialectTraits) {}
 
   async insert(job: JobRecord) {
-    const result = await this.db
-      .insertInto('jobs')
-      .values({
-        id: job.id,
-        queue: job.queue,
-        kind: job.kind,
-        payload: job.payload,
-        state: job.state,
-        run_at: job.runAt,
-        lease_until: job.leaseUntil,
-        lease_token: job.leaseToken,
-        attempts: job.attempts,
-        max_attempts: job.maxAttempts,
-        backoff_ms: job.backoffMs,
-        last_error: job.lastError,
-        result: job.result,
-        created_at: job.createdAt,
-        updated_at: job.updatedAt,
-      })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const inserted = await statements.insert.affectedRows(this.db, {
+      id: job.id,
+      queue: job.queue,
+      kind: job.kind,
+      payload: job.payload,
+      state: job.state,
+      run_at: job.runAt,
+      lease_until: job.leaseUntil,
+      lease_token: job.leaseToken,
+      attempts: job.attempts,
+      max_attempts: job.maxAttempts,
+      backoff_ms: job.backoffMs,
+      last_error: job.lastError,
+      result: job.result,
+      created_at: job.createdAt,
+      updated_at: job.updatedAt,
+    });
+    return inserted === 1;
   }
 
   async get(id: string) {
@@ -38,57 +91,17 @@ export class KyselyJobRepo implements JobRepo {
   }
 
   async claim(queue: string, now: number, leaseUntil: number, leaseToken: string, limit: number) {
-    let due = this.db
-      .selectFrom('jobs')
-      .select('id')
-      .where('queue', '=', queue)
-      // Narrows the (queue, state, run_at) index to the two states the OR below can match, so
-      // the finished jobs that pile up between purges are never scanned.
-      .where('state', 'in', ['waiting', 'active'])
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('state', '=', 'waiting'), eb('run_at', '<=', now)]),
-          eb.and([eb('state', '=', 'active'), eb('lease_until', '<', now)]),
-        ]),
-      )
-      .orderBy('run_at')
-      .limit(limit);
-    if (this.traits.skipLocked) due = due.forUpdate().skipLocked();
-    const rows = await this.db
-      .updateTable('jobs')
-      .set((eb) => ({
-        state: 'active',
-        lease_until: leaseUntil,
-        lease_token: leaseToken,
-        attempts: eb('attempts', '+', 1),
-        updated_at: now,
-      }))
-      .where('id', 'in', due)
-      .returningAll()
-      .execute();
+    const claim = this.traits.skipLocked ? statements.claimSkippingLocked : statements.claim;
+    const rows = await claim.rows(this.db, { queue, now, leaseUntil, leaseToken, limit });
     return rows.map(toJob).sort((a, b) => a.runAt - b.runAt);
   }
 
   async renew(id: string, leaseToken: string, leaseUntil: number, now: number) {
-    const result = await this.db
-      .updateTable('jobs')
-      .set({ lease_until: leaseUntil, updated_at: now })
-      .where('id', '=', id)
-      .where('state', '=', 'active')
-      .where('lease_token', '=', leaseToken)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return (await statements.renew.affectedRows(this.db, { id, leaseToken, leaseUntil, now })) === 1;
   }
 
   async complete(id: string, leaseToken: string, result: string | null, now: number) {
-    const update = await this.db
-      .updateTable('jobs')
-      .set({ state: 'completed', result, lease_until: null, updated_at: now })
-      .where('id', '=', id)
-      .where('state', '=', 'active')
-      .where('lease_token', '=', leaseToken)
-      .executeTakeFirst();
-    return Number(update.numUpdatedRows) === 1;
+    return (await statements.complete.affectedRows(this.db, { id, leaseToken, result, now })) === 1;
   }
 
   async fail(id: string, leaseToken: string, error: string, retryAt: number | null, now: number) {
@@ -118,12 +131,7 @@ export class KyselyJobRepo implements JobRepo {
   }
 
   async nextDue(queue: string) {
-    const row = await this.db
-      .selectFrom('jobs')
-      .select((eb) => eb.fn.min<number>('run_at').as('next'))
-      .where('queue', '=', queue)
-      .where('state', '=', 'waiting')
-      .executeTakeFirst();
+    const row = await statements.nextDue.first(this.db, { queue });
     return row?.next === null || row?.next === undefined ? undefined : Number(row.next);
   }
 

@@ -7,6 +7,10 @@ import type {
 import { mode } from './column-values.js';
 import { paginate } from './pagination.js';
 import { toApiKey, toIdempotency, toWorkspace } from './platform-rows.js';
+import { preparedQuery } from './prepared-query.js';
+
+/** Read by every workflow run and queued agent run. */
+const workspaceById = preparedQuery((db, p: { id: string }) => db.selectFrom('workspaces').selectAll().where('id', '=', p.id));
 
 export class KyselyWorkspaceRepo implements WorkspaceRepo {
   constructor(private readonly db: Kysely<Database>) {}
@@ -20,7 +24,7 @@ export class KyselyWorkspaceRepo implements WorkspaceRepo {
   }
 
   async get(id: string): Promise<Workspace | undefined> {
-    const row = await this.db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await workspaceById.first(this.db, { id });
     return row && toWorkspace(row);
   }
 

@@ -1,7 +1,16 @@
 import type { Database } from '../schema.js';
 import type { Run, RunEvent, RunStatus, Span, Usage } from '../port.js';
 import { emptyUsage } from '../port.js';
-import { json, jsonText, mode, num, scopeOf } from './column-values.js';
+import { everyColumn, json, jsonText, mode, num, scopeOf } from './column-values.js';
+
+/** The run columns a save rewrites: all but the run's identity, scope, creation and cancel flag. */
+export const RUN_CHANGE_COLUMNS = [
+  'agent_id', 'agent_version', 'thread_id', 'status', 'mode', 'input', 'state', 'output', 'error_code', 'error_message', 'model', 'routing',
+  'usage', 'cost_usd', 'latency', 'required_action', 'metadata', 'started_at', 'completed_at', 'updated_at', 'api_key_id', 'parent_run_id',
+  'parent_span_id', 'workflow_id', 'workflow_version',
+] as const satisfies ReadonlyArray<keyof Database['runs']>;
+
+export const RUN_COLUMNS = everyColumn<Database['runs']>()(['id', 'workspace_id', 'livemode', 'created_at', 'cancel_requested', ...RUN_CHANGE_COLUMNS]);
 
 export function toRun(row: Database['runs']): Run {
   return {
@@ -86,6 +95,9 @@ export const toSpan = (r: Database['spans']): Span => ({
 });
 
 export const eventRow = (e: RunEvent): Database['run_events'] => ({ run_id: e.runId, seq: e.seq, type: e.type, data: JSON.stringify(e.data), created_at: e.createdAt });
+
+/** The event tables' columns. */
+export const EVENT_COLUMNS = ['run_id', 'seq', 'type', 'data', 'created_at'] as const satisfies ReadonlyArray<keyof Database['run_events']>;
 
 export const toEvent = (r: Database['run_events']): RunEvent => ({
   runId: r.run_id, seq: Number(r.seq), type: r.type, data: JSON.parse(r.data) as Record<string, unknown>, createdAt: Number(r.created_at),

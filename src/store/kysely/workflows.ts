@@ -5,10 +5,54 @@ import type {
   WorkflowVersion,
 } from '../port.js';
 import { ACTIVE_WORKFLOW_RUN_STATUSES } from '../port.js';
-import { jsonText, mode, num } from './column-values.js';
+import { mode, num } from './column-values.js';
 import { withinCreated } from './created-range.js';
 import { paginate, paginateVersions } from './pagination.js';
-import { runChanges, toStep, toWorkflow, toWorkflowRun, toWorkflowVersion } from './workflow-rows.js';
+import { pick, preparedQuery, preparedVariants } from './prepared-query.js';
+import {
+  runChanges, STEP_CHANGE_COLUMNS, STEP_COLUMNS, stepRow, toStep, toWorkflow, toWorkflowRun, toWorkflowVersion, WORKFLOW_RUN_CHANGE_COLUMNS,
+  WORKFLOW_RUN_COLUMNS, workflowRunRow,
+} from './workflow-rows.js';
+
+type ScopedId = { workspaceId: string; livemode: number; id: string };
+type Lease = { id: string; owner: string; until: number };
+
+/** The statements every workflow run makes, compiled once. */
+const statements = {
+  workflow: preparedQuery((db, p: ScopedId) =>
+    db.selectFrom('workflows').selectAll().where('workspace_id', '=', p.workspaceId).where('livemode', '=', p.livemode).where('deleted_at', 'is', null).where('id', '=', p.id)),
+  workflowById: preparedQuery((db, p: { id: string }) => db.selectFrom('workflows').selectAll().where('id', '=', p.id).where('deleted_at', 'is', null)),
+  version: preparedQuery((db, p: { workflowId: string; version: number }) =>
+    db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', p.workflowId).where('version', '=', p.version)),
+  insertRun: preparedQuery((db, row: Database['workflow_runs']) => db.insertInto('workflow_runs').values(pick(row, WORKFLOW_RUN_COLUMNS))),
+  run: preparedQuery((db, p: ScopedId) =>
+    db.selectFrom('workflow_runs').selectAll().where('id', '=', p.id).where('workspace_id', '=', p.workspaceId).where('livemode', '=', p.livemode)),
+  runById: preparedQuery((db, p: { id: string }) => db.selectFrom('workflow_runs').selectAll().where('id', '=', p.id)),
+  /** A run's save, from any status ('*') or only from the listed ones (comma-separated). */
+  saveRun: preparedVariants((expected: string) =>
+    preparedQuery((db, row: Pick<Database['workflow_runs'], 'id' | (typeof WORKFLOW_RUN_CHANGE_COLUMNS)[number]>) => {
+      const update = db.updateTable('workflow_runs').set(pick(row, WORKFLOW_RUN_CHANGE_COLUMNS)).where('id', '=', row.id);
+      return expected === '*' ? update : update.where('status', 'in', expected.split(','));
+    })),
+  claim: preparedQuery((db, p: Lease & { now: number }) =>
+    db
+      .updateTable('workflow_runs')
+      .set({ lease_owner: p.owner, lease_until: p.until })
+      .where('id', '=', p.id)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', p.now), eb('lease_owner', '=', p.owner)]))),
+  renew: preparedQuery((db, p: Lease) =>
+    db.updateTable('workflow_runs').set({ lease_until: p.until }).where('id', '=', p.id).where('lease_owner', '=', p.owner).returning('cancel_requested')),
+  release: preparedQuery((db, p: { id: string; owner: string }) =>
+    db.updateTable('workflow_runs').set({ lease_owner: null, lease_until: null }).where('id', '=', p.id).where('lease_owner', '=', p.owner)),
+  steps: preparedQuery((db, p: { runId: string }) => db.selectFrom('workflow_steps').selectAll().where('run_id', '=', p.runId).orderBy('position').orderBy('key')),
+  saveStep: preparedQuery((db, row: Database['workflow_steps']) =>
+    db
+      .insertInto('workflow_steps')
+      .values(pick(row, STEP_COLUMNS))
+      .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet(pick(row, STEP_CHANGE_COLUMNS)))),
+};
+
+const scopedId = (scope: Scope, id: string): ScopedId => ({ workspaceId: scope.workspaceId, livemode: mode(scope.livemode), id });
 
 export class KyselyWorkflowRepo implements WorkflowRepo {
   constructor(private readonly db: Kysely<Database>) {}
@@ -43,12 +87,12 @@ export class KyselyWorkflowRepo implements WorkflowRepo {
   }
 
   async get(scope: Scope, id: string) {
-    const row = await this.scoped(scope).where('id', '=', id).executeTakeFirst();
+    const row = await statements.workflow.first(this.db, scopedId(scope, id));
     return row && toWorkflow(row);
   }
 
   async getById(id: string) {
-    const row = await this.db.selectFrom('workflows').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    const row = await statements.workflowById.first(this.db, { id });
     return row && toWorkflow(row);
   }
 
@@ -87,7 +131,7 @@ export class KyselyWorkflowRepo implements WorkflowRepo {
   }
 
   async getVersion(workflowId: string, version: number) {
-    const row = await this.db.selectFrom('workflow_versions').selectAll().where('workflow_id', '=', workflowId).where('version', '=', version).executeTakeFirst();
+    const row = await statements.version.first(this.db, { workflowId, version });
     return row && toWorkflowVersion(row);
   }
 
@@ -114,31 +158,17 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create(run: WorkflowRun) {
-    await this.db
-      .insertInto('workflow_runs')
-      .values({
-        id: run.id, workspace_id: run.scope.workspaceId, livemode: mode(run.scope.livemode), workflow_id: run.workflowId,
-        workflow_version: run.workflowVersion, mode: run.mode, trigger: run.trigger, scheduled_for: run.scheduledFor,
-        parent_run_id: run.parentRunId, parent_step_key: run.parentStepKey, api_key_id: run.apiKeyId, input: jsonText(run.input),
-        cancel_requested: run.cancelRequested ? 1 : 0, lease_owner: null, lease_until: null, created_at: run.createdAt, ...runChanges(run),
-      })
-      .execute();
+    await statements.insertRun.execute(this.db, workflowRunRow(run));
     return run;
   }
 
   async get(scope: Scope, id: string) {
-    const row = await this.db
-      .selectFrom('workflow_runs')
-      .selectAll()
-      .where('id', '=', id)
-      .where('workspace_id', '=', scope.workspaceId)
-      .where('livemode', '=', mode(scope.livemode))
-      .executeTakeFirst();
+    const row = await statements.run.first(this.db, scopedId(scope, id));
     return row && toWorkflowRun(row);
   }
 
   async getById(id: string) {
-    const row = await this.db.selectFrom('workflow_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await statements.runById.first(this.db, { id });
     return row && toWorkflowRun(row);
   }
 
@@ -167,10 +197,8 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
   async save(run: WorkflowRun, expectStatus?: WorkflowRunStatus[]) {
     // No status to expect matches nothing (and `in ()` is a syntax error on PostgreSQL).
     if (expectStatus && expectStatus.length === 0) return false;
-    let update = this.db.updateTable('workflow_runs').set(runChanges(run)).where('id', '=', run.id);
-    if (expectStatus) update = update.where('status', 'in', expectStatus);
-    const result = await update.executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const statement = statements.saveRun(expectStatus ? expectStatus.join(',') : '*');
+    return (await statement.affectedRows(this.db, { id: run.id, ...runChanges(run) })) === 1;
   }
 
   async requestCancel(id: string, at: number) {
@@ -188,28 +216,16 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
   }
 
   async claim(id: string, owner: string, until: number, now: number) {
-    const result = await this.db
-      .updateTable('workflow_runs')
-      .set({ lease_owner: owner, lease_until: until })
-      .where('id', '=', id)
-      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now), eb('lease_owner', '=', owner)]))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return (await statements.claim.affectedRows(this.db, { id, owner, until, now })) === 1;
   }
 
   async renew(id: string, owner: string, until: number) {
-    const row = await this.db
-      .updateTable('workflow_runs')
-      .set({ lease_until: until })
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .returning('cancel_requested')
-      .executeTakeFirst();
+    const row = await statements.renew.first(this.db, { id, owner, until });
     return row && { cancelRequested: Number(row.cancel_requested) === 1 };
   }
 
   async release(id: string, owner: string) {
-    await this.db.updateTable('workflow_runs').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
+    await statements.release.execute(this.db, { id, owner });
   }
 
   async leaseUntil(id: string) {
@@ -218,21 +234,12 @@ export class KyselyWorkflowRunRepo implements WorkflowRunRepo {
   }
 
   async steps(runId: string) {
-    const rows = await this.db.selectFrom('workflow_steps').selectAll().where('run_id', '=', runId).orderBy('position').orderBy('key').execute();
+    const rows = await statements.steps.rows(this.db, { runId });
     return rows.map(toStep);
   }
 
   async saveStep(step: WorkflowStepState) {
-    const changes = {
-      status: step.status, input: jsonText(step.input), output: jsonText(step.output), state: JSON.stringify(step.state),
-      error_code: step.errorCode, error_message: step.errorMessage, attempts: step.attempts, wake_at: step.wakeAt,
-      started_at: step.startedAt, completed_at: step.completedAt, updated_at: step.updatedAt,
-    };
-    await this.db
-      .insertInto('workflow_steps')
-      .values({ run_id: step.runId, key: step.key, step_id: step.stepId, type: step.type, position: step.position, ...changes })
-      .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet(changes))
-      .execute();
+    await statements.saveStep.execute(this.db, stepRow(step));
   }
 
   async recordFire(workflowId: string, dueAt: number, runId: string, at: number) {

@@ -97,12 +97,14 @@ export class WorkflowEngine {
   /** The job handler: advances a run as far as it can go now. */
   async advance(runId: string, jobSignal: AbortSignal): Promise<{ status: string }> {
     const { store } = this.deps;
-    let run = await store.workflowRuns.getById(runId);
-    if (!run || isFinal(run.status)) return { status: run?.status ?? 'missing' };
     // An owner of this advance alone: claim() lets an owner take its own lease again, so with the
     // engine's name two jobs of one run in this process (a wake while it runs) would both advance it.
     const owner = `${this.owner}:${randomBytes(4).toString('hex')}`;
+    // The run is read once it is held (below); one that cannot be claimed is read here, to tell a
+    // missing or finished run from a busy one.
     if (!(await store.workflowRuns.claim(runId, owner, this.now() + this.deps.leaseMs, this.now()))) {
+      const current = await store.workflowRuns.getById(runId);
+      if (!current || isFinal(current.status)) return { status: current?.status ?? 'missing' };
       const until = (await store.workflowRuns.leaseUntil(runId)) ?? this.now();
       await this.wake(runId, Math.min(Math.max(until - this.now(), 50), BUSY_RETRY_MS));
       return { status: 'busy' };
@@ -131,9 +133,10 @@ export class WorkflowEngine {
       }, CANCEL_CHECK_MS)
       : undefined;
     let slot: RunSlot | null = null;
+    let run: WorkflowRun | undefined;
     try {
-      run = (await store.workflowRuns.getById(runId))!;
-      if (isFinal(run.status)) return { status: run.status };
+      run = await store.workflowRuns.getById(runId);
+      if (!run || isFinal(run.status)) return { status: run?.status ?? 'missing' };
       const workspace = await store.workspaces.get(run.scope.workspaceId);
       if (!workspace) return { status: 'missing' };
       if (run.cancelRequested) return { status: (await this.finishCancelled(run)).status };
