@@ -6,6 +6,8 @@ import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 import type { RunSlots, RunSlot } from '../platform/run-slots.js';
 import { readConfig } from './agent-config.js';
+import { recordEvents } from '../events/events.js';
+import { runView } from './views.js';
 import type { RunEventLog } from '../runs/event-log.js';
 import { isFinal } from '../runs/statuses.js';
 import type { RunObserver } from '../runs/observer.js';
@@ -99,7 +101,7 @@ export class RunEngine {
     const now = this.now();
     const run: Run = {
       id: newId('run'), scope, agentId: agent.id, agentVersion: agent.version, threadId: threadId ?? null, status: 'queued', mode: input.mode,
-      input: input.input, state: {}, output: null, errorCode: null, errorMessage: null, model: null, routing: null, usage: emptyUsage(),
+      input: input.input, state: input.mode !== 'background' && input.requestId ? { requestId: input.requestId } : {}, output: null, errorCode: null, errorMessage: null, model: null, routing: null, usage: emptyUsage(),
       costUsd: 0, latency: {}, requiredAction: null, cancelRequested: false, metadata: input.metadata ?? {}, createdAt: now, startedAt: null,
       completedAt: null, updatedAt: now, apiKeyId: input.apiKeyId ?? null, parentRunId: input.parent?.runId ?? null,
       parentSpanId: input.parent?.spanId ?? null, workflowId: input.parent?.workflowId ?? null, workflowVersion: input.parent?.workflowVersion ?? null,
@@ -120,6 +122,7 @@ export class RunEngine {
         this.deps.events.begin(run.id);
         await this.deps.events.append(run.id, 'run.created', { run_id: run.id, status: 'queued' }, tx);
         if (startsNow) await this.deps.events.append(run.id, 'run.started', { run_id: run.id }, tx);
+        await recordEvents(tx, scope, [{ type: 'agent.run.created', object: runView(created), relatedId: agent.id, requestId: input.requestId }], now);
       });
     } catch (error) {
       this.deps.events.release(run.id);

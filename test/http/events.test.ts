@@ -104,6 +104,36 @@ describe.each(backends)('events (%s)', (backend) => {
     expect(failed.body.data[0]).toMatchObject({ type: 'context.source.refresh_failed', data: { object: { id: broken.body.id, refresh: { last_error: expect.stringContaining('404') } } } });
   });
 
+  it('reports agent runs: created with the request that started them, then requires_action and the way they ended', async () => {
+    const agent = (await post('/v1/agents', {
+      name: 'Weather', tools: [{ type: 'function', name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } }],
+    })).body;
+    const wait = await post(`/v1/agents/${agent.id}/runs`, { input: 'Say hi.' });
+    expect(wait.body.status).toBe('completed');
+    const waitEvents = (await get(`/v1/events?object_id=${wait.body.id}`)).body.data;
+    expect(waitEvents.map((e: any) => e.type)).toEqual(['agent.run.completed', 'agent.run.created']);
+    expect(waitEvents.map((e: any) => e.request_id)).toEqual([wait.headers.get('x-request-id'), wait.headers.get('x-request-id')]);
+    expect(waitEvents[0].data.object).toMatchObject({ object: 'run', id: wait.body.id, agent_id: agent.id, status: 'completed', output: wait.body.output });
+
+    const background = await post(`/v1/agents/${agent.id}/runs`, { input: 'Say hi.', background: true });
+    expect(background.status, background.text).toBe(202);
+    const ended = await waitFor(() => get(`/v1/events?object_id=${background.body.id}`), (r) => r.status === 200 && r.body.data.length === 2, 15_000, 200);
+    expect(ended.body.data.map((e: any) => [e.type, e.request_id])).toEqual([['agent.run.completed', null], ['agent.run.created', background.headers.get('x-request-id')]]);
+    expect(ended.body.data[1].data.object.status).toBe('queued');
+
+    const asked = await post(`/v1/agents/${agent.id}/runs`, { input: 'call get_weather {"city":"Paris"}' });
+    expect(asked.body.status).toBe('requires_action');
+    const callId = asked.body.required_action.tool_calls[0].id;
+    const answered = await post(`/v1/agents/${agent.id}/runs/${asked.body.id}/tool_outputs`, { tool_outputs: [{ tool_call_id: callId, output: { temperature: 18 } }] });
+    expect(answered.body.status).toBe('completed');
+    const asking = (await get(`/v1/events?object_id=${asked.body.id}`)).body.data;
+    expect(asking.map((e: any) => e.type)).toEqual(['agent.run.completed', 'agent.run.requires_action', 'agent.run.created']);
+    expect(asking[1].data.object.required_action.tool_calls[0].id).toBe(callId);
+
+    const byAgent = (await get(`/v1/events?object_id=${agent.id}&type=agent.run.created&limit=100`)).body.data;
+    expect(byAgent.map((e: any) => e.data.object.id)).toEqual([asked.body.id, background.body.id, wait.body.id]);
+  });
+
   it('never shows an event to another workspace or the other mode', async () => {
     const event = (await get('/v1/events?limit=1')).body.data[0];
     const stranger = await server.workspace('pro');

@@ -117,7 +117,8 @@ export class ModelLoop {
         system += `${system ? '\n\n' : ''}Use this context when it helps, citing [n]:\n\n${result.window.text}`;
       }
     }
-    return { messages, system, steps: 0, pending: [], retrievalMs };
+    const { requestId } = run.state as Partial<EngineState>;
+    return { messages, system, steps: 0, pending: [], retrievalMs, ...(requestId ? { requestId } : {}) };
   }
 
   private route(run: Run, config: AgentConfig, state: EngineState, tools: PreparedTools): RoutingDecision {

@@ -1,7 +1,9 @@
 import { KairoError } from '../../errors.js';
 import type { RunEventLog } from '../../runs/event-log.js';
 import type { Run, Store } from '../../store/port.js';
-import type { RunOutcomes } from './run-outcomes.js';
+import { recordEvents } from '../../events/events.js';
+import { runView } from '../views.js';
+import { requestIdOf, type RunOutcomes } from './run-outcomes.js';
 import type { ToolCalls } from './tool-calls.js';
 import type { EngineState, PendingCall, PreparedTools, ToolAnswer, ToolCall } from './types.js';
 
@@ -35,8 +37,11 @@ export class RequiredActions {
       tool_calls: pending.map((p) => ({ id: p.id, type: p.type, name: p.name, arguments: p.arguments })),
     };
     const next: Run = { ...run, status: 'requires_action', state, requiredAction, updatedAt: this.deps.now() };
-    await this.deps.store.runs.save(next);
-    await this.deps.events.append(run.id, 'run.requires_action', { required_action: requiredAction });
+    await this.deps.store.transaction(async (tx) => {
+      await tx.runs.save(next);
+      await this.deps.events.append(run.id, 'run.requires_action', { required_action: requiredAction }, tx);
+      await recordEvents(tx, run.scope, [{ type: 'agent.run.requires_action', object: runView(next), relatedId: run.agentId, requestId: requestIdOf(next) }], next.updatedAt);
+    });
     return next;
   }
 
@@ -58,7 +63,9 @@ export class RequiredActions {
 
     // Claim the transition first, so a second answer to the same calls is refused.
     const resumes = (state.resumes ?? 0) + 1;
-    const resumed: Run = { ...run, status: 'queued', requiredAction: null, state: { ...state, pending: [], answers, resumes }, updatedAt: this.deps.now() };
+    // The request that started the run is over: the resumed run's events name none.
+    const { requestId: _, ...kept } = state;
+    const resumed: Run = { ...run, status: 'queued', requiredAction: null, state: { ...kept, pending: [], answers, resumes }, updatedAt: this.deps.now() };
     if (!(await this.deps.store.runs.save(resumed, ['requires_action']))) {
       throw new KairoError('run_not_waiting', { message: `Run '${run.id}' was already answered.` });
     }

@@ -7,6 +7,11 @@ import type { SpanWriter } from '../../runs/spans.js';
 import type { Run, RunEvent, Store, Transaction } from '../../store/port.js';
 import { ModelStepFailed, type ModelStep } from './model-step.js';
 import type { EngineState } from './types.js';
+import { recordEvents } from '../../events/events.js';
+import { runView } from '../views.js';
+
+/** The API request a run executes in (wait and stream runs), which its events name. */
+export const requestIdOf = (run: Run): string | null => (run.state as EngineState).requestId ?? null;
 
 /** The statuses a run can still leave. */
 export const UNFINISHED: Run['status'][] = ['queued', 'running', 'requires_action'];
@@ -100,6 +105,7 @@ export class RunOutcomes {
         await this.deps.spans.write(calls.map((c) => c.span), tx);
         await this.deps.observer.agentRunFinished(tx, run, calls.map((c) => c.outcome));
         await alsoWrite(tx);
+        await recordEvents(tx, run.scope, [{ type: `agent.run.${run.status as 'completed' | 'failed' | 'cancelled'}`, object: runView(run), relatedId: run.agentId, requestId: requestIdOf(run) }], run.updatedAt);
         return true;
       });
     } catch (error) {

@@ -58,6 +58,8 @@ export interface EngineState {
   resumes?: number;
   /** The client's answers, applied when the resumed run starts. */
   answers?: ToolAnswer[];
+  /** The API request a wait or stream run executes in, which its events name. */
+  requestId?: string;
   [key: string]: unknown;
 }
 
@@ -78,5 +80,7 @@ export interface StartRunInput {
   slot?: RunSlot;
   /** The API key whose request this is (or that started the calling run). */
   apiKeyId?: string | null;
+  /** The API request that starts the run, for its events. */
+  requestId?: string | null;
   parent?: RunParent;
 }

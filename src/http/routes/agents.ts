@@ -220,7 +220,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
     const mode = body.background ? 'background' : body.stream ? 'stream' : 'wait';
     const input = {
       input: typeof body.input === 'string' ? body.input : (body.input as ModelMessage[]), threadId: body.thread_id, mode, metadata: body.metadata,
-      apiKeyId: auth.key.id,
+      apiKeyId: auth.key.id, requestId: request.id,
     } as const;
     const { run, slot } = await engine.create(auth.workspace, auth.scope, agent, input, mode === 'wait');
     request.createdRunId = run.id;
