@@ -6,6 +6,7 @@ import * as workflows from './0005-workflows.js';
 import * as analytics from './0006-analytics.js';
 import * as quotas from './0007-quotas.js';
 import * as events from './0008-events.js';
+import * as keyPermissions from './0010-key-permissions.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const shared: Record<string, Migration> = {
   '0006-analytics': analytics,
   '0007-quotas': quotas,
   '0008-events': events,
+  '0010-key-permissions': keyPermissions,
 };
 
 /**
