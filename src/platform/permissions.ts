@@ -96,3 +96,19 @@ export function parsePermissions(text: string | null): Permissions | null {
   const valid = Object.fromEntries(Object.entries(parsed).filter(([, level]) => (accessLevels as readonly string[]).includes(level)));
   return Object.freeze(completePermissions(valid));
 }
+
+/**
+ * `agents:read,context:write` as a full permission set (areas not named get `none`), or why the
+ * text is not such a list.
+ */
+export function parsePermissionList(text: string): { permissions: Permissions } | { problem: string } {
+  const partial: Partial<Record<PermissionArea, AccessLevel>> = {};
+  for (const item of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const [area, level, extra] = item.split(':');
+    if (!(permissionAreas as readonly string[]).includes(area!) || !(accessLevels as readonly string[]).includes(level ?? '') || extra !== undefined) {
+      return { problem: `'${item}' is not area:level (areas: ${permissionAreas.join(', ')}; levels: ${accessLevels.join(', ')})` };
+    }
+    partial[area as PermissionArea] = level as AccessLevel;
+  }
+  return { permissions: completePermissions(partial) };
+}
