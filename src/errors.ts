@@ -35,6 +35,7 @@ export const errorCatalogue = {
   missing_api_key: { type: 'authentication_error', message: 'No API key provided. Send it as "Authorization: Bearer sk_...".', retryable: false },
   invalid_api_key: { type: 'authentication_error', message: 'Invalid API key.', retryable: false },
   api_key_revoked: { type: 'authentication_error', message: 'This API key has been revoked.', retryable: false },
+  permission_denied: { type: 'permission_error', message: 'This API key does not have the permission this request needs.', retryable: false },
   https_required: { type: 'permission_error', message: 'KAIRO only accepts HTTPS requests. Send this request over HTTPS.', retryable: false },
   idempotency_key_reused: { type: 'idempotency_error', message: 'This Idempotency-Key was already used with a different request.', retryable: false },
   idempotency_key_in_use: { type: 'idempotency_error', message: 'A request with this Idempotency-Key is still being processed. Retry later.', retryable: true },

@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError } from '../config.js';
 import { openStore } from '../store/open-store.js';
-import type { Store } from '../store/port.js';
+import type { PlanName, Store } from '../store/port.js';
 import { createWorkspace } from '../platform/workspaces.js';
-import { createApiKey } from '../platform/api-keys.js';
+import { checkKeyRateLimit, createApiKey } from '../platform/api-keys.js';
+import { parsePermissionList, type Permissions } from '../platform/permissions.js';
 import { planNames } from '../platform/plans.js';
 import { isId } from '../ids.js';
 import { getToolSigningSecret, rotateToolSigningSecret } from '../agents/tool-signing-secret.js';
@@ -27,6 +28,27 @@ function print(rows: Array<Record<string, string>>): void {
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write(`${line(columns)}\n${rows.map((r) => line(columns.map((c) => r[c] ?? ''))).join('\n')}\n`);
+}
+
+/** The permissions and rate limit `keys create` was given, checked against the workspace's plan. */
+function keyRestrictions(options: { permissions?: string; rateLimit?: string }, plan: PlanName): { permissions: Permissions | null; rateLimitPerMinute: number | null } {
+  let permissions: Permissions | null = null;
+  if (options.permissions !== undefined) {
+    const parsed = parsePermissionList(options.permissions);
+    if ('problem' in parsed) throw new ConfigError(`--permissions: ${parsed.problem}`);
+    permissions = parsed.permissions;
+  }
+  let rateLimitPerMinute: number | null = null;
+  if (options.rateLimit !== undefined) {
+    rateLimitPerMinute = Number(options.rateLimit);
+    if (!/^\d+$/.test(options.rateLimit) || rateLimitPerMinute < 1) throw new ConfigError('--rate-limit must be a whole number of at least 1');
+    try {
+      checkKeyRateLimit(plan, rateLimitPerMinute);
+    } catch (error) {
+      throw new ConfigError(`--rate-limit: ${(error as Error).message}`);
+    }
+  }
+  return { permissions, rateLimitPerMinute };
 }
 
 /** Operator commands that work on the database directly: workspaces, keys, migrations. */
@@ -61,13 +83,15 @@ export function registerAdminCommands(program: Command): void {
       .description('create an API key and print its secret (shown once)')
       .requiredOption('--workspace <id>', 'workspace id (ws_…)')
       .addOption(new Option('--mode <mode>', 'live or test').choices(['live', 'test']).default('live'))
-      .option('--name <name>', 'a name to recognise the key by'),
+      .option('--name <name>', 'a name to recognise the key by')
+      .option('--permissions <list>', 'make a restricted key: area:level pairs, e.g. agents:read,context:write (other areas: none)')
+      .option('--rate-limit <n>', "the key's own requests per minute, at most its plan's"),
   ).action(async (options) =>
     withStore(options, async (store) => {
-      if (!isId('ws', options.workspace) || !(await store.workspaces.get(options.workspace))) {
-        throw new ConfigError(`No such workspace: ${options.workspace}`);
-      }
-      const created = await createApiKey(store, { workspaceId: options.workspace, livemode: options.mode === 'live', name: options.name });
+      const workspace = isId('ws', options.workspace) ? await store.workspaces.get(options.workspace) : undefined;
+      if (!workspace) throw new ConfigError(`No such workspace: ${options.workspace}`);
+      const restrictions = keyRestrictions(options, workspace.plan);
+      const created = await createApiKey(store, { workspaceId: workspace.id, livemode: options.mode === 'live', name: options.name, ...restrictions });
       process.stderr.write(`Created ${created.key.id}. The secret is shown this once only:\n`);
       process.stdout.write(`${created.secret}\n`);
     }),
@@ -84,6 +108,7 @@ export function registerAdminCommands(program: Command): void {
             workspace: k.workspaceId,
             mode: k.livemode ? 'live' : 'test',
             name: k.name ?? '',
+            type: k.permissions === null ? 'standard' : 'restricted',
             secret: `sk_${k.livemode ? 'live' : 'test'}_…${k.last4}`,
             status: k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`,
           }));

@@ -16,6 +16,7 @@ export const errorStatuses = {
   missing_api_key: 401,
   invalid_api_key: 401,
   api_key_revoked: 401,
+  permission_denied: 403,
   https_required: 403,
   idempotency_key_reused: 422,
   idempotency_key_in_use: 409,

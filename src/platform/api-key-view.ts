@@ -14,5 +14,8 @@ export function apiKeyView(key: ApiKey, secret?: string) {
     last_used_at: toNullableTimestamp(key.lastUsedAt),
     revoked_at: toNullableTimestamp(key.revokedAt),
     status: key.revokedAt === null ? ('active' as const) : ('revoked' as const),
+    type: key.permissions === null ? ('standard' as const) : ('restricted' as const),
+    permissions: key.permissions,
+    rate_limit_per_minute: key.rateLimitPerMinute,
   };
 }

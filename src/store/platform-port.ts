@@ -2,6 +2,7 @@
  * The storage port of the platform: workspaces, API keys, idempotency records, heartbeats and
  * stored settings; and the request scope and cursor pages every area's port uses.
  */
+import type { Permissions } from '../platform/permissions.js';
 
 export type PlanName = 'free' | 'pro' | 'enterprise';
 
@@ -22,6 +23,10 @@ export interface ApiKey {
   createdAt: number;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  /** What a restricted key may do in each area; null for a standard key, which may do everything. */
+  permissions: Permissions | null;
+  /** The key's own limit, below its workspace's; null when only the workspace's applies. */
+  rateLimitPerMinute: number | null;
 }
 
 /** What authentication needs in one read: the key and the workspace it belongs to. */

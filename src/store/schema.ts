@@ -19,6 +19,9 @@ export interface ApiKeysTable {
   created_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  /** JSON: each area's access level; null for an unrestricted key. */
+  permissions: string | null;
+  rate_limit_per_minute: number | null;
 }
 
 export interface IdempotencyKeysTable {

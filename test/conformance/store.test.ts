@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
+import { completePermissions } from '../../src/platform/permissions.js';
 import type {
   ApiKey, IdempotencyRecord, JobRecord, OutboxEntry, PageRequest, Scope, Store, Transaction, Workspace,
 } from '../../src/store/port.js';
@@ -52,6 +53,8 @@ function apiKey(ws: Workspace, livemode: boolean, overrides: Partial<ApiKey> = {
     createdAt: Date.now(),
     revokedAt: null,
     lastUsedAt: null,
+    permissions: null,
+    rateLimitPerMinute: null,
     ...overrides,
   };
 }
@@ -194,6 +197,14 @@ describe.each(storeBackends)('store conformance: $name', (backend) => {
       const found = await store.apiKeys.findBySecretHash(testKey.secretHash);
       expect(found?.key.livemode).toBe(false);
       expect(found?.key).toEqual(testKey);
+    });
+
+    it('keeps a restricted key\'s permissions and rate limit', async () => {
+      const permissions = completePermissions({ agents: 'write', context: 'read' });
+      const key = apiKey(wsA, true, { permissions, rateLimitPerMinute: 7 });
+      await store.apiKeys.create(key);
+      await expect(store.apiKeys.findBySecretHash(key.secretHash)).resolves.toEqual({ key, workspace: wsA });
+      await expect(store.apiKeys.get(liveA(), key.id)).resolves.toEqual(key);
     });
 
     it('rejects a key for a workspace that does not exist', async () => {

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AuthContext } from '../../platform/authenticate.js';
 import { getStatus, type LoadStatus } from '../../platform/status.js';
 import { apiKeyView } from '../../platform/api-key-view.js';
+import { accessLevels, permissionAreas, type AccessLevel, type PermissionArea } from '../../platform/permissions.js';
 import type { LoadReading } from '../plugins/load-shedding.js';
 import { plans } from '../../platform/plans.js';
 import { INGESTION_SLOTS, RUN_SLOTS } from '../../platform/run-slots.js';
@@ -72,6 +73,8 @@ const WorkspaceResponse = Type.Object({
   created_at: Timestamp,
 });
 
+const AccessLevelSchema = Type.Unsafe<AccessLevel>({ type: 'string', enum: [...accessLevels] });
+
 const ApiKeyObject = Type.Object({
   object: Type.Literal('api_key'),
   id: Type.String(),
@@ -83,6 +86,27 @@ const ApiKeyObject = Type.Object({
   last_used_at: Type.Union([Timestamp, Type.Null()]),
   revoked_at: Type.Union([Timestamp, Type.Null()]),
   status: Type.Union([Type.Literal('active'), Type.Literal('revoked')]),
+  type: Type.Union([Type.Literal('standard'), Type.Literal('restricted')], { description: 'restricted: the key may do only what `permissions` allows.' }),
+  permissions: Type.Union([
+    Type.Object(Object.fromEntries(permissionAreas.map((area) => [area, AccessLevelSchema])) as Record<PermissionArea, typeof AccessLevelSchema>),
+    Type.Null(),
+  ], { description: 'Each area\'s access level; null for a standard key, which may do everything.' }),
+  rate_limit_per_minute: Type.Union([Type.Integer(), Type.Null()], { description: 'The key\'s own limit, below its workspace\'s; null when only the workspace\'s applies.' }),
+});
+
+const CreateApiKeyBody = StrictObject({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  permissions: Type.Optional(Type.Unsafe<Partial<Record<PermissionArea, AccessLevel>> | null>({
+    type: ['object', 'null'],
+    properties: Object.fromEntries(permissionAreas.map((area) => [area, AccessLevelSchema])),
+    additionalProperties: false,
+    description: 'Makes a restricted key: the access level of each area (areas not named get `none`). Omitted or null: a standard key. At most the calling key\'s own level in each area.',
+  })),
+  rate_limit_per_minute: Type.Optional(Type.Unsafe<number | null>({
+    type: ['integer', 'null'],
+    minimum: 1,
+    description: 'The key\'s own requests per minute (burst the same), taken besides the workspace\'s; at most the plan\'s requests per minute. Omitted or null: none.',
+  })),
 });
 
 /** Platform routes: status, the caller's workspace, and API keys. */
@@ -163,13 +187,14 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
     schema: {
       tags: ['API keys'],
       summary: 'Create an API key',
-      description: 'The new key has the mode of the calling key. Its secret is in this response only.',
-      body: StrictObject({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+      description: 'The new key has the mode of the calling key. Its secret is in this response only. A restricted key (with `permissions`) gets 403 `permission_denied` on every request its permissions do not cover.',
+      body: CreateApiKeyBody,
       response: { 201: ApiKeyObject },
     },
   }, async (request, reply) => {
     const auth = authOf(request);
-    const created = await deps.platform.apiKeys.create(auth.scope, request.body.name, request.id);
+    const { name, permissions, rate_limit_per_minute: rateLimitPerMinute } = request.body;
+    const created = await deps.platform.apiKeys.create(auth, { name, permissions, rateLimitPerMinute }, request.id);
     return reply.code(201).send(apiKeyView(created.key, created.secret));
   });
 

@@ -1,4 +1,5 @@
 import type { Database } from '../schema.js';
+import { parsePermissions } from '../../platform/permissions.js';
 import type { ApiKey, IdempotencyRecord, PlanName, Workspace } from '../port.js';
 
 type WorkspaceRow = Database['workspaces'];
@@ -21,6 +22,8 @@ export const toApiKey = (row: KeyRow): ApiKey => ({
   createdAt: Number(row.created_at),
   revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
   lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+  permissions: parsePermissions(row.permissions),
+  rateLimitPerMinute: row.rate_limit_per_minute === null ? null : Number(row.rate_limit_per_minute),
 });
 
 export const toIdempotency = (row: Database['idempotency_keys']): IdempotencyRecord => ({

@@ -50,6 +50,8 @@ export class KyselyApiKeyRepo implements ApiKeyRepo {
         created_at: key.createdAt,
         revoked_at: key.revokedAt,
         last_used_at: key.lastUsedAt,
+        permissions: key.permissions === null ? null : JSON.stringify(key.permissions),
+        rate_limit_per_minute: key.rateLimitPerMinute,
       })
       .execute();
     return key;

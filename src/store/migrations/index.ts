@@ -7,6 +7,7 @@ import * as analytics from './0006-analytics.js';
 import * as quotas from './0007-quotas.js';
 import * as events from './0008-events.js';
 import * as webhooks from './0009-webhooks.js';
+import * as keyPermissions from './0010-key-permissions.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const shared: Record<string, Migration> = {
   '0007-quotas': quotas,
   '0008-events': events,
   '0009-webhooks': webhooks,
+  '0010-key-permissions': keyPermissions,
 };
 
 /**

@@ -68,7 +68,7 @@ class SqliteApiKeyRepo extends KyselyApiKeyRepo {
     super(db);
     this.lookup = reader.prepare(
       `select k.id, k.workspace_id, k.livemode, k.name, k.secret_hash, k.last4, k.created_at, k.revoked_at,
-              k.last_used_at, w.name as ws_name, w.plan as ws_plan, w.created_at as ws_created_at
+              k.last_used_at, k.permissions, k.rate_limit_per_minute, w.name as ws_name, w.plan as ws_plan, w.created_at as ws_created_at
          from api_keys k join workspaces w on w.id = k.workspace_id
         where k.secret_hash = ?`,
     );
