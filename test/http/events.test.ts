@@ -134,6 +134,31 @@ describe.each(backends)('events (%s)', (backend) => {
     expect(byAgent.map((e: any) => e.data.object.id)).toEqual([asked.body.id, background.body.id, wait.body.id]);
   });
 
+  it('reports workflow runs: started, waiting for an approval (once), and how they ended', async () => {
+    const transform = (id: string, expression: string) => ({ id, type: 'transform', expression });
+    const wf = (await post('/v1/workflows', {
+      name: 'review', steps: [transform('draft', "'draft for ' & input.who"), { id: 'review', type: 'approval', prompt: 'Send it?' }, transform('send', "'sent'")],
+    })).body;
+    const run = await post(`/v1/workflows/${wf.id}/runs`, { input: { who: 'ada' } });
+    expect(run.body.status).toBe('waiting');
+    const types = async () => (await get(`/v1/events?object_id=${run.body.id}`)).body.data.map((e: any) => e.type);
+    expect(await types()).toEqual(['workflow.run.approval_requested', 'workflow.run.waiting', 'workflow.run.started']);
+
+    expect((await post(`/v1/workflows/${wf.id}/runs/${run.body.id}/resume`, { data: { approved: true } })).status).toBe(202);
+    await waitFor(types, (list) => list[0] === 'workflow.run.completed', 15_000, 200);
+    const events = (await get(`/v1/events?object_id=${run.body.id}`)).body.data;
+    expect(events.map((e: any) => e.type)).toEqual(['workflow.run.completed', 'workflow.run.approval_requested', 'workflow.run.waiting', 'workflow.run.started']);
+    expect(events[0].data).toMatchObject({ object: { object: 'workflow_run', id: run.body.id, workflow_id: wf.id, status: 'completed', output: 'sent' }, previous_attributes: { status: 'running' } });
+    expect(events[1].data.object.status).toBe('waiting');
+
+    const failing = (await post('/v1/workflows', { name: 'broken', steps: [transform('boom', '$error("no")')] })).body;
+    const failed = await post(`/v1/workflows/${failing.id}/runs`, {});
+    expect(failed.body.status).toBe('failed');
+    const failedEvents = (await get(`/v1/events?object_id=${failing.id}&type=workflow.run.*`)).body.data;
+    expect(failedEvents.map((e: any) => e.type)).toEqual(['workflow.run.failed', 'workflow.run.started']);
+    expect(failedEvents[0].data.object.error).toMatchObject({ step: 'boom' });
+  });
+
   it('never shows an event to another workspace or the other mode', async () => {
     const event = (await get('/v1/events?limit=1')).body.data[0];
     const stranger = await server.workspace('pro');

@@ -12,6 +12,8 @@ import type { EngineDeps, Execution, Frame } from './execution.js';
 import { newStepState, oversize, positionsOf, stepTotals } from './helpers.js';
 import type { StartWorkflowRun } from './ports.js';
 import { Walker } from './walker.js';
+import { recordEvents } from '../../events/events.js';
+import { runView } from '../views.js';
 
 export const WORKFLOW_RUN_JOB = 'workflows.run';
 
@@ -189,6 +191,7 @@ export class WorkflowEngine {
         await this.deps.spans.end(this.deps.spans.start(run.id, 'slot_wait', 'concurrent-run slot', { startedAt: slotWaitSince }), 'ok', {}, { tx, endedAt: now });
       }
       if (run.status !== 'running') await this.deps.events.append(run.id, run.status === 'queued' ? 'run.started' : 'run.resumed', { run_id: run.id }, tx);
+      if (run.status === 'queued') await recordEvents(tx, run.scope, [{ type: 'workflow.run.started', object: runView(started), relatedId: run.workflowId }], now);
     });
     return started;
   }
@@ -254,6 +257,14 @@ export class WorkflowEngine {
       await this.deps.events.append(run.id, 'run.waiting', {
         run_id: run.id, waiting_for: waitingFor, approvals, wake_at: wakeAt === null ? null : new Date(wakeAt).toISOString(),
       }, tx);
+      // Reported when the run starts to wait, not again while it stays waiting.
+      if (run.status !== 'waiting') {
+        const object = runView(waiting);
+        await recordEvents(tx, run.scope, [
+          { type: 'workflow.run.waiting', object, previousAttributes: { status: run.status }, relatedId: run.workflowId },
+          ...(waitingFor === 'approval' ? [{ type: 'workflow.run.approval_requested' as const, object, relatedId: run.workflowId }] : []),
+        ], now);
+      }
     });
     return waiting;
   }
@@ -279,6 +290,8 @@ export class WorkflowEngine {
       const data = { run_id: run.id, status: finished.status, ...(finished.status === 'completed' ? { output: finished.output } : {}),
         ...(finished.errorCode ? { error: { code: finished.errorCode, message: finished.errorMessage, step: finished.errorStep } } : {}) };
       await this.deps.events.append(run.id, `run.${finished.status}`, data, tx);
+      const type = `workflow.run.${finished.status as 'completed' | 'failed' | 'cancelled'}` as const;
+      await recordEvents(tx, run.scope, [{ type, object: runView(finished), previousAttributes: { status: run.status }, relatedId: run.workflowId }], now);
     });
     this.deps.events.release(run.id);
     return finished;
