@@ -19,6 +19,41 @@ export async function cpuMicros(pid: number): Promise<number | undefined> {
 }
 
 /**
+ * CPU time of a process and its children in µs: its own and that of the children it has reaped,
+ * plus that of its live children. For a database server's main process (PostgreSQL's postmaster)
+ * this counts every backend and parallel worker, also those that came and went in between.
+ */
+export async function processTreeMicros(rootPid: number): Promise<number | undefined> {
+  const fieldsOf = async (pid: string | number) => {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    // From field 3 on, counted after the ")" that ends field 2: ppid is field 4, utime…cstime 14–17.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  };
+  try {
+    const root = await fieldsOf(rootPid);
+    let ticks = Number(root[11]) + Number(root[12]) + Number(root[13]) + Number(root[14]);
+    for (const entry of await fs.readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const fields = await fieldsOf(entry).catch(() => undefined);
+      if (fields && Number(fields[1]) === rootPid) ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return (ticks * 1e6) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's parent pid (Linux), or undefined. */
+export async function parentPid(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * CPU time of the whole machine (busy, including hypervisor steal, and total) and of this
  * benchmark's own processes (this one, its reaped children, the servers), in µs.
  * The difference tells how much other work ran beside the benchmark.
