@@ -71,12 +71,7 @@ export class RunEventLog {
   /** Writes the run's buffered events, if any; throws if an earlier background write failed. */
   async flush(runId: string): Promise<void> {
     // A background write in progress goes first, so events land in sequence order.
-    await this.writing.get(runId);
-    const failure = this.failed.get(runId);
-    if (failure !== undefined) {
-      this.failed.delete(runId);
-      throw failure;
-    }
+    await this.earlierWrite(runId);
     const buffer = this.pending.get(runId);
     if (!buffer) return;
     this.pending.delete(runId);
@@ -91,18 +86,23 @@ export class RunEventLog {
     for (const event of buffer.events) this.bus.emit(runId, event);
   }
 
-  /**
-   * Takes the run's buffered events, to be written by `writeTaken` in the transaction the caller
-   * opens next: waits for a write of earlier ones under way (which could not finish while that
-   * transaction holds the database) and throws if one failed in the background.
-   */
-  async takeBuffered(runId: string): Promise<RunEvent[]> {
+  /** Waits for a background write of the run's earlier events; throws (once) if one failed. */
+  private async earlierWrite(runId: string): Promise<void> {
     await this.writing.get(runId);
     const failure = this.failed.get(runId);
     if (failure !== undefined) {
       this.failed.delete(runId);
       throw failure;
     }
+  }
+
+  /**
+   * Takes the run's buffered events, to be written by `writeTaken` in the transaction the caller
+   * opens next: waits for a write of earlier ones under way (which could not finish while that
+   * transaction holds the database) and throws if one failed in the background.
+   */
+  async takeBuffered(runId: string): Promise<RunEvent[]> {
+    await this.earlierWrite(runId);
     const buffer = this.pending.get(runId);
     if (!buffer) return [];
     this.pending.delete(runId);
