@@ -14,6 +14,7 @@ import { AgentToolRuntime } from './engine/tool-runtime.js';
 import { validateToolDefinitions } from './tools/validate.js';
 import type { SpanWriter } from '../runs/spans.js';
 import type { RunObserver } from '../runs/observer.js';
+import type { RunBudgets } from '../runs/run-budgets.js';
 
 /** Sub-agent calls nest at most this deep (an agent calling an agent calling an agent…). */
 const MAX_AGENT_DEPTH = 3;
@@ -42,6 +43,8 @@ export class AgentsModule implements AreaModule {
       outboundAllowCidrs: readonly string[];
       spans: SpanWriter;
       observer: RunObserver;
+      /** The budgets runs are held to (none when absent). */
+      budgets?: RunBudgets;
       /** The clock of runs and agents (tests pass their own). */
       now?: () => number;
     },
@@ -74,7 +77,7 @@ export class AgentsModule implements AreaModule {
     });
     this.engine = new RunEngine({
       store: deps.store, queue: deps.queue, catalogue: deps.catalogue, router: deps.router, context: deps.context, slots: deps.slots, tools,
-      events: this.events, spans: deps.spans, observer: deps.observer, now,
+      events: this.events, spans: deps.spans, observer: deps.observer, ...(deps.budgets ? { budgets: deps.budgets } : {}), now,
     });
   }
 

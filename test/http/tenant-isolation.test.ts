@@ -50,6 +50,14 @@ const factories: ObjectFactory[] = [
     },
   },
   {
+    path: '/v1/budgets/{id}',
+    async create(api, key) {
+      const res = await api({ method: 'POST', path: '/v1/budgets', key, body: { scope: { type: 'workspace' }, period: 'month', limit_usd: 1000 } });
+      expectStatus(res, 201);
+      return { id: res.body.id };
+    },
+  },
+  {
     path: '/v1/api_keys/{id}',
     async create(api, key) {
       const res = await api({ method: 'POST', path: '/v1/api_keys', key, body: { name: 'isolation probe' } });
