@@ -95,11 +95,11 @@ describe.each(backends)('budgets (%s)', (backend) => {
     // 1 run of 3.5 used: 29 %; the runs after it reach 57 %, 86 %, 114 %.
     const budget = (await api('POST', '/v1/budgets', { scope: { type: 'workspace' }, period: 'day', limit_usd: cost * 3.5, thresholds: [50, 100] })).body;
     expect(budget).toMatchObject({ status: 'ok', usage: { total_tokens: first.body.usage.total_tokens } });
-    expect(budget.usage.cost_usd).toBeCloseTo(cost, 12);
+    expect(budget.usage.cost_usd).toBeCloseTo(cost, 8);
 
     const second = await run(agentId);
     expect(second.headers.get('kairo-budget-remaining-usd')).not.toBeNull();
-    expect(Number(second.headers.get('kairo-budget-remaining-usd'))).toBeCloseTo(cost * 2.5, 9);
+    expect(Number(second.headers.get('kairo-budget-remaining-usd'))).toBeCloseTo(cost * 2.5, 8);
     expect(second.headers.get('kairo-budget-remaining-tokens')).toBeNull();
     const reached = await eventsOf(budget.id, 'budget.threshold_reached');
     expect(reached).toHaveLength(1);
