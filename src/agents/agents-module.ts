@@ -1,3 +1,4 @@
+import { KairoError } from '../errors.js';
 import type { Queue } from '../queue/port.js';
 import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
 import { RunReads } from './run-reads.js';
@@ -68,10 +69,17 @@ export class AgentsModule implements AreaModule {
         const agent = await deps.store.agents.get(parent.scope, agentId);
         const workspace = await deps.store.workspaces.get(parent.scope.workspaceId);
         if (!agent || !workspace) return { ok: false, output: '', error: `Agent ${agentId} no longer exists.` };
-        const run = await this.engine.start(workspace, parent.scope, agent, {
-          input, mode: 'wait', metadata: { parent_run_id: parent.id, kairo_depth: String(depth) }, apiKeyId: parent.apiKeyId,
-          parent: { runId: parent.id, spanId: call.spanId, workflowId: parent.workflowId, workflowVersion: parent.workflowVersion },
-        });
+        let run;
+        try {
+          run = await this.engine.start(workspace, parent.scope, agent, {
+            input, mode: 'wait', metadata: { parent_run_id: parent.id, kairo_depth: String(depth) }, apiKeyId: parent.apiKeyId,
+            parent: { runId: parent.id, spanId: call.spanId, workflowId: parent.workflowId, workflowVersion: parent.workflowVersion },
+          });
+        } catch (error) {
+          // A budget that refuses the sub-agent's run is the tool's answer, which the calling model reads.
+          if (error instanceof KairoError && error.code === 'budget_exceeded') return { ok: false, output: '', error: error.message };
+          throw error;
+        }
         return run.status === 'completed' ? { ok: true, output: run.output ?? '' } : { ok: false, output: '', error: `The agent's run ${run.id} ended ${run.status}: ${run.errorMessage ?? run.status}.` };
       },
     });

@@ -161,6 +161,11 @@ describe.each(backends)('budgets (%s)', (backend) => {
       expect(other.status).toBe(200);
       expect(other.headers.get('kairo-budget-remaining-tokens')).toBe('0');
     }
+    // A streamed run carries the headers too.
+    const streamed = await api('POST', `/v1/agents/${agentId}/runs`, { input: 'Write a haiku about the sea', stream: true });
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers.get('content-type')).toContain('text/event-stream');
+    expect(streamed.headers.get('kairo-budget-remaining-tokens')).toBe('0');
     expect((await api('GET', `/v1/budgets/${budget.id}`)).body).toMatchObject({ status: 'exceeded', usage: { total_tokens: first.body.usage.total_tokens } });
     expect((await api('GET', `/v1/budgets/${soft.id}`)).body.usage.total_tokens).toBeGreaterThan(first.body.usage.total_tokens * 2);
     expect(await eventsOf(soft.id, 'budget.exceeded')).toHaveLength(1);
@@ -176,6 +181,14 @@ describe.each(backends)('budgets (%s)', (backend) => {
     const other = await run(free);
     expect(other.status).toBe(200);
     expect(other.headers.get('kairo-budget-remaining-tokens')).toBeNull();
+
+    // Called as another agent's tool, the refused run is the tool's error; the caller goes on.
+    const caller = await newAgent({ tools: [{ type: 'agent', agent_id: limited, name: 'ask_limited' }] });
+    const called = await run(caller, undefined, 'call ask_limited {"input":"hi"}');
+    expect(called.body.status).toBe('completed');
+    const trace = (await api('GET', `/v1/agents/${caller}/runs/${called.body.id}`)).body;
+    expect(JSON.stringify(trace.steps)).toContain('is used up until');
+    expect((await api('GET', `/v1/agents/${limited}/runs`)).body.data).toHaveLength(1);
   });
 
   it('stops a multi-step run that used up a hard budget after its current step, failed with budget_exceeded', async () => {
