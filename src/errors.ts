@@ -53,6 +53,7 @@ export const errorCatalogue = {
   workflow_has_active_runs: { type: 'conflict_error', message: 'The workflow has runs in progress.', retryable: false },
   agent_not_active: { type: 'conflict_error', message: 'The agent is not active.', retryable: false },
   quota_exceeded: { type: 'permission_error', message: "This would exceed a quota of the workspace's plan.", retryable: false },
+  budget_exceeded: { type: 'permission_error', message: 'A hard budget of this workspace is used up for its period.', retryable: false },
   rate_limited: { type: 'rate_limit_error', message: 'Too many requests. Retry after the time in the Retry-After header.', retryable: true },
   concurrency_limited: { type: 'rate_limit_error', message: 'Too many concurrent runs for this workspace plan.', retryable: true },
   internal_error: { type: 'api_error', message: 'An internal error occurred. Retry later; the request ID identifies it.', retryable: true },

@@ -33,6 +33,7 @@ import { ExpressionEvaluator } from './workflows/expression-evaluator.js';
 import { AnalyticsModule } from './analytics/analytics-module.js';
 import { EventsModule } from './events/events-module.js';
 import { WebhooksModule } from './webhooks/webhooks-module.js';
+import { BudgetsModule } from './budgets/budgets-module.js';
 import type { ModelCatalogue } from './models/ports.js';
 
 /** A running KAIRO server (API, and in embedded mode the job worker too). */
@@ -73,7 +74,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const watchRedis = redisWatcher(config, (message) => warn(message));
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
-  const { platform, events, webhooks, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const { platform, events, webhooks, budgets, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
   const opened = [limits, fetcher, compute, store];
 
   let listening: Listener | undefined;
@@ -81,7 +82,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const running: AreaRunning[] = [];
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, events, webhooks, context, agents, workflows, analytics, catalogue, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, events, webhooks, budgets, context, agents, workflows, analytics, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -167,7 +168,7 @@ function redisWatcher(config: Config, log: (message: string) => void): ((client:
 }
 
 /**
- * The platform, events, webhooks, context, analytics, agents and workflows areas, sharing one outbound fetcher (one
+ * The platform, events, webhooks, budgets, context, analytics, agents and workflows areas, sharing one outbound fetcher (one
  * connection pool under the operator's address policy) that the caller closes on shutdown.
  */
 function openAreas(config: Config, store: Store, queue: Queue, concurrency: ConcurrencyLimiter, catalogue: ModelCatalogue, onError: (error: unknown) => void) {
@@ -197,6 +198,9 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     schedulerIntervalMs: config.refreshSchedulerIntervalMs,
   });
   const slots = new RunSlots(concurrency);
+  const budgets = new BudgetsModule({ store });
+  // Runs' final transactions also report the budget thresholds they reach.
+  const observer = budgets.gate.observe(analytics.observer);
   const agents = new AgentsModule({
     store,
     queue: jobs,
@@ -207,10 +211,11 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     fetcher,
     outboundAllowCidrs: config.outboundAllowCidrs,
     spans: analytics.spans,
-    observer: analytics.observer,
+    observer,
+    budgets: budgets.gate,
   });
   const workflows = new WorkflowsModule({
-    store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer: analytics.observer, leaseMs: config.jobLeaseMs,
+    store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer, leaseMs: config.jobLeaseMs,
     expressions: new ExpressionEvaluator(compute, config.computeHeapMb, config.maxWorkflowDataBytes),
     limits: { maxMapItems: config.maxMapItems, maxWorkflowDataBytes: config.maxWorkflowDataBytes },
     schedulerIntervalMs: config.workflowSchedulerIntervalMs,
@@ -224,12 +229,13 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     platform,
     events,
     webhooks,
+    budgets,
     context,
     agents,
     workflows,
     analytics,
   ];
-  return { platform, events, webhooks, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
+  return { platform, events, webhooks, budgets, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
 }
 
 /** Heavy tasks one workspace may have waiting for a worker process; past it, they are refused with 503 `server_busy`. */

@@ -1,3 +1,4 @@
+import { KairoError } from '../errors.js';
 import type { Queue } from '../queue/port.js';
 import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
 import { RunReads } from './run-reads.js';
@@ -14,6 +15,7 @@ import { AgentToolRuntime } from './engine/tool-runtime.js';
 import { validateToolDefinitions } from './tools/validate.js';
 import type { SpanWriter } from '../runs/spans.js';
 import type { RunObserver } from '../runs/observer.js';
+import type { RunBudgets } from '../runs/run-budgets.js';
 
 /** Sub-agent calls nest at most this deep (an agent calling an agent calling an agent…). */
 const MAX_AGENT_DEPTH = 3;
@@ -42,6 +44,8 @@ export class AgentsModule implements AreaModule {
       outboundAllowCidrs: readonly string[];
       spans: SpanWriter;
       observer: RunObserver;
+      /** The budgets runs are held to (none when absent). */
+      budgets?: RunBudgets;
       /** The clock of runs and agents (tests pass their own). */
       now?: () => number;
     },
@@ -65,16 +69,23 @@ export class AgentsModule implements AreaModule {
         const agent = await deps.store.agents.get(parent.scope, agentId);
         const workspace = await deps.store.workspaces.get(parent.scope.workspaceId);
         if (!agent || !workspace) return { ok: false, output: '', error: `Agent ${agentId} no longer exists.` };
-        const run = await this.engine.start(workspace, parent.scope, agent, {
-          input, mode: 'wait', metadata: { parent_run_id: parent.id, kairo_depth: String(depth) }, apiKeyId: parent.apiKeyId,
-          parent: { runId: parent.id, spanId: call.spanId, workflowId: parent.workflowId, workflowVersion: parent.workflowVersion },
-        });
+        let run;
+        try {
+          run = await this.engine.start(workspace, parent.scope, agent, {
+            input, mode: 'wait', metadata: { parent_run_id: parent.id, kairo_depth: String(depth) }, apiKeyId: parent.apiKeyId,
+            parent: { runId: parent.id, spanId: call.spanId, workflowId: parent.workflowId, workflowVersion: parent.workflowVersion },
+          });
+        } catch (error) {
+          // A budget that refuses the sub-agent's run is the tool's answer, which the calling model reads.
+          if (error instanceof KairoError && error.code === 'budget_exceeded') return { ok: false, output: '', error: error.message };
+          throw error;
+        }
         return run.status === 'completed' ? { ok: true, output: run.output ?? '' } : { ok: false, output: '', error: `The agent's run ${run.id} ended ${run.status}: ${run.errorMessage ?? run.status}.` };
       },
     });
     this.engine = new RunEngine({
       store: deps.store, queue: deps.queue, catalogue: deps.catalogue, router: deps.router, context: deps.context, slots: deps.slots, tools,
-      events: this.events, spans: deps.spans, observer: deps.observer, now,
+      events: this.events, spans: deps.spans, observer: deps.observer, ...(deps.budgets ? { budgets: deps.budgets } : {}), now,
     });
   }
 

@@ -11,6 +11,7 @@ import { runView } from './views.js';
 import type { RunEventLog } from '../runs/event-log.js';
 import { isFinal } from '../runs/statuses.js';
 import type { RunObserver } from '../runs/observer.js';
+import { noRunBudgets, type RunBudgets } from '../runs/run-budgets.js';
 import type { SpanWriter } from '../runs/spans.js';
 import { AgentVersionConfigs } from './engine/agent-versions.js';
 import { ModelLoop } from './engine/model-loop.js';
@@ -49,6 +50,7 @@ export class RunEngine {
   private readonly outcomes: RunOutcomes;
   private readonly requiredActions: RequiredActions;
   private readonly loop: ModelLoop;
+  private readonly budgets: RunBudgets;
 
   constructor(
     private readonly deps: {
@@ -62,17 +64,20 @@ export class RunEngine {
       events: RunEventLog;
       spans: SpanWriter;
       observer: RunObserver;
+      /** The budgets runs are held to; none when absent. */
+      budgets?: RunBudgets;
       now?: () => number;
     },
   ) {
     const now = (this.now = deps.now ?? (() => Date.now()));
+    this.budgets = deps.budgets ?? noRunBudgets;
     const modelStep = new ModelStep({ ...deps, now });
     const toolCalls = new ToolCalls({ ...deps, now });
     this.slots = new RunSlotGate({ ...deps, now });
     this.versions = new AgentVersionConfigs(deps.store);
     this.outcomes = new RunOutcomes({ ...deps, modelStep, now });
     this.requiredActions = new RequiredActions({ ...deps, outcomes: this.outcomes, toolCalls, now });
-    this.loop = new ModelLoop({ ...deps, modelStep, toolCalls, requiredActions: this.requiredActions, outcomes: this.outcomes, now });
+    this.loop = new ModelLoop({ ...deps, budgets: this.budgets, modelStep, toolCalls, requiredActions: this.requiredActions, outcomes: this.outcomes, now });
   }
 
   /** Creates a run and waits for it (wait mode), or queues it (background mode). */
@@ -87,9 +92,13 @@ export class RunEngine {
    * plan's cap is reached) and the caller executes them; background runs are queued as a job
    * (in the same transaction) and wait there for a slot. With `startNow` (a wait run its caller
    * executes at once) the run also starts in that transaction (`running`, with both events),
-   * which spares the start a transaction of its own.
+   * which spares the start a transaction of its own. A hard budget used up refuses the run
+   * (`budget_exceeded`) before anything is written; `budgetHeaders` say what remains of the
+   * budgets that apply.
    */
-  async create(workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput, startNow = false): Promise<{ run: Run; slot: RunSlot | undefined }> {
+  async create(
+    workspace: Workspace, scope: Scope, agent: Agent, input: StartRunInput, startNow = false,
+  ): Promise<{ run: Run; slot: RunSlot | undefined; budgetHeaders: Record<string, string> }> {
     if (agent.status !== 'active') {
       throw new KairoError('agent_not_active', { message: `Agent '${agent.id}' is ${agent.status}; only active agents run. Set its status to active first.` });
     }
@@ -97,6 +106,7 @@ export class RunEngine {
     if (threadId !== undefined && !(await this.deps.store.threads.exists(scope, threadId))) {
       throw new KairoError('resource_missing', { message: `No such thread: '${threadId}'.`, param: 'thread_id' });
     }
+    const budgetHeaders = await this.budgets.admit(scope, { apiKeyId: input.apiKeyId ?? null, agentId: agent.id });
     const slot = input.mode === 'background' ? undefined : await this.slots.take(workspace, input.mode, { lent: input.slot });
     const now = this.now();
     const run: Run = {
@@ -132,7 +142,7 @@ export class RunEngine {
     // A thread made for this run has no history to read when it starts (bar a second run on it
     // finishing in the instant before; concurrent runs on one thread do not see each other anyway).
     if (newThread && input.mode !== 'background') this.freshThreads.add(run.id);
-    return { run: created, slot };
+    return { run: created, slot, budgetHeaders };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Store } from '../store/port.js';
+import type { Repos, Store } from '../store/port.js';
 import { GROUPINGS, regroup } from './groupings.js';
 import { DAY_MS, floorTo, HOUR_MS } from './rollup-writer.js';
 
@@ -10,6 +10,14 @@ export const COMPACTION_GRACE_MS = 5 * 60_000;
 
 const ALL_GROUPINGS = Object.keys(GROUPINGS);
 
+/** The time before which hour (and whole-day) rows exist, read with `repos` (the store or a transaction). */
+export async function compactedUntil(repos: Pick<Repos, 'meta' | 'rollups'>, now: number): Promise<number> {
+  const stored = await repos.meta.get(COMPACTED_UNTIL_KEY);
+  if (stored !== undefined) return Number(stored);
+  const first = await repos.rollups.firstMinute();
+  return floorTo(first ?? now, HOUR_MS);
+}
+
 /**
  * Derives hour rows from minute rows, and day rows from hour rows, for each grouping, one hour
  * at a time, each in one transaction that also moves the watermark. Deriving an hour again gives
@@ -20,11 +28,8 @@ export class RollupCompactor {
   constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
 
   /** The time before which hour (and whole-day) rows exist. */
-  async compactedUntil(): Promise<number> {
-    const stored = await this.store.meta.get(COMPACTED_UNTIL_KEY);
-    if (stored !== undefined) return Number(stored);
-    const first = await this.store.rollups.firstMinute();
-    return floorTo(first ?? this.now(), HOUR_MS);
+  compactedUntil(): Promise<number> {
+    return compactedUntil(this.store, this.now());
   }
 
   /** Derives up to `maxHours` hours that have ended; returns how many it did. */

@@ -18,6 +18,7 @@ import { modelRoutes } from './routes/models.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { budgetRoutes } from './routes/budgets.js';
 import { toolSigningRoutes } from './routes/tool-signing.js';
 import { registerRequestAccounting } from './plugins/request-accounting.js';
 import { registerLoadShedding } from './plugins/load-shedding.js';
@@ -114,6 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => analyticsRoutes(scope, deps));
   await app.register(async (scope) => eventRoutes(scope, deps));
   await app.register(async (scope) => webhookRoutes(scope, deps));
+  await app.register(async (scope) => budgetRoutes(scope, deps));
   await app.register(async (scope) => toolSigningRoutes(scope, deps));
   return app;
 }

@@ -11,6 +11,7 @@ import type { AnalyticsModule } from '../analytics/analytics-module.js';
 import type { PlatformModule } from '../platform/platform-module.js';
 import type { EventsModule } from '../events/events-module.js';
 import type { WebhooksModule } from '../webhooks/webhooks-module.js';
+import type { BudgetsModule } from '../budgets/budgets-module.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -22,6 +23,7 @@ export interface AppDeps {
   platform: PlatformModule;
   events: EventsModule;
   webhooks: WebhooksModule;
+  budgets: BudgetsModule;
   context: ContextService;
   agents: AgentsModule;
   workflows: WorkflowsModule;

@@ -34,6 +34,8 @@ export const errorStatuses = {
   workflow_has_active_runs: 409,
   agent_not_active: 409,
   quota_exceeded: 403,
+  // Not 402: nothing is for sale on a self-hosted server; the workspace's own rule refuses the run.
+  budget_exceeded: 403,
   rate_limited: 429,
   concurrency_limited: 429,
   internal_error: 500,

@@ -9,7 +9,7 @@ const BeforeCursor = Type.Optional(Type.String({ maxLength: 64, description: 'Re
  * (PaginationQuery's, alone or spread into a larger query) also refuses both at once: each walks
  * the list one way, so together they would ask for nothing (`param: "before"`).
  */
-export function StrictObject<P extends TProperties>(properties: P, options: { description?: string } = {}) {
+export function StrictObject<P extends TProperties>(properties: P, options: { description?: string; examples?: unknown[] } = {}) {
   const cursors = properties.after === AfterCursor && properties.before === BeforeCursor;
   return Type.Object(properties, { additionalProperties: false, ...(cursors ? { dependencies: { after: { properties: { before: false } } } } : {}), ...options });
 }

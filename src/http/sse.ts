@@ -4,7 +4,7 @@ import type { RunEvent } from '../store/port.js';
 /**
  * Answers with a run's events as server-sent events: `id` is the event's sequence number (what a
  * client sends back as `Last-Event-ID`), `event` its type. The reply is hijacked, so the
- * rate-limit headers set earlier are copied over; `events` gets a signal that aborts when the
+ * rate-limit and budget headers set earlier are copied over; `events` gets a signal that aborts when the
  * client goes away, and `finish` runs once the stream ends (a hijacked reply skips onSend, so an
  * idempotent request stores its response there).
  */
@@ -21,7 +21,7 @@ export async function sendEventStream(
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-request-id': request.id,
-    ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => k.toLowerCase().startsWith('x-ratelimit')).map(([k, v]) => [k, String(v)])),
+    ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => /^(x-ratelimit|kairo-budget)-/i.test(k)).map(([k, v]) => [k, String(v)])),
   });
   const closed = new AbortController();
   raw.on('close', () => closed.abort());

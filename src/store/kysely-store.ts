@@ -53,6 +53,7 @@ export class KyselyStore implements Store {
   readonly events: Repos['events'];
   readonly webhookEndpoints: Repos['webhookEndpoints'];
   readonly webhookDeliveries: Repos['webhookDeliveries'];
+  readonly budgets: Repos['budgets'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -87,6 +88,7 @@ export class KyselyStore implements Store {
     this.events = repos.events;
     this.webhookEndpoints = repos.webhookEndpoints;
     this.webhookDeliveries = repos.webhookDeliveries;
+    this.budgets = repos.budgets;
   }
 
   private readonly shared: SharedStatements;

@@ -5,6 +5,7 @@
 
 import type { AgentRepo, ThreadRepo } from './agent-port.js';
 import type { RequestLogRepo, RollupRepo } from './analytics-port.js';
+import type { BudgetRepo } from './budget-port.js';
 import type { ContextChunkRepo, ContextDocumentRepo, ContextSourceRepo } from './context-port.js';
 import type { EventRepo, StoredEvent } from './event-port.js';
 import type { JobRepo, OutboxRepo } from './job-port.js';
@@ -17,6 +18,7 @@ import type { WorkflowRepo, WorkflowRunRepo } from './workflow-port.js';
 // this module is the one the rest of the code imports them from.
 export * from './agent-port.js';
 export * from './analytics-port.js';
+export * from './budget-port.js';
 export * from './context-port.js';
 export * from './event-port.js';
 export * from './job-port.js';
@@ -50,6 +52,7 @@ export interface Repos {
   events: EventRepo;
   webhookEndpoints: WebhookEndpointRepo;
   webhookDeliveries: WebhookDeliveryRepo;
+  budgets: BudgetRepo;
 }
 
 export interface Transaction extends Repos {

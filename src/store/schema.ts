@@ -393,6 +393,7 @@ export interface Database {
   events: EventsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  budgets: BudgetsTable;
 }
 
 export interface WebhookEndpointsTable {
@@ -427,4 +428,26 @@ export interface WebhookDeliveriesTable {
   error: string | null;
   created_at: number;
   next_attempt_at: number | null;
+}
+
+export interface BudgetsTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  /** `workspace`, `api_key` or `agent`. */
+  scope_type: string;
+  /** The key or agent; null for a workspace budget. */
+  scope_id: string | null;
+  period: string;
+  limit_usd: number | null;
+  limit_tokens: number | null;
+  /** JSON array of percentages. */
+  thresholds: string;
+  hard: number;
+  /** The period `reported_percent` belongs to. */
+  reported_period_start: number | null;
+  /** The highest threshold reported in that period (100 once `budget.exceeded` was). */
+  reported_percent: number;
+  created_at: number;
+  updated_at: number;
 }

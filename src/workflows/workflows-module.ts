@@ -16,7 +16,7 @@ import { WorkflowScheduler } from './schedule.js';
 import { WorkflowService } from './workflows.js';
 
 /** Agent run errors that a new attempt cannot fix. */
-const PERMANENT_AGENT_ERRORS = new Set(['max_steps_exceeded', 'no_model_available', 'agent_requires_action', 'agent_missing', 'agent_not_active']);
+const PERMANENT_AGENT_ERRORS = new Set(['max_steps_exceeded', 'budget_exceeded', 'no_model_available', 'agent_requires_action', 'agent_missing', 'agent_not_active']);
 
 /** The workflows area wired together: definitions, the durable engine, its event log and schedules. */
 export class WorkflowsModule implements AreaModule {

@@ -535,14 +535,22 @@ describe('well-formed but unusual requests (every operation)', () => {
 
 describe('rate-limit headers on a free-plan workspace', () => {
   it('every secured operation reports the bucket, then answers 429 with Retry-After once it is empty', async () => {
-    const free = await server.workspace('free');
+    let free = await server.workspace('free');
     const limits = plans.free;
     const secured = ops.filter((op) => op.secured);
-    const startedAt = Date.now();
-    let first: number | undefined;
-    let last = 0;
-    let sent = 0;
+    /**
+     * What one workspace's bucket showed: the operations outnumber a free bucket's tokens, so a
+     * fresh workspace takes over before its bucket could run dry, and each is checked exactly.
+     */
+    interface Spell { startedAt: number; first: number | undefined; last: number; sent: number }
+    const spells: Spell[] = [];
+    let spell: Spell = { startedAt: Date.now(), first: undefined, last: 0, sent: 0 };
     for (const op of secured) {
+      if (spell.first !== undefined && spell.last < 10) {
+        spells.push(spell);
+        free = await server.workspace('free');
+        spell = { startedAt: Date.now(), first: undefined, last: 0, sent: 0 };
+      }
       const requests: WireRequest[] = [
         { method: op.method, path: pathOf(op), key: free.liveKey, body: hasBody(op) ? validBody(op) : undefined },
         { method: op.method, path: `${pathOf(op)}?unknown_param=1`, key: free.testKey },
@@ -551,20 +559,23 @@ describe('rate-limit headers on a free-plan workspace', () => {
       ];
       for (const req of requests) {
         const res = await call(req);
-        sent++;
+        spell.sent++;
         check(op, res, true);
         expect(res.headers.get('x-ratelimit-limit'), res.request).toBe(String(limits.burst));
         const remaining = Number(res.headers.get('x-ratelimit-remaining'));
         expect(remaining, res.request).toBeLessThan(limits.burst!);
         expect(Number(res.headers.get('x-ratelimit-reset')), res.request).toBeLessThanOrEqual(Math.ceil((limits.burst! / limits.requestsPerMinute!) * 60));
-        first ??= remaining + 1;
-        last = remaining;
+        spell.first ??= remaining + 1;
+        spell.last = remaining;
       }
     }
+    spells.push(spell);
     // Each request took one token; at most the refill of the elapsed time came back.
-    const refill = Math.ceil(((Date.now() - startedAt) / 60_000) * limits.requestsPerMinute!) + 1;
-    expect(last).toBeLessThanOrEqual(first! - sent + refill);
-    expect(last).toBeGreaterThanOrEqual(first! - sent);
+    for (const { startedAt, first, last, sent } of spells) {
+      const refill = Math.ceil(((Date.now() - startedAt) / 60_000) * limits.requestsPerMinute!) + 1;
+      expect(last).toBeLessThanOrEqual(first! - sent + refill);
+      expect(last).toBeGreaterThanOrEqual(first! - sent);
+    }
 
     // Empty the bucket, then every secured operation is refused with Retry-After, whatever it carries.
     const drainer = secured.find((op) => op.method === 'GET' && op.pathParams.length === 0) ?? secured[0]!;

@@ -50,6 +50,17 @@ const factories: ObjectFactory[] = [
     },
   },
   {
+    path: '/v1/budgets/{id}',
+    async create(api, key) {
+      // For an agent that never runs, so that other objects' runs leave its usage as it was.
+      const agent = await api({ method: 'POST', path: '/v1/agents', key, body: { name: 'isolation probe' } });
+      expectStatus(agent, 201);
+      const res = await api({ method: 'POST', path: '/v1/budgets', key, body: { scope: { type: 'agent', id: agent.body.id }, period: 'month', limit_usd: 1000 } });
+      expectStatus(res, 201);
+      return { id: res.body.id };
+    },
+  },
+  {
     path: '/v1/api_keys/{id}',
     async create(api, key) {
       const res = await api({ method: 'POST', path: '/v1/api_keys', key, body: { name: 'isolation probe' } });

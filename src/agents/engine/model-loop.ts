@@ -2,6 +2,7 @@ import type { ModelMessage } from 'ai';
 import type { ContextService } from '../../context/context-service.js';
 import { countTokens } from '../../context/tokens.js';
 import type { ModelRouter, RoutingDecision } from '../../models/ports.js';
+import type { RunBudgets } from '../../runs/run-budgets.js';
 import type { SpanWriter } from '../../runs/spans.js';
 import type { Run, Store } from '../../store/port.js';
 import type { AgentConfig } from '../agent-config.js';
@@ -28,7 +29,8 @@ function lastUserText(messages: ModelMessage[]): string {
  * the routing decision, then model steps (each one model call and the tool calls it asked for)
  * until the model answers with text (completed), the client must act (requires_action), or
  * `settings.max_steps` is reached (failed, `max_steps_exceeded`). Cancellation is checked before
- * every step.
+ * every step, and before every step after the first whether a hard budget is used up (failed,
+ * `budget_exceeded`, the run's own cost so far counted).
  */
 export class ModelLoop {
   constructor(
@@ -41,6 +43,7 @@ export class ModelLoop {
       toolCalls: ToolCalls;
       requiredActions: RequiredActions;
       outcomes: RunOutcomes;
+      budgets: RunBudgets;
       now: () => number;
     },
   ) {}
@@ -72,6 +75,9 @@ export class ModelLoop {
       const cancel = firstStep ? run.cancelRequested : signal.aborted || (await this.deps.outcomes.cancelRequested(run.id));
       firstStep = false;
       if (signal.aborted || cancel) return this.deps.outcomes.cancelled(run);
+      // Before every step after the first (the run was admitted for that one), also on resuming.
+      const overBudget = state.steps > 0 ? await this.deps.budgets.stopReason(run) : undefined;
+      if (overBudget !== undefined) return this.deps.outcomes.fail(run, 'budget_exceeded', overBudget);
       state.steps += 1;
       const step = await this.deps.modelStep.call(run, config, { system: state.system, messages: state.messages, step: state.steps }, tools.specs, candidates, signal, fallbacks);
       candidates = [step.model, ...candidates.filter((c) => c !== step.model)];

@@ -222,8 +222,9 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
       input: typeof body.input === 'string' ? body.input : (body.input as ModelMessage[]), threadId: body.thread_id, mode, metadata: body.metadata,
       apiKeyId: auth.key.id, requestId: request.id,
     } as const;
-    const { run, slot } = await engine.create(auth.workspace, auth.scope, agent, input, mode === 'wait');
+    const { run, slot, budgetHeaders } = await engine.create(auth.workspace, auth.scope, agent, input, mode === 'wait');
     request.createdRunId = run.id;
+    reply.headers(budgetHeaders);
     if (mode === 'stream') return streamRun(request, reply, run.id, 0, engine.execute(run.id, auth.workspace, slot));
     const result = mode === 'background' ? run : await engine.execute(run.id, auth.workspace, slot, run);
     return reply.code(mode === 'background' ? 202 : 200).send(runView(result));

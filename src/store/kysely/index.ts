@@ -3,6 +3,7 @@ import type { Database } from '../schema.js';
 import type { Repos } from '../port.js';
 import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo, spanUpsert } from './agents.js';
 import { KyselyRollupRepo, rollupUpsert } from './analytics.js';
+import { KyselyBudgetRepo } from './budgets.js';
 import { BulkInsert } from './bulk-insert.js';
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context.js';
 import { KyselyEventRepo } from './events.js';
@@ -59,5 +60,6 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared:
     events: new KyselyEventRepo(db),
     webhookEndpoints: new KyselyWebhookEndpointRepo(db),
     webhookDeliveries: new KyselyWebhookDeliveryRepo(db),
+    budgets: new KyselyBudgetRepo(db),
   };
 }

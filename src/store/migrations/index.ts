@@ -8,6 +8,7 @@ import * as quotas from './0007-quotas.js';
 import * as events from './0008-events.js';
 import * as webhooks from './0009-webhooks.js';
 import * as keyPermissions from './0010-key-permissions.js';
+import * as budgets from './0011-budgets.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const shared: Record<string, Migration> = {
   '0008-events': events,
   '0009-webhooks': webhooks,
   '0010-key-permissions': keyPermissions,
+  '0011-budgets': budgets,
 };
 
 /**
