@@ -72,7 +72,7 @@ export function httpClient(kairo: Kairo, connections: number) {
   const pool = new Pool(kairo.base, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
   const headers = { authorization: `Bearer ${kairo.key}`, 'content-type': 'application/json' };
   return {
-    async request(method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<HttpResult> {
+    async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', urlPath: string, body?: unknown): Promise<HttpResult> {
       const response = await pool.request({ method, path: urlPath, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await response.body.text();
       return { status: response.statusCode, body: text ? JSON.parse(text) : undefined };

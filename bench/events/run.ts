@@ -1,0 +1,161 @@
+// Events benchmark: what events and webhooks cost on the run path, and how fast deliveries go out.
+// (a) Sequential wait-mode agent runs (simulator, SQLite) in alternating rounds: with one webhook
+// endpoint subscribed to every event type (each run's `agent.run.created` and
+// `agent.run.completed` are then delivered to a loopback receiver), and with that endpoint
+// disabled (events are still written; nothing is delivered) — the difference per run at p50
+// (target ≤ +0.2 ms). (b) A burst of events (API keys created by 8 clients at once, one
+// `api_key.created` each) delivered to the loopback receiver: deliveries a second, from the first
+// to the last one received (target ≥ 1,000/s embedded), beside the rate the events were made.
+// Run with `npm run bench:events` (builds first; KAIRO runs from dist/ in its own process).
+//
+// Options (after `npm run bench:events --`): --runs N runs per round (300) --rounds N (6)
+// --events N events in the burst (3000) --cli FILE (another build's dist/cli/index.js).
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Argv } from '../support/argv.js';
+import { stopAll } from '../support/children.js';
+import { builtCli, httpClient, startKairo, type HttpClient } from '../support/kairo.js';
+import { ms, stats, table } from '../support/stats.js';
+
+const TARGET_RUN_OVERHEAD_MS = 0.2;
+const TARGET_DELIVERIES_PER_SECOND = 1000;
+const PROMPT = 'Write a haiku about the sea.';
+
+interface Options {
+  runs: number;
+  rounds: number;
+  events: number;
+  cli: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = { runs: 300, rounds: 6, events: 3000, cli: builtCli };
+  const args = new Argv(argv);
+  for (let flag = args.flag(); flag !== undefined; flag = args.flag()) {
+    if (flag === '--runs') options.runs = args.int(10, 20_000);
+    else if (flag === '--rounds') options.rounds = args.int(2, 100);
+    else if (flag === '--events') options.events = args.int(100, 100_000);
+    else if (flag === '--cli') options.cli = path.resolve(args.string());
+    else throw new Error(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+/** A loopback webhook receiver answering 204 at once; keeps when each delivery arrived. */
+async function startReceiver(): Promise<{ url: string; arrivals: Map<string, number>; close(): Promise<void> }> {
+  const arrivals = new Map<string, number>();
+  const server = http.createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      arrivals.set(String(request.headers['webhook-id']), performance.now());
+      response.writeHead(204).end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    arrivals,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function expectStatus(promise: Promise<{ status: number; body: any }>, status: number, what: string): Promise<any> {
+  const res = await promise;
+  if (res.status !== status) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Sequential wait-mode runs; the latency of each. */
+async function runs(client: HttpClient, agentId: string, count: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const body = await expectStatus(client.request('POST', `/v1/agents/${agentId}/runs`, { input: PROMPT }), 200, 'run');
+    if (body.status !== 'completed') throw new Error(`run ended ${body.status}`);
+    latencies.push(performance.now() - t0);
+  }
+  return latencies;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  console.log(`bench/events: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), SQLite, local queue, wait-mode runs on the simulator`);
+  console.log(`  load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min)`);
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kairo-bench-events-'));
+  const receiver = await startReceiver();
+  try {
+    const kairo = await startKairo({ cli: options.cli, dataDir, name: 'bench-events', cpuProfDir: undefined, serveArgs: ['--outbound-allow-cidrs', '127.0.0.0/8'] });
+    const client = httpClient(kairo, 1);
+    const agent = await expectStatus(client.request('POST', '/v1/agents', { name: 'bench', model: 'kairo/simulator', instructions: 'Answer briefly.' }), 201, 'agent');
+    const endpoint = await expectStatus(client.request('POST', '/v1/webhook_endpoints', { url: receiver.url, enabled_events: ['*'] }), 201, 'endpoint');
+    const setEndpoint = (status: 'enabled' | 'disabled') => expectStatus(client.request('PATCH', `/v1/webhook_endpoints/${endpoint.id}`, { status }), 200, 'endpoint update');
+
+    // (a) The run path, alternating rounds; the first round of each kind warms up.
+    const samples = { enabled: [] as number[], disabled: [] as number[] };
+    for (let round = 0; round < options.rounds + 2; round++) {
+      const kind = round % 2 === 0 ? 'enabled' : 'disabled';
+      await setEndpoint(kind);
+      const latencies = await runs(client, agent.id, options.runs);
+      if (round >= 2) samples[kind].push(...latencies);
+    }
+    const withEndpoint = stats(samples.enabled);
+    const without = stats(samples.disabled);
+    const overhead = withEndpoint.p50 - without.p50;
+    console.log('');
+    console.log(table(['sequential wait-mode runs', 'n', 'p50 ms', 'p90 ms', 'p99 ms'], [
+      ['one endpoint subscribed to every event (2 deliveries a run)', String(samples.enabled.length), ms(withEndpoint.p50), ms(withEndpoint.p90), ms(withEndpoint.p99)],
+      ['the endpoint disabled (events written, nothing delivered)', String(samples.disabled.length), ms(without.p50), ms(without.p90), ms(without.p99)],
+    ]));
+
+    // (b) A burst of events, delivered as they come.
+    await setEndpoint('enabled');
+    const settled = performance.now();
+    while (performance.now() - settled < 30_000 && (await client.request('GET', `/v1/webhook_endpoints/${endpoint.id}/deliveries?limit=1`)).body.data?.[0]?.status === 'pending') {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    receiver.arrivals.clear();
+    const makers = httpClient(kairo, 8);
+    const made: string[] = [];
+    const madeStarted = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < options.events) {
+        next += 1;
+        made.push((await expectStatus(makers.request('POST', '/v1/api_keys', { name: `burst-${next}` }), 201, 'key')).id);
+      }
+    }));
+    const madeMs = performance.now() - madeStarted;
+    const deadline = performance.now() + 120_000;
+    while (receiver.arrivals.size < options.events && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const times = [...receiver.arrivals.values()].sort((a, b) => a - b);
+    const spanMs = times.length > 1 ? times.at(-1)! - times[0]! : NaN;
+    const perSecond = ((times.length - 1) * 1000) / spanMs;
+    const madePerSecond = (options.events * 1000) / madeMs;
+    console.log('');
+    console.log(`  burst: ${options.events} events made by 8 clients in ${(madeMs / 1000).toFixed(2)} s (${madePerSecond.toFixed(0)}/s); ` +
+      `${times.length} delivered, first to last in ${(spanMs / 1000).toFixed(2)} s: ${perSecond.toFixed(0)} deliveries/s` +
+      (perSecond >= madePerSecond * 0.95 ? ' (bounded by the rate events were made: a lower bound of the delivery rate)' : ''));
+    await makers.close();
+    await client.close();
+
+    console.log('');
+    const verdict = (ok: boolean, text: string) => console.log(`  ${ok ? 'PASS' : 'FAIL'}  ${text}`);
+    verdict(overhead <= TARGET_RUN_OVERHEAD_MS, `events and one subscribed endpoint add ${overhead.toFixed(2)} ms per run at p50 (target ≤ +${TARGET_RUN_OVERHEAD_MS} ms)`);
+    verdict(times.length === options.events && perSecond >= TARGET_DELIVERIES_PER_SECOND, `${perSecond.toFixed(0)} deliveries/s to a loopback receiver, ${times.length} of ${options.events} delivered (target ≥ ${TARGET_DELIVERIES_PER_SECOND}/s)`);
+    console.log(`  load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min)`);
+  } finally {
+    await stopAll();
+    await receiver.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  await stopAll();
+  process.exit(1);
+});
