@@ -29,6 +29,15 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 const known = new Set<string>(EVENT_TYPES);
 
+/** Every `prefix.*` wildcard that selects some type: `agent.*`, `agent.run.*`, … */
+const WILDCARDS = [...new Set(EVENT_TYPES.flatMap((type) => {
+  const parts = type.split('.');
+  return parts.slice(1).map((_, i) => `${parts.slice(0, i + 1).join('.')}.*`);
+}))];
+
+/** One item of a `type` list, as a regular expression: a type, a wildcard, or `*`. */
+export const EVENT_TYPE_ITEM = ['\\*', ...[...EVENT_TYPES, ...WILDCARDS].map((name) => name.replace(/[.*]/g, (c) => `\\${c}`))].join('|');
+
 /**
  * A list of types as sent (`agent.run.completed,workflow.run.*`): exact types and wildcards,
  * `*` for every type and `prefix.*` for every type under a prefix. A name that matches no type is

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { eventView } from '../../events/events.js';
-import { parseEventTypes } from '../../events/event-types.js';
+import { EVENT_TYPE_ITEM, parseEventTypes } from '../../events/event-types.js';
 import { authOf } from '../plugins/auth.js';
 import { IdParams, ListOf, PaginationQuery, StrictObject, Timestamp, toList } from '../schemas.js';
 import type { AppDeps } from '../deps.js';
@@ -34,7 +34,10 @@ export async function eventRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
       description: 'Every state change of runs, documents, sources and API keys, written with the change itself. Kept 30 days by default. Also the audit trail of key changes.',
       querystring: StrictObject({
         ...PaginationQuery.properties,
-        type: Type.Optional(Type.String({ maxLength: 1000, description: 'Comma-separated types; `*` and `agent.run.*` style wildcards select several.' })),
+        type: Type.Optional(Type.String({
+          maxLength: 1000, pattern: `^(${EVENT_TYPE_ITEM})(,(${EVENT_TYPE_ITEM})){0,29}$`,
+          description: 'Comma-separated event types (up to 30); `*` selects every type and `agent.run.*` every type under a prefix.',
+        })),
         object_id: Type.Optional(Type.String({ pattern: '^[a-z]+_[0-9a-z]{26}$', description: 'Only events about this object or about objects that belong to it (e.g. an agent\'s runs).' })),
         start: Type.Optional(Type.String({ format: 'date-time', description: 'Only events created at or after this time.' })),
         end: Type.Optional(Type.String({ format: 'date-time', description: 'Only events created before this time.' })),
