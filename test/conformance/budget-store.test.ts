@@ -3,15 +3,15 @@
  * the usage a budget reads from rollups (day, hour and minute rows, filtered by key or agent), on
  * every backend in `storeBackends`, with real rows.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { idMadeAt } from '../../src/ids.js';
 import { COMPACTED_UNTIL_KEY } from '../../src/analytics/compaction.js';
 import { GROUPINGS, regroup } from '../../src/analytics/groupings.js';
 import { HOUR_MS, minuteRow } from '../../src/analytics/rollup-writer.js';
 import { periodAt, readUsage } from '../../src/budgets/usage.js';
 import type { Budget, Scope, Store } from '../../src/store/port.js';
-import { storeBackends, type StoreHandle } from '../support/services.js';
-import { T0, workspace } from '../support/store-fixtures.js';
+import { storeBackends } from '../support/services.js';
+import { T0, workspace, storeWithTwoScopes } from '../support/store-fixtures.js';
 
 function budget(scope: Scope, at: number, overrides: Partial<Budget> = {}): Budget {
   return {
@@ -21,21 +21,11 @@ function budget(scope: Scope, at: number, overrides: Partial<Budget> = {}): Budg
 }
 
 describe.each(storeBackends)('budget store conformance: $name', (backend) => {
-  let handle: StoreHandle;
   let store: Store;
   let scope: Scope;
   let other: Scope;
-
-  beforeAll(async () => {
-    handle = await backend.open();
-    store = handle.store;
-    scope = { workspaceId: (await store.workspaces.create(workspace())).id, livemode: false };
-    other = { workspaceId: (await store.workspaces.create(workspace())).id, livemode: false };
-  });
-
-  afterAll(async () => {
-    await handle?.dispose();
-  });
+  const opened = storeWithTwoScopes(backend);
+  beforeAll(() => ({ store, scope, other } = opened));
 
   it('stores, lists, updates and deletes budgets within their workspace and mode', async () => {
     const first = budget(scope, T0);

@@ -3,12 +3,12 @@
  * events written in the transaction of the change they report, on every backend in
  * `storeBackends`, with real rows.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { idMadeAt } from '../../src/ids.js';
 import { recordEvents } from '../../src/events/events.js';
 import type { Scope, Store, StoredEvent } from '../../src/store/port.js';
-import { storeBackends, type StoreHandle } from '../support/services.js';
-import { T0, workspace } from '../support/store-fixtures.js';
+import { storeBackends } from '../support/services.js';
+import { T0, workspace, storeWithTwoScopes } from '../support/store-fixtures.js';
 
 const MINUTE = 60_000;
 
@@ -22,21 +22,11 @@ function event(scope: Scope, at: number, overrides: Partial<StoredEvent> = {}): 
 }
 
 describe.each(storeBackends)('event store conformance: $name', (backend) => {
-  let handle: StoreHandle;
   let store: Store;
   let scope: Scope;
   let other: Scope;
-
-  beforeAll(async () => {
-    handle = await backend.open();
-    store = handle.store;
-    scope = { workspaceId: (await store.workspaces.create(workspace())).id, livemode: false };
-    other = { workspaceId: (await store.workspaces.create(workspace())).id, livemode: false };
-  });
-
-  afterAll(async () => {
-    await handle?.dispose();
-  });
+  const opened = storeWithTwoScopes(backend);
+  beforeAll(() => ({ store, scope, other } = opened));
 
   it('keeps every field, reads an event only in its own scope, and lists newest first with cursors both ways', async () => {
     const made = [0, 1, 2, 3, 4].map((i) => event(scope, T0 + i * MINUTE));

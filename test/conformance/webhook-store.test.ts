@@ -3,12 +3,12 @@
  * (src/store/webhook-port.ts), and the work a store runs inside transactions that write events,
  * on every backend in `storeBackends`, with real rows.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { idMadeAt } from '../../src/ids.js';
 import { recordEvents } from '../../src/events/events.js';
 import type { Scope, Store, WebhookDelivery, WebhookEndpoint } from '../../src/store/port.js';
-import { storeBackends, type StoreHandle } from '../support/services.js';
-import { T0, workspace } from '../support/store-fixtures.js';
+import { storeBackends } from '../support/services.js';
+import { T0, workspace, storeWithTwoScopes } from '../support/store-fixtures.js';
 
 function endpoint(scope: Scope, at: number, overrides: Partial<WebhookEndpoint> = {}): WebhookEndpoint {
   return {
@@ -25,21 +25,11 @@ function delivery(of: WebhookEndpoint, eventId: string, attempt: number, at: num
 }
 
 describe.each(storeBackends)('webhook store conformance: $name', (backend) => {
-  let handle: StoreHandle;
   let store: Store;
   let scope: Scope;
   let other: Scope;
-
-  beforeAll(async () => {
-    handle = await backend.open();
-    store = handle.store;
-    scope = { workspaceId: (await store.workspaces.create(workspace())).id, livemode: false };
-    other = { workspaceId: (await store.workspaces.create(workspace())).id, livemode: false };
-  });
-
-  afterAll(async () => {
-    await handle?.dispose();
-  });
+  const opened = storeWithTwoScopes(backend);
+  beforeAll(() => ({ store, scope, other } = opened));
 
   it('stores, lists, updates and deletes endpoints within their workspace and mode', async () => {
     const first = endpoint(scope, T0);

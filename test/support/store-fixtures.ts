@@ -1,8 +1,9 @@
 /** Objects for the storage conformance suites: every field set, with values that exercise the columns. */
 import { newId } from '../../src/ids.js';
 import {
-  emptyUsage, type Agent, type Run, type RunEvent, type Scope, type Span, type ThreadMessage, type Workflow, type WorkflowRun, type Workspace,
+  emptyUsage, type Agent, type Run, type RunEvent, type Scope, type Store, type Span, type ThreadMessage, type Workflow, type WorkflowRun, type Workspace,
 } from '../../src/store/port.js';
+import { afterAll, beforeAll } from 'vitest';
 import type { StoreHandle } from './services.js';
 
 /** Times above 2^32, so that bigint columns are really exercised. */
@@ -104,4 +105,23 @@ export async function withFreshStore<T>(open: () => Promise<StoreHandle>, body: 
   } finally {
     await own.dispose();
   }
+}
+
+/**
+ * A store of `backend` for one suite (opened before its tests, closed after them) and the
+ * test-mode scopes of two workspaces in it; the fields are set once the suite starts.
+ */
+export function storeWithTwoScopes(backend: { open(): Promise<StoreHandle> }): { store: Store; scope: Scope; other: Scope } {
+  const opened = {} as { store: Store; scope: Scope; other: Scope };
+  let handle: StoreHandle | undefined;
+  beforeAll(async () => {
+    handle = await backend.open();
+    opened.store = handle.store;
+    opened.scope = { workspaceId: (await handle.store.workspaces.create(workspace())).id, livemode: false };
+    opened.other = { workspaceId: (await handle.store.workspaces.create(workspace())).id, livemode: false };
+  });
+  afterAll(async () => {
+    await handle?.dispose();
+  });
+  return opened;
 }
