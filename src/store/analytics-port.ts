@@ -98,7 +98,12 @@ export interface RollupRepo {
    * one statement per batch. Rows of one call must be distinct series.
    */
   add(rows: RollupRow[]): Promise<void>;
-  /** Additive measures per bucket, subject and the dimensions in `groupBy`, summed by the database. */
+  /**
+   * Additive measures per bucket, subject and the dimensions in `groupBy`; the caller adds rows
+   * that share them. The database sums the rows of the all-dimensions grouping (`*`), which far
+   * outnumber their groups; a named grouping's rows are already about one per group and bucket,
+   * and are read as they are (summing them in SQL cost more than it saved).
+   */
   sums(selection: RollupSelection, groupBy: RollupDim[]): Promise<Array<{ subject: RollupSubject; bucketStart: number; dims: Partial<RollupDims>; sums: RollupSums }>>;
   /**
    * What a report merges from each row: its subject, bucket, the dimensions in `groupBy`, its

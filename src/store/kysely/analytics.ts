@@ -18,6 +18,9 @@ export function rollupUpsert(mergeCounts: MergeCounts): BulkInsert<'rollups'> {
     ));
 }
 
+/** The grouping that keeps every dimension: its rows far outnumber the groups a report asks for. */
+const ALL_DIMENSIONS = '*';
+
 export class KyselyRollupRepo implements RollupRepo {
   constructor(private readonly db: Kysely<Database>, private readonly upsert: BulkInsert<'rollups'>, private readonly insert: BulkInsert<'rollups'>) {}
 
@@ -55,6 +58,10 @@ export class KyselyRollupRepo implements RollupRepo {
   async sums(selection: RollupSelection, groupBy: RollupDim[]) {
     if (selection.subjects.length === 0) return [];
     const groupColumns = groupBy.map((d) => DIM_COLUMNS[d]);
+    if (selection.grouping !== ALL_DIMENSIONS) {
+      const rows = await this.select(selection).select(['subject', 'bucket_start', ...new Set(groupColumns)]).select(SUMS.map((m) => SUM_COLUMNS[m])).execute();
+      return rows.map((row: any) => ({ subject: row.subject as RollupSubject, bucketStart: Number(row.bucket_start), dims: dimsOf(row, groupBy), sums: sumsOf(row) }));
+    }
     const rows = await this.select(selection)
       .select(['subject', 'bucket_start', ...groupColumns])
       .select((eb) => SUMS.map((m) => eb.fn.sum<number>(SUM_COLUMNS[m]).as(SUM_COLUMNS[m])))
