@@ -40,6 +40,8 @@ export interface EventFilter {
 export interface EventRepo {
   /** Writes events (call inside the transaction of the change they report). */
   insert(events: StoredEvent[]): Promise<void>;
+  /** Events of any workspace by id (for background delivery); those no longer kept are left out. */
+  getMany(ids: string[]): Promise<StoredEvent[]>;
   get(scope: Scope, id: string): Promise<StoredEvent | undefined>;
   /** Newest first. */
   list(scope: Scope, filter: EventFilter, page: PageRequest): Promise<Page<StoredEvent>>;

@@ -154,6 +154,7 @@ function withHooks(events: EventRepo, written: (events: StoredEvent[]) => Promis
       if (stored.length > 0) await written(stored);
     },
     get: (scope, id) => events.get(scope, id),
+    getMany: (ids) => events.getMany(ids),
     list: (scope, filter, page) => events.list(scope, filter, page),
     purge: (before, limit) => events.purge(before, limit),
   };

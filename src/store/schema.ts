@@ -428,6 +428,13 @@ export interface WebhookDeliveriesTable {
   error: string | null;
   created_at: number;
   next_attempt_at: number | null;
+  /** When the first attempt of this attempt's series was due (null: its own creation, before batches). */
+  series_started_at: number | null;
+  /** 0 for a redelivery, which is not retried; null or 1 otherwise. */
+  retried: number | null;
+  /** The batch job sending this attempt, and until when its claim holds. */
+  claimed_by: string | null;
+  claimed_until: number | null;
 }
 
 export interface BudgetsTable {

@@ -44,6 +44,18 @@ export interface WebhookDelivery {
   createdAt: number;
   /** When this attempt is due (pending), or when the retry after it is (failed); else null. */
   nextAttemptAt: number | null;
+  /** When the first attempt of its series was due: retries stop once the window has passed since. */
+  seriesStartedAt: number;
+  /** False for a redelivery asked for by the API, which is not retried. */
+  retried: boolean;
+}
+
+/** A batch job's hold on the attempts it sends: others leave them until `until`; the same job (run again) takes them back. */
+export interface DeliveryClaim {
+  by: string;
+  now: number;
+  until: number;
+  limit: number;
 }
 
 /** What an attempt ended with. */
@@ -69,6 +81,10 @@ export interface WebhookDeliveryRepo {
   getById(id: string): Promise<WebhookDelivery | undefined>;
   /** Records an attempt's outcome, only while it is pending; false when it was not (made already). */
   finish(id: string, outcome: WebhookDeliveryOutcome): Promise<boolean>;
+  /** Claims up to `limit` of an endpoint's pending attempts that are due and not held by another claim, oldest due first. */
+  claimDue(endpointId: string, claim: DeliveryClaim): Promise<WebhookDelivery[]>;
+  /** Endpoints with pending attempts due before `before` that no claim holds at `now` (a batch job missed them). */
+  dueEndpoints(before: number, now: number, limit: number): Promise<string[]>;
   /** The highest attempt number of an event to an endpoint (0 for none). */
   lastAttempt(endpointId: string, eventId: string): Promise<number>;
   /** An endpoint's attempts, newest first. */

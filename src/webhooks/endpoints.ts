@@ -5,7 +5,7 @@ import type { AddressPolicy } from '../net/address-policy.js';
 import type { ResolveHost } from '../net/checked-lookup.js';
 import type { Queue } from '../queue/port.js';
 import type { Page, PageRequest, Scope, Store, WebhookDelivery, WebhookEndpoint, WebhookEndpointChanges, WebhookEndpointStatus } from '../store/port.js';
-import { queueDelivery } from './delivery.js';
+import { pendingAttempt, queueAttempts } from './attempts.js';
 import { checkEndpointUrl } from './endpoint-url.js';
 import { generateWebhookSecret } from './signing.js';
 
@@ -126,8 +126,9 @@ export class WebhookEndpointService {
       const queued: WebhookDelivery[] = [];
       for (const endpoint of endpoints) {
         const attempt = (await tx.webhookDeliveries.lastAttempt(endpoint.id, event.id)) + 1;
-        queued.push(await queueDelivery(tx, this.deps.queue, { endpoint, event, attempt, dueAt: now, now, firstAttemptAt: now, retries: false }));
+        queued.push(pendingAttempt(endpoint, event, { attempt, dueAt: now, now, seriesStartedAt: now, retried: false }));
       }
+      await queueAttempts(tx, this.deps.queue, queued, now);
       return queued;
     });
   }

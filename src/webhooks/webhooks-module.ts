@@ -4,11 +4,19 @@ import { systemResolve, type ResolveHost } from '../net/checked-lookup.js';
 import type { SafeFetcher } from '../net/fetch-types.js';
 import type { Queue } from '../queue/port.js';
 import type { Store } from '../store/port.js';
-import { WEBHOOK_DELIVERY_JOB, WebhookDeliverer, type DeliveryJob } from './delivery.js';
+import { WEBHOOK_DELIVERY_JOB, type DeliveryBatchJob } from './attempts.js';
+import { WebhookDeliverer } from './delivery.js';
 import { WebhookEndpointService } from './endpoints.js';
 import { retrySchedules } from './retry-schedule.js';
 
 export const WEBHOOK_DELIVERIES_PURGE_JOB = 'webhooks.purge_deliveries';
+export const WEBHOOK_SWEEP_JOB = 'webhooks.sweep';
+
+/** How often every endpoint is checked for attempts that fell due and no batch job took up. */
+const SWEEP_INTERVAL_MS = 30_000;
+/** An attempt due this long and not claimed is one no batch job will see (it committed after its window's job looked). */
+const SWEEP_GRACE_MS = 10_000;
+const SWEEP_MAX_ENDPOINTS = 1_000;
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -46,7 +54,8 @@ export class WebhooksModule implements AreaModule {
   }
 
   registerJobs(queue: Queue): void {
-    queue.register<DeliveryJob>(WEBHOOK_DELIVERY_JOB, (job) => this.deliverer.deliver(job));
+    queue.register<DeliveryBatchJob>(WEBHOOK_DELIVERY_JOB, (job) => this.deliverer.deliver(job));
+    queue.register(WEBHOOK_SWEEP_JOB, async () => ({ endpoints: await this.sweep() }));
     queue.register(WEBHOOK_DELIVERIES_PURGE_JOB, async () => ({ deleted: await this.purge() }));
   }
 
@@ -61,7 +70,28 @@ export class WebhooksModule implements AreaModule {
     enqueue();
     const timer = setInterval(enqueue, HOUR_MS / 4);
     timer.unref();
-    return { stop: () => clearInterval(timer) };
+    const reportSweep = onError('webhook sweep not enqueued');
+    const sweeper = setInterval(() => {
+      const slot = Math.floor(now() / SWEEP_INTERVAL_MS);
+      this.deps.queue.enqueue(WEBHOOK_SWEEP_JOB, {}, { jobId: `webhooks_sweep_${slot}`, maxAttempts: 1 }).catch(reportSweep);
+    }, SWEEP_INTERVAL_MS);
+    sweeper.unref();
+    return {
+      stop: () => {
+        clearInterval(timer);
+        clearInterval(sweeper);
+      },
+    };
+  }
+
+  /** Queues a batch job for every endpoint with attempts overdue and unclaimed; returns how many. */
+  private async sweep(): Promise<number> {
+    const now = (this.deps.now ?? Date.now)();
+    const endpoints = await this.deps.store.webhookDeliveries.dueEndpoints(now - SWEEP_GRACE_MS, now, SWEEP_MAX_ENDPOINTS);
+    for (const endpointId of endpoints) {
+      await this.deps.queue.enqueue(WEBHOOK_DELIVERY_JOB, { endpointId } satisfies DeliveryBatchJob, { jobId: `whb_${endpointId}_sweep_${now}` });
+    }
+    return endpoints.length;
   }
 
   private async purge(): Promise<number> {

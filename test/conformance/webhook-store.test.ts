@@ -20,7 +20,7 @@ function endpoint(scope: Scope, at: number, overrides: Partial<WebhookEndpoint> 
 function delivery(of: WebhookEndpoint, eventId: string, attempt: number, at: number): WebhookDelivery {
   return {
     id: idMadeAt('whdel', at), endpointId: of.id, scope: of.scope, eventId, eventType: 'api_key.created', attempt, status: 'pending',
-    responseStatus: null, latencyMs: null, error: null, createdAt: at, nextAttemptAt: at,
+    responseStatus: null, latencyMs: null, error: null, createdAt: at, nextAttemptAt: at, seriesStartedAt: at, retried: true,
   };
 }
 
@@ -82,6 +82,36 @@ describe.each(storeBackends)('webhook store conformance: $name', (backend) => {
     expect(await store.webhookDeliveries.purge(T0 + 101, 10)).toBeGreaterThanOrEqual(1);
     expect(await store.webhookDeliveries.getById(attempts[0]!.id)).toBeUndefined();
     expect(await store.webhookDeliveries.getById(attempts[1]!.id)).toBeDefined();
+  });
+
+  it('claims due attempts for one batch at a time: held from other claims until the claim ends, taken back by the same claimant', async () => {
+    const target = endpoint(scope, T0 + 300);
+    await store.webhookEndpoints.insert(target);
+    const later = { ...delivery(target, 'evt_later', 1, T0 + 300), nextAttemptAt: T0 + 5_000 };
+    const first = delivery(target, 'evt_first', 1, T0 + 301);
+    const second = delivery(target, 'evt_second', 1, T0 + 302);
+    const done = delivery(target, 'evt_done', 1, T0 + 303);
+    await store.webhookDeliveries.insert([later, second, first, done]);
+    await store.webhookDeliveries.finish(done.id, { status: 'succeeded', responseStatus: 204, latencyMs: 1, error: null, nextAttemptAt: null });
+    const ids = (rows: WebhookDelivery[]) => rows.map((d) => d.id);
+    const claim = (by: string, now: number, limit = 10) => store.webhookDeliveries.claimDue(target.id, { by, now, until: now + 1_000, limit });
+
+    expect(await store.webhookDeliveries.dueEndpoints(T0 + 400, T0 + 400, 100)).toContain(target.id);
+    expect(ids(await claim('job_a', T0 + 400, 1))).toEqual([first.id]);
+    expect(ids(await claim('job_a', T0 + 400))).toEqual([first.id, second.id]);
+    expect(await claim('job_b', T0 + 400)).toEqual([]);
+    expect(await store.webhookDeliveries.dueEndpoints(T0 + 400, T0 + 400, 100)).not.toContain(target.id);
+
+    expect(ids(await claim('job_b', T0 + 5_000))).toEqual([first.id, second.id, later.id]);
+    await store.webhookDeliveries.finish(first.id, { status: 'succeeded', responseStatus: 204, latencyMs: 1, error: null, nextAttemptAt: null });
+    expect(ids(await claim('job_c', T0 + 7_000))).toEqual([second.id, later.id]);
+    expect(await store.webhookDeliveries.claimDue('we_none', { by: 'job_c', now: T0 + 7_000, until: T0 + 8_000, limit: 10 })).toEqual([]);
+  });
+
+  it('reads events of any workspace by id, leaving out those not kept', async () => {
+    const [written] = await store.transaction((tx) => recordEvents(tx, other, [{ type: 'api_key.created', object: { id: 'key_x', object: 'api_key' } }], T0 + 400));
+    expect((await store.events.getMany([written!.id, 'evt_missing'])).map((e) => e.id)).toEqual([written!.id]);
+    expect(await store.events.getMany([])).toEqual([]);
   });
 
   it('runs the work added for written events inside their transaction, which rolls back with them', async () => {

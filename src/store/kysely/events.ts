@@ -29,6 +29,12 @@ export class KyselyEventRepo implements EventRepo {
       .execute();
   }
 
+  async getMany(ids: string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('events').selectAll().where('id', 'in', ids).execute();
+    return rows.map(toEvent);
+  }
+
   async get(scope: Scope, id: string) {
     const row = await this.scoped(scope).where('id', '=', id).executeTakeFirst();
     return row ? toEvent(row) : undefined;

@@ -1,7 +1,7 @@
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type {
-  Page, PageRequest, Scope, WebhookDelivery, WebhookDeliveryOutcome, WebhookDeliveryRepo, WebhookDeliveryStatus, WebhookEndpoint,
+  DeliveryClaim, Page, PageRequest, Scope, WebhookDelivery, WebhookDeliveryOutcome, WebhookDeliveryRepo, WebhookDeliveryStatus, WebhookEndpoint,
   WebhookEndpointChanges, WebhookEndpointRepo, WebhookEndpointStatus,
 } from '../port.js';
 import { mode, num, scopeOf } from './column-values.js';
@@ -38,6 +38,8 @@ const toDelivery = (row: DeliveryRow): WebhookDelivery => ({
   error: row.error,
   createdAt: Number(row.created_at),
   nextAttemptAt: num(row.next_attempt_at),
+  seriesStartedAt: Number(row.series_started_at ?? row.created_at),
+  retried: row.retried === null || Number(row.retried) === 1,
 });
 
 export class KyselyWebhookEndpointRepo implements WebhookEndpointRepo {
@@ -109,8 +111,30 @@ export class KyselyWebhookDeliveryRepo implements WebhookDeliveryRepo {
     await this.db.insertInto('webhook_deliveries').values(deliveries.map((d) => ({
       id: d.id, endpoint_id: d.endpointId, workspace_id: d.scope.workspaceId, livemode: mode(d.scope.livemode), event_id: d.eventId,
       event_type: d.eventType, attempt: d.attempt, status: d.status, response_status: d.responseStatus, latency_ms: d.latencyMs,
-      error: d.error, created_at: d.createdAt, next_attempt_at: d.nextAttemptAt,
+      error: d.error, created_at: d.createdAt, next_attempt_at: d.nextAttemptAt, series_started_at: d.seriesStartedAt, retried: d.retried ? 1 : 0,
+      claimed_by: null, claimed_until: null,
     }))).execute();
+  }
+
+  async claimDue(endpointId: string, claim: DeliveryClaim) {
+    const free = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
+      eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', claim.now), eb('claimed_by', '=', claim.by)]);
+    const due = this.db.selectFrom('webhook_deliveries').select('id')
+      .where('status', '=', 'pending').where('endpoint_id', '=', endpointId).where('next_attempt_at', '<=', claim.now).where(free)
+      .orderBy('next_attempt_at').limit(claim.limit);
+    // The conditions are checked again on the row itself, so two claims racing on PostgreSQL cannot both take it.
+    const rows = await this.db.updateTable('webhook_deliveries').set({ claimed_by: claim.by, claimed_until: claim.until })
+      .where('id', 'in', due).where('status', '=', 'pending').where(free)
+      .returningAll().execute();
+    return rows.map(toDelivery).sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0));
+  }
+
+  async dueEndpoints(before: number, now: number, limit: number) {
+    const rows = await this.db.selectFrom('webhook_deliveries').select('endpoint_id').distinct()
+      .where('status', '=', 'pending').where('next_attempt_at', '<', before)
+      .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', now)]))
+      .limit(limit).execute();
+    return rows.map((row) => row.endpoint_id);
   }
 
   async getById(id: string) {

@@ -1,0 +1,47 @@
+import { newId } from '../ids.js';
+import type { Queue } from '../queue/port.js';
+import type { StoredEvent, Transaction, WebhookDelivery, WebhookEndpoint } from '../store/port.js';
+
+export const WEBHOOK_DELIVERY_JOB = 'webhooks.deliver';
+
+/** A batch job: sends the due attempts of one endpoint. */
+export interface DeliveryBatchJob {
+  endpointId: string;
+}
+
+/**
+ * Attempts falling due in the same window share one batch job, which runs when the window ends:
+ * under load an endpoint gets one job (one claim, one transaction of outcomes) per window instead
+ * of one per event, at the price of up to a window's wait.
+ */
+const BATCH_WINDOW_MS = 50;
+
+/**
+ * Makes sure a batch job will look at `endpointId` once `dueAt` has passed (in `tx`). Deterministic
+ * per endpoint and window, so the attempts of a window queue one job between them.
+ */
+export async function scheduleBatch(tx: Transaction, queue: Queue, endpointId: string, dueAt: number, now: number): Promise<void> {
+  const window = Math.floor(dueAt / BATCH_WINDOW_MS) + 1;
+  const runAt = window * BATCH_WINDOW_MS;
+  await queue.enqueue(WEBHOOK_DELIVERY_JOB, { endpointId } satisfies DeliveryBatchJob, { tx, jobId: `whb_${endpointId}_${window}`, delayMs: Math.max(0, runAt - now) });
+}
+
+/** A pending attempt of an event to an endpoint, due at `dueAt`. */
+export function pendingAttempt(
+  endpoint: WebhookEndpoint, event: Pick<StoredEvent, 'id' | 'type'>, input: { attempt: number; dueAt: number; now: number; seriesStartedAt: number; retried: boolean },
+): WebhookDelivery {
+  return {
+    id: newId('whdel'), endpointId: endpoint.id, scope: endpoint.scope, eventId: event.id, eventType: event.type, attempt: input.attempt,
+    status: 'pending', responseStatus: null, latencyMs: null, error: null, createdAt: input.now, nextAttemptAt: input.dueAt,
+    seriesStartedAt: input.seriesStartedAt, retried: input.retried,
+  };
+}
+
+/** Queues attempts (rows written in `tx`) and the batch jobs that will send them. */
+export async function queueAttempts(tx: Transaction, queue: Queue, attempts: WebhookDelivery[], now: number): Promise<void> {
+  if (attempts.length === 0) return;
+  await tx.webhookDeliveries.insert(attempts);
+  const windows = new Map<string, WebhookDelivery>();
+  for (const attempt of attempts) windows.set(`${attempt.endpointId}\u0000${Math.floor(attempt.nextAttemptAt! / BATCH_WINDOW_MS)}`, attempt);
+  for (const attempt of windows.values()) await scheduleBatch(tx, queue, attempt.endpointId, attempt.nextAttemptAt!, now);
+}
