@@ -4,8 +4,12 @@
 // `agent.run.completed` are then delivered to a loopback receiver), and with that endpoint
 // disabled (events are still written; nothing is delivered) — the difference per run at p50
 // (target ≤ +0.2 ms). (b) A burst of events (API keys created by 8 clients at once, one
-// `api_key.created` each) delivered to the loopback receiver: deliveries a second, from the first
-// to the last one received (target ≥ 1,000/s embedded), beside the rate the events were made.
+// `api_key.created` each) delivered to the loopback receiver as they are made: deliveries a second
+// from the first to the last one received, which cannot exceed the rate the events were made. (c)
+// The delivery rate itself (target ≥ 1,000/s embedded): the same burst made on a server that only
+// serves the API (`--role api`: the deliveries are queued, none is sent), which then stops; a
+// server on the same database that runs jobs starts, and sends the backlog: deliveries a second
+// from the first to the last one received.
 // Run with `npm run bench:events` (builds first; KAIRO runs from dist/ in its own process).
 //
 // Options (after `npm run bench:events --`): --runs N runs per round (300) --rounds N (6)
@@ -17,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Argv } from '../support/argv.js';
 import { stopAll } from '../support/children.js';
-import { builtCli, httpClient, startKairo, type HttpClient } from '../support/kairo.js';
+import { builtCli, httpClient, serveKairo, startKairo, type HttpClient, type Kairo } from '../support/kairo.js';
 import { ms, stats, table } from '../support/stats.js';
 
 const TARGET_RUN_OVERHEAD_MS = 0.2;
@@ -81,6 +85,46 @@ async function runs(client: HttpClient, agentId: string, count: number): Promise
   return latencies;
 }
 
+/** `count` API keys created by 8 clients at once (an `api_key.created` event each); the rate they were made a second. */
+async function burst(kairo: Kairo, count: number): Promise<number> {
+  const makers = httpClient(kairo, 8);
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < count) {
+      next += 1;
+      await expectStatus(makers.request('POST', '/v1/api_keys', { name: `burst-${next}` }), 201, 'key');
+    }
+  }));
+  const madePerSecond = (count * 1000) / (performance.now() - started);
+  await makers.close();
+  return madePerSecond;
+}
+
+/** Waits (up to two minutes) for `count` deliveries; how many came, and at what rate from the first to the last. */
+async function arrived(receiver: { arrivals: Map<string, number> }, count: number): Promise<{ count: number; spanMs: number; perSecond: number }> {
+  const deadline = performance.now() + 120_000;
+  while (receiver.arrivals.size < count && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const times = [...receiver.arrivals.values()].sort((a, b) => a - b);
+  const spanMs = times.length > 1 ? times.at(-1)! - times[0]! : NaN;
+  return { count: times.length, spanMs, perSecond: ((times.length - 1) * 1000) / spanMs };
+}
+
+/** Stops a server (SIGTERM: it drains and exits) and waits until it has. */
+async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (performance.now() > deadline) throw new Error(`server ${pid} did not stop`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   console.log(`bench/events: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), SQLite, local queue, wait-mode runs on the simulator`);
@@ -88,6 +132,7 @@ async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kairo-bench-events-'));
   const receiver = await startReceiver();
   try {
+    let deliveries = { count: 0, spanMs: NaN, perSecond: NaN };
     const kairo = await startKairo({ cli: options.cli, dataDir, name: 'bench-events', cpuProfDir: undefined, serveArgs: ['--outbound-allow-cidrs', '127.0.0.0/8'] });
     const client = httpClient(kairo, 1);
     const agent = await expectStatus(client.request('POST', '/v1/agents', { name: 'bench', model: 'kairo/simulator', instructions: 'Answer briefly.' }), 201, 'agent');
@@ -118,34 +163,39 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     receiver.arrivals.clear();
-    const makers = httpClient(kairo, 8);
-    const made: string[] = [];
-    const madeStarted = performance.now();
-    let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < options.events) {
-        next += 1;
-        made.push((await expectStatus(makers.request('POST', '/v1/api_keys', { name: `burst-${next}` }), 201, 'key')).id);
-      }
-    }));
-    const madeMs = performance.now() - madeStarted;
-    const deadline = performance.now() + 120_000;
-    while (receiver.arrivals.size < options.events && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    const times = [...receiver.arrivals.values()].sort((a, b) => a - b);
-    const spanMs = times.length > 1 ? times.at(-1)! - times[0]! : NaN;
-    const perSecond = ((times.length - 1) * 1000) / spanMs;
-    const madePerSecond = (options.events * 1000) / madeMs;
+    const madePerSecond = await burst(kairo, options.events);
+    const live = await arrived(receiver, options.events);
     console.log('');
-    console.log(`  burst: ${options.events} events made by 8 clients in ${(madeMs / 1000).toFixed(2)} s (${madePerSecond.toFixed(0)}/s); ` +
-      `${times.length} delivered, first to last in ${(spanMs / 1000).toFixed(2)} s: ${perSecond.toFixed(0)} deliveries/s` +
-      (perSecond >= madePerSecond * 0.95 ? ' (bounded by the rate events were made: a lower bound of the delivery rate)' : ''));
-    await makers.close();
+    console.log(`  (b) as they are made: ${options.events} events made by 8 clients at ${madePerSecond.toFixed(0)}/s; ` +
+      `${live.count} delivered, first to last in ${(live.spanMs / 1000).toFixed(2)} s: ${live.perSecond.toFixed(0)} deliveries/s (bounded by the rate they were made)`);
     await client.close();
+
+    // (c) A backlog: queued by a server that only serves the API, sent by one that runs jobs.
+    receiver.arrivals.clear();
+    const backlogDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kairo-bench-events-backlog-'));
+    try {
+      const serveArgs = ['--outbound-allow-cidrs', '127.0.0.0/8'];
+      const apiOnly = await startKairo({ cli: options.cli, dataDir: backlogDir, name: 'bench-events-backlog', cpuProfDir: undefined, serveArgs: [...serveArgs, '--role', 'api'] });
+      const setup = httpClient(apiOnly, 1);
+      await expectStatus(setup.request('POST', '/v1/webhook_endpoints', { url: receiver.url, enabled_events: ['api_key.created'] }), 201, 'endpoint');
+      await setup.close();
+      await burst(apiOnly, options.events);
+      await stopProcess(apiOnly.pid);
+      if (receiver.arrivals.size > 0) throw new Error('the API-only server sent deliveries');
+      await serveKairo(options.cli, ['--data', backlogDir, ...serveArgs]);
+      const backlog = await arrived(receiver, options.events);
+      console.log(`  (c) a backlog of ${options.events}: ${backlog.count} delivered, first to last in ${(backlog.spanMs / 1000).toFixed(2)} s: ${backlog.perSecond.toFixed(0)} deliveries/s`);
+      deliveries = backlog;
+    } finally {
+      await stopAll();
+      await fs.rm(backlogDir, { recursive: true, force: true });
+    }
 
     console.log('');
     const verdict = (ok: boolean, text: string) => console.log(`  ${ok ? 'PASS' : 'FAIL'}  ${text}`);
     verdict(overhead <= TARGET_RUN_OVERHEAD_MS, `events and one subscribed endpoint add ${overhead.toFixed(2)} ms per run at p50 (target ≤ +${TARGET_RUN_OVERHEAD_MS} ms)`);
-    verdict(times.length === options.events && perSecond >= TARGET_DELIVERIES_PER_SECOND, `${perSecond.toFixed(0)} deliveries/s to a loopback receiver, ${times.length} of ${options.events} delivered (target ≥ ${TARGET_DELIVERIES_PER_SECOND}/s)`);
+    verdict(deliveries.count === options.events && deliveries.perSecond >= TARGET_DELIVERIES_PER_SECOND,
+      `${deliveries.perSecond.toFixed(0)} deliveries/s to a loopback receiver, ${deliveries.count} of ${options.events} delivered (target ≥ ${TARGET_DELIVERIES_PER_SECOND}/s)`);
     console.log(`  load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min)`);
   } finally {
     await stopAll();
