@@ -210,6 +210,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.post('/v1/agents/:id/runs', {
+    config: { errors: ['agent_not_active', 'budget_exceeded', 'concurrency_limited'], eventStream: 'body' },
     schema: {
       operationId: 'agents.runs.create',
       tags: ['Runs'], summary: 'Run an agent',
@@ -245,6 +246,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.get('/v1/agents/:id/runs/:run_id', {
+    config: { eventStream: 'accept' },
     schema: {
       operationId: 'agents.runs.retrieve',
       tags: ['Runs'], summary: 'Get a run',
@@ -268,10 +270,12 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.post('/v1/agents/:id/runs/:run_id/cancel', {
+    config: { errors: ['run_not_cancellable'] },
     schema: { operationId: 'agents.runs.cancel', description: 'Stops a queued, running or waiting run; a run that has already finished answers 409 `run_not_cancellable`.', tags: ['Runs'], summary: 'Cancel a run', params: RunParams, body: StrictObject({}), response: { 200: RunObject } },
   }, async (request) => runView(await engine.cancel(await findRun(request, request.params))));
 
   app.post('/v1/agents/:id/runs/:run_id/tool_outputs', {
+    config: { errors: ['run_not_waiting'] },
     schema: {
       operationId: 'agents.runs.submit_tool_outputs',
       tags: ['Runs'], summary: 'Submit tool outputs or approvals for a run in requires_action',

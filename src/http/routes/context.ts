@@ -41,6 +41,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   const httpConfig = (http: Static<typeof HttpConfigInput> | undefined) => httpChange(http) as (Partial<HttpSourceConfig> & { url: string }) | undefined;
 
   app.post('/v1/context/sources', {
+    config: { errors: ['source_name_taken'] },
     schema: {
       operationId: 'context.sources.create',
       tags: ['Context'],
@@ -83,6 +84,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   }, async (request) => viewOf(await context.sources.resolve(authOf(request).scope, request.params.id)));
 
   app.patch('/v1/context/sources/:id', {
+    config: { errors: ['source_name_taken'] },
     schema: {
       operationId: 'context.sources.update',
       tags: ['Context'],
@@ -126,6 +128,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
     const uploads = scope.withTypeProvider<TypeBoxTypeProvider>();
     const { maxUploadBytes, maxFileBytes } = context.uploadLimits;
     uploads.post('/v1/context/sources/:id/documents', {
+      config: { errors: ['quota_exceeded', 'document_too_large', 'unsupported_file_type', 'document_unreadable', 'document_empty', 'embedding_failed'] },
       bodyLimit: maxUploadBytes,
       schema: {
         operationId: 'context.sources.documents.create',
@@ -211,6 +214,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.post('/v1/context/query', {
+    config: { errors: ['embedding_failed'] },
     schema: {
       operationId: 'context.query',
       tags: ['Context'],

@@ -234,6 +234,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   }, async (request) => workflowView(await workflows.replace(authOf(request).scope, request.params.id, request.body)));
 
   app.delete('/v1/workflows/:id', {
+    config: { errors: ['workflow_has_active_runs'] },
     schema: {
       operationId: 'workflows.delete',
       tags: ['Workflows'], summary: 'Delete a workflow',
@@ -254,6 +255,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.post('/v1/workflows/:id/runs', {
+    config: { eventStream: 'body' },
     schema: {
       operationId: 'workflows.runs.create',
       tags: ['Workflows'], summary: 'Start a workflow run',
@@ -294,6 +296,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.get('/v1/workflows/:id/runs/:run_id', {
+    config: { eventStream: 'accept' },
     schema: {
       operationId: 'workflows.runs.retrieve',
       tags: ['Workflows'], summary: 'Get a workflow run with the state of each step',
@@ -312,6 +315,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.post('/v1/workflows/:id/runs/:run_id/cancel', {
+    config: { errors: ['run_not_cancellable'] },
     schema: {
       operationId: 'workflows.runs.cancel',
       tags: ['Workflows'], summary: 'Cancel a workflow run',
@@ -326,6 +330,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.post('/v1/workflows/:id/runs/:run_id/resume', {
+    config: { errors: ['run_not_waiting'] },
     schema: {
       operationId: 'workflows.runs.resume',
       tags: ['Workflows'], summary: 'Resume a run waiting in an approval step',
