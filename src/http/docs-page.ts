@@ -59,6 +59,8 @@ const referenceOptions = {
   showDeveloperTools: 'never',
   documentDownloadType: 'json',
   showOperationId: true,
+  // The schemas appear where operations use them; a separate "Models" list would clash with the Models area.
+  hideModels: true,
   persistAuth: false,
   metaData: { title: 'KAIRO API reference' },
   customCss: BRANDING_CSS,
