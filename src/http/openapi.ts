@@ -4,6 +4,7 @@ import type { ErrorCode } from '../errors.js';
 import { ErrorResponse } from './schemas.js';
 import { completeOperation, documentPath, routeFacts, sharedComponents, type RouteFacts } from './openapi-operations.js';
 import { registerDocsPage } from './docs-page.js';
+import { addExamples } from './openapi-examples.js';
 
 /** The areas of the API, in the order the reference shows them; every operation names one as its tag. */
 export const apiTags = [
@@ -70,6 +71,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       for (const [method, operation] of Object.entries<Record<string, any>>(item)) {
         const facts = routes.get(`${method.toUpperCase()} ${path}`);
         if (facts) for (const code of completeOperation(operation, facts)) codes.add(code);
+        addExamples(operation);
         // A tag no area above describes still gets listed, so that the reference shows its operations.
         for (const tag of operation.tags ?? []) {
           if (!tags.has(tag)) generated.tags.push({ name: tag });

@@ -35,7 +35,8 @@ async function lint(doc: OpenApiDoc): Promise<LintReport> {
 
 describe('the served OpenAPI document', () => {
   let server: TestServer;
-  let doc: OpenApiDoc & Record<string, any>;
+  // Read freely: the assertions below say what shape they expect.
+  let doc: any;
 
   beforeAll(async () => {
     server = await startTestServer('sqlite');
@@ -121,5 +122,19 @@ describe('the served OpenAPI document', () => {
     expect(doc.paths['/v1/workflows/{id}/runs/{run_id}'].get.responses['200'].content['text/event-stream']).toBeDefined();
     expect(doc.paths['/v1/agents/{id}'].get.responses['200'].content['text/event-stream']).toBeUndefined();
     expect(doc.paths['/v1/agents'].post.responses['201'].headers['KAIRO-Budget-Remaining-USD']).toBeUndefined();
+  });
+
+  it('shows request and response examples of the create and run operations (the lint checks them against the schemas)', () => {
+    const json = (path: string, method: string) => doc.paths[path][method];
+    for (const [path, method, status] of [
+      ['/v1/agents', 'post', '201'], ['/v1/agents/{id}/runs', 'post', '200'], ['/v1/workflows/{id}/runs', 'post', '200'],
+      ['/v1/context/sources', 'post', '201'], ['/v1/context/sources/{id}/documents', 'post', '201'], ['/v1/context/query', 'post', '200'],
+    ] as const) {
+      const op = json(path, method);
+      expect(Object.keys(op.requestBody.content['application/json'].examples ?? {}).length, `${method} ${path}`).toBeGreaterThan(0);
+      expect(op.responses[status].content['application/json'].example, `${method} ${path} ${status}`).toBeTypeOf('object');
+    }
+    expect(Object.keys(json('/v1/agents/{id}/runs', 'post').requestBody.content['application/json'].examples)).toEqual(['wait', 'stream', 'background']);
+    expect(json('/v1/budgets', 'post').requestBody.content['application/json'].example).toMatchObject({ period: 'month' });
   });
 });
