@@ -151,6 +151,6 @@ export function addExamples(operation: Record<string, any>): void {
   }
   for (const [status, value] of Object.entries(examples.responses ?? {})) {
     const media = operation.responses?.[status]?.content?.['application/json'];
-    if (media) media.example = value;
+    if (media) media.examples = { [status]: { summary: operation.responses[status].description, value } };
   }
 }

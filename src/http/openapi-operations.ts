@@ -133,6 +133,13 @@ export function sharedComponents(codes: Iterable<ErrorCode>): Record<string, Rec
   };
 }
 
+/** What a success status means where the route's schema gives no description of its own. */
+const SUCCESS_DESCRIPTIONS: Record<string, string> = {
+  '200': 'Succeeded.',
+  '201': 'Created.',
+  '202': 'Accepted: the work goes on in the background; poll or stream the object to follow it.',
+};
+
 const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
 const EVENT_STREAM_EXAMPLE = 'id: 1\nevent: run.created\ndata: {"id":"run_…","status":"queued","sequence":1}\n\n' +
@@ -159,13 +166,14 @@ export function completeOperation(operation: Record<string, any>, route: RouteFa
   const responses: Record<string, any> = {};
   for (const [status, response] of Object.entries<Record<string, any>>(operation.responses ?? {})) {
     if (!/^2\d\d$/.test(status)) continue;
+    if (response.description === 'Default Response') response.description = SUCCESS_DESCRIPTIONS[status] ?? 'Succeeded.';
     response.headers = {
       ...common, ...limited,
       ...(route.method === 'POST' && !route.isPublic ? { 'Idempotent-Replayed': headerRef('Idempotent-Replayed') } : {}),
       ...(codes.includes('budget_exceeded') ? { [REMAINING_USD_HEADER]: headerRef(REMAINING_USD_HEADER), [REMAINING_TOKENS_HEADER]: headerRef(REMAINING_TOKENS_HEADER) } : {}),
     };
     if (route.eventStream && status === '200') {
-      response.description = `${response.description === 'Default Response' ? 'The run' : response.description}; or, ${route.eventStream === 'body' ? 'with `stream: true`' : 'with `Accept: text/event-stream`'}, its events as server-sent events.`;
+      response.description = `${response.description === SUCCESS_DESCRIPTIONS['200'] ? 'The run.' : response.description} Or, ${route.eventStream === 'body' ? 'with `stream: true`' : 'with `Accept: text/event-stream`'}, its events as server-sent events.`;
       response.content = {
         ...response.content,
         'text/event-stream': {

@@ -132,7 +132,7 @@ describe('the served OpenAPI document', () => {
     ] as const) {
       const op = json(path, method);
       expect(Object.keys(op.requestBody.content['application/json'].examples ?? {}).length, `${method} ${path}`).toBeGreaterThan(0);
-      expect(op.responses[status].content['application/json'].example, `${method} ${path} ${status}`).toBeTypeOf('object');
+      expect(op.responses[status].content['application/json'].examples?.[status]?.value, `${method} ${path} ${status}`).toBeTypeOf('object');
     }
     expect(Object.keys(json('/v1/agents/{id}/runs', 'post').requestBody.content['application/json'].examples)).toEqual(['wait', 'stream', 'background']);
     expect(json('/v1/budgets', 'post').requestBody.content['application/json'].example).toMatchObject({ period: 'month' });
