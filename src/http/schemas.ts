@@ -1,4 +1,5 @@
 import { Type, type TSchema, type TProperties } from 'typebox';
+import { errorCatalogue, type ErrorCode, type ErrorType } from '../errors.js';
 
 /** The list cursors (see PaginationQuery). */
 const AfterCursor = Type.Optional(Type.String({ maxLength: 64, description: 'Return objects older than this id. Not together with before.' }));
@@ -32,11 +33,12 @@ export { toNullableTimestamp, toTimestamp } from '../timestamps.js';
 export const ErrorResponse = Type.Object(
   {
     error: Type.Object({
-      type: Type.String({ description: 'Kind of error, e.g. invalid_request_error.' }),
-      code: Type.String({ description: 'Stable machine-readable code.' }),
-      message: Type.String(),
+      // Plain string enums (not unions of literals), which Fastify serializes without checking each alternative.
+      type: Type.Unsafe<ErrorType>({ type: 'string', enum: [...new Set(Object.values(errorCatalogue).map((spec) => spec.type))], description: 'The family of the error.' }),
+      code: Type.Unsafe<ErrorCode>({ type: 'string', enum: Object.keys(errorCatalogue), description: 'Stable machine-readable code (docs/api.md lists them all).' }),
+      message: Type.String({ description: 'For people; may change.' }),
       param: Type.Optional(Type.String({ description: 'The request field the error is about.' })),
-      request_id: Type.String(),
+      request_id: Type.String({ description: 'The id of the request (`req_…`), as in X-Request-Id.' }),
     }),
   },
   { $id: 'ErrorResponse', description: 'Every error response has this shape.' },

@@ -184,8 +184,28 @@ describe.each(backends)('platform API on %s', (backend) => {
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/status', '/v1/workspace', '/v1/api_keys', '/v1/api_keys/{id}']));
     expect(doc.body.paths['/v1/workspace'].get.security).toEqual([{ bearerAuth: [] }]);
-    const page = await fetch(`${server.url}/docs/`);
+    expect(doc.body.paths['/v1/status'].get.security).toEqual([]);
+    expect(doc.body.paths['/v1/api_keys'].post.operationId).toBe('api_keys.create');
+
+    // The reference page loads Scalar's bundle and its set-up from KAIRO itself, and nothing else.
+    const page = await fetch(`${server.url}/docs`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('<html');
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).toContain("connect-src 'self';");
+    const html = await page.text();
+    const scripts = [...html.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]);
+    expect(scripts).toEqual(['/docs/assets/scalar.js', '/docs/assets/reference.js']);
+    expect(html).not.toMatch(/https?:\/\//);
+    const setup = await fetch(`${server.url}/docs/assets/reference.js`);
+    expect(setup.status).toBe(200);
+    expect(await setup.text()).toContain('"url":"/v1/openapi.json","withDefaultFonts":false,"telemetry":false');
+    const bundle = await fetch(`${server.url}/docs/assets/scalar.js`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await bundle.text()).toContain('createApiReference');
+    expect((await fetch(`${server.url}/docs/static/index.html`)).status).toBe(404);
   });
 });

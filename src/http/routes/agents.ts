@@ -158,6 +158,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
 
   app.post('/v1/agents', {
     schema: {
+      operationId: 'agents.create',
       tags: ['Agents'], summary: 'Create an agent',
       description: 'The agent is active at once. `model: "auto"` routes each run to the best available model; `context` attaches context sources by name or id.',
       body: CreateAgentBody, response: { 201: AgentObject },
@@ -170,6 +171,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
 
   app.get('/v1/agents', {
     schema: {
+      operationId: 'agents.list', description: 'The agents of the workspace and mode, newest first; filter by `status`.',
       tags: ['Agents'], summary: 'List agents',
       querystring: StrictObject({ ...PaginationQuery.properties, status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('archived')])) }),
       response: { 200: ListOf(AgentObject) },
@@ -181,15 +183,16 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.get('/v1/agents/:id', {
-    schema: { tags: ['Agents'], summary: 'Get an agent', params: AgentParams, response: { 200: AgentObject } },
+    schema: { operationId: 'agents.retrieve', description: 'The agent with its current version\'s configuration.', tags: ['Agents'], summary: 'Get an agent', params: AgentParams, response: { 200: AgentObject } },
   }, async (request) => agentView(await agents.get(authOf(request).scope, request.params.id)));
 
   app.patch('/v1/agents/:id', {
-    schema: { tags: ['Agents'], summary: 'Update an agent (a configuration change makes a new version)', params: AgentParams, body: UpdateAgentBody, response: { 200: AgentObject } },
+    schema: { operationId: 'agents.update', description: 'Fields sent are changed. A change to the configuration (model, instructions, tools, context…) makes a new version; runs already started keep theirs.', tags: ['Agents'], summary: 'Update an agent (a configuration change makes a new version)', params: AgentParams, body: UpdateAgentBody, response: { 200: AgentObject } },
   }, async (request) => agentView(await agents.update(authOf(request).scope, request.params.id, toInput(request.body))));
 
   app.delete('/v1/agents/:id', {
     schema: {
+      operationId: 'agents.delete', description: 'The agent can no longer be run; its past runs stay readable.',
       tags: ['Agents'], summary: 'Delete an agent', params: AgentParams,
       response: { 200: Type.Object({ object: Type.Literal('agent'), id: Type.String(), deleted: Type.Literal(true) }) },
     },
@@ -199,7 +202,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.get('/v1/agents/:id/versions', {
-    schema: { tags: ['Agents'], summary: 'List the versions of an agent', params: AgentParams, querystring: PaginationQuery, response: { 200: ListOf(VersionObject) } },
+    schema: { operationId: 'agents.versions.list', description: 'Every configuration the agent has had, newest first.', tags: ['Agents'], summary: 'List the versions of an agent', params: AgentParams, querystring: PaginationQuery, response: { 200: ListOf(VersionObject) } },
   }, async (request) => {
     const q = request.query;
     const page = await agents.versions(authOf(request).scope, request.params.id, { limit: q.limit ?? 20, after: q.after, before: q.before });
@@ -207,8 +210,10 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.post('/v1/agents/:id/runs', {
+    config: { errors: ['agent_not_active', 'budget_exceeded', 'concurrency_limited'], eventStream: 'body' },
     schema: {
-      tags: ['Agents'], summary: 'Run an agent',
+      operationId: 'agents.runs.create',
+      tags: ['Runs'], summary: 'Run an agent',
       description: 'Waits for the result by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once.',
       params: AgentParams, body: CreateRunBody, response: { 200: RunObject, 202: RunObject },
     },
@@ -231,7 +236,7 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.get('/v1/agents/:id/runs', {
-    schema: { tags: ['Agents'], summary: 'List runs of an agent', params: AgentParams, querystring: PaginationQuery, response: { 200: ListOf(RunObject) } },
+    schema: { operationId: 'agents.runs.list', description: 'The runs of the agent, newest first.', tags: ['Runs'], summary: 'List runs of an agent', params: AgentParams, querystring: PaginationQuery, response: { 200: ListOf(RunObject) } },
   }, async (request) => {
     const auth = authOf(request);
     const agent = await agents.get(auth.scope, request.params.id);
@@ -241,8 +246,10 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.get('/v1/agents/:id/runs/:run_id', {
+    config: { eventStream: 'accept' },
     schema: {
-      tags: ['Agents'], summary: 'Get a run',
+      operationId: 'agents.runs.retrieve',
+      tags: ['Runs'], summary: 'Get a run',
       description: 'With `Accept: text/event-stream`, streams the run\'s events; `Last-Event-ID` resumes after that event.',
       params: RunParams, response: { 200: RunObject },
     },
@@ -263,12 +270,15 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.post('/v1/agents/:id/runs/:run_id/cancel', {
-    schema: { tags: ['Agents'], summary: 'Cancel a run', params: RunParams, body: StrictObject({}), response: { 200: RunObject } },
+    config: { errors: ['run_not_cancellable'] },
+    schema: { operationId: 'agents.runs.cancel', description: 'Stops a queued, running or waiting run; a run that has already finished answers 409 `run_not_cancellable`.', tags: ['Runs'], summary: 'Cancel a run', params: RunParams, body: StrictObject({}), response: { 200: RunObject } },
   }, async (request) => runView(await engine.cancel(await findRun(request, request.params))));
 
   app.post('/v1/agents/:id/runs/:run_id/tool_outputs', {
+    config: { errors: ['run_not_waiting'] },
     schema: {
-      tags: ['Agents'], summary: 'Submit tool outputs or approvals for a run in requires_action',
+      operationId: 'agents.runs.submit_tool_outputs',
+      tags: ['Runs'], summary: 'Submit tool outputs or approvals for a run in requires_action',
       description: 'Answer every pending call once: `output` for function tools, `approve` (and optional `reason`) for tools that need approval.',
       params: RunParams, body: ToolOutputsBody, response: { 200: RunObject, 202: RunObject },
     },
@@ -281,7 +291,8 @@ export async function agentRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
 
   app.get('/v1/threads/:id/messages', {
     schema: {
-      tags: ['Agents'], summary: "A thread's messages, newest first",
+      operationId: 'threads.messages.list', description: 'The messages of a conversation thread that runs continue, newest first.',
+      tags: ['Runs'], summary: "A thread's messages, newest first",
       params: AgentParams, querystring: PaginationQuery,
       response: { 200: ListOf(Type.Object({ object: Type.Literal('thread_message'), id: Type.String(), thread_id: Type.String(), run_id: Type.Union([Type.String(), Type.Null()]), role: Type.String(), content: Json, created_at: Timestamp })) },
     },

@@ -175,6 +175,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
 
   app.get('/v1/analytics/usage', {
     schema: {
+      operationId: 'analytics.usage',
       tags, summary: 'Usage per bucket: requests, runs, workflow runs, steps, tokens, errors',
       description: 'Figures come from rollups kept as runs finish and requests end (requests about a second later). Grouping by a dimension a kind of work does not have (requests by model, say) puts that work in a group whose field is null.',
       querystring: StrictObject(BucketQueryFields), response: { 200: BucketPage(UsageResult) },
@@ -183,6 +184,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
 
   app.get('/v1/analytics/costs', {
     schema: {
+      operationId: 'analytics.costs',
       tags, summary: 'Costs per bucket, with totals',
       description: 'What agent runs cost, fixed when each model call ended at the prices of the time. In test mode costs are notional (`cost_notional: true`).',
       querystring: StrictObject(BucketQueryFields),
@@ -192,6 +194,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
 
   app.get('/v1/analytics/latency', {
     schema: {
+      operationId: 'analytics.latency',
       tags, summary: 'Latency percentiles of agent runs: total, queue, retrieval, model, time to first token, tools',
       description: 'Percentiles come from DDSketch sketches with 1 % relative accuracy: each value is within 1 % of the exact percentile of the same runs.',
       querystring: StrictObject({
@@ -207,6 +210,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
 
   app.get('/v1/analytics/models', {
     schema: {
+      operationId: 'analytics.models', description: 'Per model over the period: calls, tokens, cost, error rate and latency, how often `auto` routing chose it and how often a fallback was used.',
       tags, summary: 'Per model: calls, tokens, cost, error rate, latency, auto routing choices and fallbacks',
       querystring: StrictObject({ ...BucketQueryFields, percentiles: PercentilesField }),
       response: { 200: BucketPage(ModelResult, { cost_notional: Type.Boolean() }) },
@@ -215,6 +219,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
 
   app.get('/v1/analytics/traces', {
     schema: {
+      operationId: 'analytics.traces.list', description: 'Agent runs and workflow runs as traces, newest first; filter by type, status, model, latency, cost and time.',
       tags, summary: 'List traces: agent runs and workflow runs, newest first',
       querystring: StrictObject({
         ...PaginationQuery.properties,
@@ -242,6 +247,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
 
   app.get('/v1/analytics/traces/:id', {
     schema: {
+      operationId: 'analytics.traces.retrieve', description: 'One trace by its run id: the span tree with timings, tokens, cost and status, the routing decision, and the traces it started.',
       tags, summary: 'A trace: its span tree with timings, tokens, cost and status, the routing decision, and the traces it started',
       params: IdParams('A run id (run_…) or workflow run id (wfrun_…).'), response: { 200: TraceDetail },
     },
@@ -249,6 +255,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
 
   app.get('/v1/requests', {
     schema: {
+      operationId: 'requests.list',
       tags, summary: 'List API requests, newest first',
       description: 'Every authenticated request: id, time, key, route, status, latency, error code, idempotency key and the run it created. Never bodies or secrets. Kept 7 days by default; written about a second after each request ends.',
       querystring: StrictObject({
@@ -271,6 +278,6 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
   });
 
   app.get('/v1/requests/:id', {
-    schema: { tags, summary: 'Get a logged API request', params: IdParams('A request id (req_…), as X-Request-Id gave it.'), response: { 200: RequestObject } },
+    schema: { operationId: 'requests.retrieve', description: 'One entry of the request log, by the request id `X-Request-Id` gave.', tags, summary: 'Get a logged API request', params: IdParams('A request id (req_…), as X-Request-Id gave it.'), response: { 200: RequestObject } },
   }, async (request) => requestView(await requestLog.get(authOf(request).scope, request.params.id)));
 }

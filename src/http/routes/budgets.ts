@@ -46,6 +46,7 @@ export async function budgetRoutes(fastify: FastifyInstance, deps: AppDeps): Pro
 
   app.post('/v1/budgets', {
     schema: {
+      operationId: 'budgets.create',
       tags, summary: 'Create a budget',
       description: 'Set `limit_usd`, `limit_tokens` or both. A hard budget refuses runs once used up (403 `budget_exceeded`).',
       body: StrictObject({
@@ -60,7 +61,7 @@ export async function budgetRoutes(fastify: FastifyInstance, deps: AppDeps): Pro
   });
 
   app.get('/v1/budgets', {
-    schema: { tags, summary: 'List budgets, newest first', querystring: PaginationQuery, response: { 200: ListOf(BudgetObject) } },
+    schema: { operationId: 'budgets.list', description: 'The budgets of the workspace and mode, newest first, each with its usage in the current period.', tags, summary: 'List budgets, newest first', querystring: PaginationQuery, response: { 200: ListOf(BudgetObject) } },
   }, async (request) => {
     const q = request.query;
     const page = await budgets.list(authOf(request).scope, { limit: q.limit ?? 20, after: q.after, before: q.before });
@@ -68,7 +69,7 @@ export async function budgetRoutes(fastify: FastifyInstance, deps: AppDeps): Pro
   });
 
   app.get('/v1/budgets/:id', {
-    schema: { tags, summary: 'Get a budget, with its usage in the current period', params, response: { 200: BudgetObject } },
+    schema: { operationId: 'budgets.retrieve', description: 'The budget with its usage in the current period and its status.', tags, summary: 'Get a budget, with its usage in the current period', params, response: { 200: BudgetObject } },
   }, async (request) => {
     const found = await budgets.get(authOf(request).scope, request.params.id);
     return budgetView(found.budget, found.usage);
@@ -76,6 +77,7 @@ export async function budgetRoutes(fastify: FastifyInstance, deps: AppDeps): Pro
 
   app.patch('/v1/budgets/:id', {
     schema: {
+      operationId: 'budgets.update',
       tags, summary: 'Update a budget',
       description: 'Fields sent are changed (a limit set to null is removed; one must remain). A new period, limit or thresholds reports thresholds afresh.',
       params,
@@ -92,6 +94,7 @@ export async function budgetRoutes(fastify: FastifyInstance, deps: AppDeps): Pro
 
   app.delete('/v1/budgets/:id', {
     schema: {
+      operationId: 'budgets.delete', description: 'The budget no longer counts usage or refuses runs.',
       tags, summary: 'Delete a budget', params,
       response: { 200: Type.Object({ object: Type.Literal('budget'), id: Type.String(), deleted: Type.Literal(true) }) },
     },

@@ -41,7 +41,9 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   const httpConfig = (http: Static<typeof HttpConfigInput> | undefined) => httpChange(http) as (Partial<HttpSourceConfig> & { url: string }) | undefined;
 
   app.post('/v1/context/sources', {
+    config: { errors: ['source_name_taken'] },
     schema: {
+      operationId: 'context.sources.create',
       tags: ['Context'],
       summary: 'Create a context source',
       description: 'A `documents` source holds what you push; `url` fetches web pages; `http` fetches a JSON endpoint. url and http sources are fetched right after creation and then every `refresh_interval_seconds`.',
@@ -68,7 +70,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.get('/v1/context/sources', {
-    schema: { tags: ['Context'], summary: 'List context sources', querystring: PaginationQuery, response: { 200: ListOf(SourceObject) } },
+    schema: { operationId: 'context.sources.list', description: 'The context sources of the workspace and mode, newest first.', tags: ['Context'], summary: 'List context sources', querystring: PaginationQuery, response: { 200: ListOf(SourceObject) } },
   }, async (request) => {
     const auth = authOf(request);
     const page = await context.sources.list(auth.scope, { limit: request.query.limit ?? 20, after: request.query.after, before: request.query.before });
@@ -78,11 +80,13 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.get('/v1/context/sources/:id', {
-    schema: { tags: ['Context'], summary: 'Get a context source (by id or name)', params: SourceParams, response: { 200: SourceObject } },
+    schema: { operationId: 'context.sources.retrieve', description: 'The source named in the URL by its id (`src_…`) or its name.', tags: ['Context'], summary: 'Get a context source (by id or name)', params: SourceParams, response: { 200: SourceObject } },
   }, async (request) => viewOf(await context.sources.resolve(authOf(request).scope, request.params.id)));
 
   app.patch('/v1/context/sources/:id', {
+    config: { errors: ['source_name_taken'] },
     schema: {
+      operationId: 'context.sources.update',
       tags: ['Context'],
       summary: 'Update a context source',
       description: 'The type, embedding model and chunking are fixed at creation. `http` is merged into the stored settings. Changing urls or http fetches the source again.',
@@ -107,6 +111,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.delete('/v1/context/sources/:id', {
     schema: {
+      operationId: 'context.sources.delete', description: 'Deletes the source, its documents and their chunks; agents that name it no longer retrieve from it.',
       tags: ['Context'],
       summary: 'Delete a context source with its documents and chunks',
       params: SourceParams,
@@ -123,8 +128,10 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
     const uploads = scope.withTypeProvider<TypeBoxTypeProvider>();
     const { maxUploadBytes, maxFileBytes } = context.uploadLimits;
     uploads.post('/v1/context/sources/:id/documents', {
+      config: { errors: ['quota_exceeded', 'document_too_large', 'unsupported_file_type', 'document_unreadable', 'document_empty', 'embedding_failed'] },
       bodyLimit: maxUploadBytes,
       schema: {
+        operationId: 'context.sources.documents.create',
         'x-body-limit': maxUploadBytes,
         tags: ['Context'],
         summary: 'Ingest documents',
@@ -157,7 +164,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.get('/v1/context/sources/:id/documents', {
-    schema: { tags: ['Context'], summary: 'List documents of a source, with their indexing status', params: SourceParams, querystring: DocumentListQuery, response: { 200: ListOf(DocumentObject) } },
+    schema: { operationId: 'context.sources.documents.list', description: 'Newest first; `status` says whether each document is indexed yet.', tags: ['Context'], summary: 'List documents of a source, with their indexing status', params: SourceParams, querystring: DocumentListQuery, response: { 200: ListOf(DocumentObject) } },
   }, async (request) => {
     const auth = authOf(request);
     const source = await context.sources.resolve(auth.scope, request.params.id);
@@ -167,7 +174,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.get('/v1/context/sources/:id/documents/:document_id', {
-    schema: { tags: ['Context'], summary: 'Get a document', params: DocumentParams, response: { 200: DocumentObject } },
+    schema: { operationId: 'context.sources.documents.retrieve', description: 'One document of the source, with its indexing status.', tags: ['Context'], summary: 'Get a document', params: DocumentParams, response: { 200: DocumentObject } },
   }, async (request) => {
     const auth = authOf(request);
     const source = await context.sources.resolve(auth.scope, request.params.id);
@@ -176,6 +183,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.delete('/v1/context/sources/:id/documents/:document_id', {
     schema: {
+      operationId: 'context.sources.documents.delete', description: 'Deletes the document and its chunks: they are no longer retrieved.',
       tags: ['Context'],
       summary: 'Delete a document and its chunks',
       params: DocumentParams,
@@ -190,6 +198,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.post('/v1/context/sources/:id/refresh', {
     schema: {
+      operationId: 'context.sources.refresh',
       tags: ['Context'],
       summary: 'Refresh a url or http source now',
       description: 'Queues a fetch of the source (202). Unchanged pages and items are not re-embedded. Two refreshes of one source never run at once.',
@@ -205,7 +214,9 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.post('/v1/context/query', {
+    config: { errors: ['embedding_failed'] },
     schema: {
+      operationId: 'context.query',
       tags: ['Context'],
       summary: 'Search context sources',
       description: 'Hybrid search (vector + full text, fused by reciprocal rank) by default. With `max_tokens`, also returns a context window: the best chunks that fit, deduplicated, grouped by document, with numbered citations.',
@@ -248,6 +259,7 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.get('/v1/context/embedding_models', {
     schema: {
+      operationId: 'context.embedding_models.list', description: 'The embedding models this server can index with; a source picks one when it is created.',
       tags: ['Context'],
       summary: 'Embedding models a source can use',
       response: { 200: ListOf(Type.Object({ object: Type.Literal('embedding_model'), id: Type.String(), dimensions: Type.Integer(), provider: Type.String(), default: Type.Boolean() })) },

@@ -30,6 +30,7 @@ export async function eventRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
 
   app.get('/v1/events', {
     schema: {
+      operationId: 'events.list',
       tags, summary: 'List events, newest first',
       description: 'Every state change of runs, documents, sources and API keys, written with the change itself. Kept 30 days by default. Also the audit trail of key changes.',
       querystring: StrictObject({
@@ -55,6 +56,6 @@ export async function eventRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   });
 
   app.get('/v1/events/:id', {
-    schema: { tags, summary: 'Get an event', params: IdParams('An event id (evt_…).'), response: { 200: EventObject } },
+    schema: { operationId: 'events.retrieve', description: 'One event with the object as it was after the change.', tags, summary: 'Get an event', params: IdParams('An event id (evt_…).'), response: { 200: EventObject } },
   }, async (request) => eventView(await events.get(authOf(request).scope, request.params.id)));
 }

@@ -23,7 +23,7 @@ const ModelObject = Type.Object({
 export async function modelRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/v1/models', {
-    schema: { tags: ['Platform'], summary: 'Available models: capabilities, context window, prices', response: { 200: ListOf(ModelObject) } },
+    schema: { operationId: 'models.list', description: 'The model catalogue: capabilities, context window and prices per million tokens. Any key may call it.', tags: ['Models'], summary: 'Available models: capabilities, context window, prices', response: { 200: ListOf(ModelObject) } },
   }, async () =>
     toList(
       deps.catalogue.list().map((m) => ({

@@ -127,7 +127,8 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
   app.get('/v1/status', {
     config: { public: true, shedLoad: false },
     schema: {
-      tags: ['Platform'],
+      operationId: 'status.retrieve',
+      tags: ['Status'],
       summary: 'Service health and 30-day uptime',
       description: 'Public: needs no API key. Uptime counts the minutes in which a KAIRO process recorded a heartbeat.',
       response: { 200: StatusResponse },
@@ -167,7 +168,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
   };
 
   app.get('/v1/workspace', {
-    schema: { tags: ['Platform'], summary: 'The workspace of the calling key: plan, limits and usage now', response: { 200: WorkspaceResponse } },
+    schema: { operationId: 'workspace.retrieve', description: 'Any key may call it, whatever its permissions: the plan, its limits, and usage now (rate-limit bucket, concurrent runs and ingestion jobs, storage).', tags: ['Platform'], summary: 'The workspace of the calling key: plan, limits and usage now', response: { 200: WorkspaceResponse } },
   }, (request) => {
     const auth = authOf(request);
     const limits = plans[auth.workspace.plan];
@@ -185,6 +186,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
 
   app.post('/v1/api_keys', {
     schema: {
+      operationId: 'api_keys.create',
       tags: ['API keys'],
       summary: 'Create an API key',
       description: 'The new key has the mode of the calling key. Its secret is in this response only. A restricted key (with `permissions`) gets 403 `permission_denied` on every request its permissions do not cover.',
@@ -199,7 +201,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
   });
 
   app.get('/v1/api_keys', {
-    schema: { tags: ['API keys'], summary: 'List API keys of this workspace and mode', querystring: PaginationQuery, response: { 200: ListOf(ApiKeyObject) } },
+    schema: { operationId: 'api_keys.list', description: 'The keys of the calling key\'s workspace and mode, newest first. A secret is never shown again after creation; `last4` identifies it.', tags: ['API keys'], summary: 'List API keys of this workspace and mode', querystring: PaginationQuery, response: { 200: ListOf(ApiKeyObject) } },
   }, async (request) => {
     const auth = authOf(request);
     const page = await deps.platform.apiKeys.list(auth.scope, { limit: request.query.limit ?? 20, after: request.query.after, before: request.query.before });
@@ -207,7 +209,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
   });
 
   app.get('/v1/api_keys/:id', {
-    schema: { tags: ['API keys'], summary: 'Get an API key', params: IdParams('API key id (key_…)'), response: { 200: ApiKeyObject } },
+    schema: { operationId: 'api_keys.retrieve', description: 'The key\'s type, permissions, rate limit and status, without its secret.', tags: ['API keys'], summary: 'Get an API key', params: IdParams('API key id (key_…)'), response: { 200: ApiKeyObject } },
   }, async (request) => {
     const auth = authOf(request);
     if (!isId('key', request.params.id)) throw new KairoError('resource_missing', { message: `No such API key: '${request.params.id}'.`, param: 'id' });
@@ -216,6 +218,7 @@ export async function platformRoutes(fastify: FastifyInstance, deps: AppDeps & {
 
   app.delete('/v1/api_keys/:id', {
     schema: {
+      operationId: 'api_keys.revoke',
       tags: ['API keys'],
       summary: 'Revoke an API key',
       description: 'Requests with the key are refused from this moment. Revoking a revoked key returns it unchanged.',

@@ -30,6 +30,7 @@ export async function toolSigningRoutes(fastify: FastifyInstance, deps: AppDeps)
 
   app.get('/v1/tool_signing_secret', {
     schema: {
+      operationId: 'tool_signing_secret.retrieve',
       tags: ['Agents'],
       summary: 'The secret that signs http tool calls',
       description: 'One per workspace and mode (the mode of the calling key), made on first use. Receivers verify each call\'s `webhook-signature` with it.',
@@ -42,6 +43,7 @@ export async function toolSigningRoutes(fastify: FastifyInstance, deps: AppDeps)
 
   app.post('/v1/tool_signing_secret/rotate', {
     schema: {
+      operationId: 'tool_signing_secret.rotate',
       tags: ['Agents'],
       summary: 'Replace the secret that signs http tool calls',
       description: 'For `overlap_seconds` (default 86400, at most 7 days; 0: none) the replaced secret signs every call too, beside the new one, so receivers can switch without missing a call.',

@@ -49,6 +49,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.post('/v1/webhook_endpoints', {
     schema: {
+      operationId: 'webhook_endpoints.create',
       tags, summary: 'Create a webhook endpoint',
       description: 'Events of the types it enables are delivered to it as they happen, signed with its secret, which is in this response only.',
       body: StrictObject({ url: Url, enabled_events: EnabledEvents, description: Type.Optional(Description) }),
@@ -61,7 +62,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.get('/v1/webhook_endpoints', {
-    schema: { tags, summary: 'List webhook endpoints, newest first', querystring: PaginationQuery, response: { 200: ListOf(EndpointObject) } },
+    schema: { operationId: 'webhook_endpoints.list', description: 'The webhook endpoints of the workspace and mode, newest first. Secrets are not shown.', tags, summary: 'List webhook endpoints, newest first', querystring: PaginationQuery, response: { 200: ListOf(EndpointObject) } },
   }, async (request) => {
     const q = request.query;
     const page = await endpoints.list(authOf(request).scope, { limit: q.limit ?? 20, after: q.after, before: q.before });
@@ -69,11 +70,12 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
   });
 
   app.get('/v1/webhook_endpoints/:id', {
-    schema: { tags, summary: 'Get a webhook endpoint', params, response: { 200: EndpointObject } },
+    schema: { operationId: 'webhook_endpoints.retrieve', description: 'The endpoint\'s URL, event types and status, without its secret.', tags, summary: 'Get a webhook endpoint', params, response: { 200: EndpointObject } },
   }, async (request) => webhookEndpointView(await endpoints.get(authOf(request).scope, request.params.id)));
 
   app.patch('/v1/webhook_endpoints/:id', {
     schema: {
+      operationId: 'webhook_endpoints.update',
       tags, summary: 'Update a webhook endpoint',
       description: 'Fields sent are changed; status `enabled` re-enables a disabled endpoint.',
       params,
@@ -90,6 +92,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.delete('/v1/webhook_endpoints/:id', {
     schema: {
+      operationId: 'webhook_endpoints.delete', description: 'No event is delivered to the endpoint any more; its delivery attempts are deleted with it.',
       tags, summary: 'Delete a webhook endpoint and its delivery attempts', params,
       response: { 200: Type.Object({ object: Type.Literal('webhook_endpoint'), id: Type.String(), deleted: Type.Literal(true) }) },
     },
@@ -100,6 +103,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.post('/v1/webhook_endpoints/:id/rotate_secret', {
     schema: {
+      operationId: 'webhook_endpoints.rotate_secret',
       tags, summary: 'Rotate a webhook endpoint\'s secret',
       description: 'Returns the new secret (this response only). The previous one also signs for `expire_previous_in_seconds` (default 24 h, 0: stops now): deliveries carry both signatures meanwhile.',
       params,
@@ -113,6 +117,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.get('/v1/webhook_endpoints/:id/deliveries', {
     schema: {
+      operationId: 'webhook_endpoints.deliveries.list', description: 'Each attempt to deliver an event to the endpoint, newest first: its status, the HTTP status the endpoint answered, latency and error.',
       tags, summary: 'List a webhook endpoint\'s delivery attempts, newest first',
       params,
       querystring: StrictObject({
@@ -129,6 +134,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
 
   app.post('/v1/events/:id/redeliver', {
     schema: {
+      operationId: 'events.redeliver',
       tags, summary: 'Deliver an event again',
       description: 'Queues one more attempt (not retried) to every enabled endpoint that receives the event\'s type, or to `endpoint_id` only, which must.',
       params: IdParams('An event id (evt_…).'),

@@ -204,6 +204,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
 
   app.post('/v1/workflows', {
     schema: {
+      operationId: 'workflows.create',
       tags: ['Workflows'], summary: 'Create a workflow',
       description: 'The definition is validated whole: unique step ids, references to earlier steps and to existing agents and workflows, no call cycles, expressions that parse. Errors name the step and field.',
       body: WorkflowBody, response: { 201: WorkflowObject },
@@ -212,18 +213,19 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   }, async (request, reply) => reply.code(201).send(workflowView(await workflows.create(authOf(request).scope, request.body))));
 
   app.get('/v1/workflows', {
-    schema: { tags: ['Workflows'], summary: 'List workflows', querystring: PaginationQuery, response: { 200: ListOf(WorkflowObject) } },
+    schema: { operationId: 'workflows.list', description: 'The workflows of the workspace and mode, newest first.', tags: ['Workflows'], summary: 'List workflows', querystring: PaginationQuery, response: { 200: ListOf(WorkflowObject) } },
   }, async (request) => {
     const result = await workflows.list(authOf(request).scope, page(request.query));
     return toList(result.data.map(workflowView), result.hasMore);
   });
 
   app.get('/v1/workflows/:id', {
-    schema: { tags: ['Workflows'], summary: 'Get a workflow', params: WorkflowParams, response: { 200: WorkflowObject } },
+    schema: { operationId: 'workflows.retrieve', description: 'The workflow with its current version\'s steps.', tags: ['Workflows'], summary: 'Get a workflow', params: WorkflowParams, response: { 200: WorkflowObject } },
   }, async (request) => workflowView(await workflows.get(authOf(request).scope, request.params.id)));
 
   app.put('/v1/workflows/:id', {
     schema: {
+      operationId: 'workflows.replace',
       tags: ['Workflows'], summary: 'Replace a workflow (a new version)',
       description: 'Runs already started keep the version they started with.',
       params: WorkflowParams, body: WorkflowBody, response: { 200: WorkflowObject },
@@ -232,7 +234,9 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   }, async (request) => workflowView(await workflows.replace(authOf(request).scope, request.params.id, request.body)));
 
   app.delete('/v1/workflows/:id', {
+    config: { errors: ['workflow_has_active_runs'] },
     schema: {
+      operationId: 'workflows.delete',
       tags: ['Workflows'], summary: 'Delete a workflow',
       description: 'Refused with 409 workflow_has_active_runs while runs are queued, running or waiting: cancel them first. Finished runs stay readable.',
       params: WorkflowParams,
@@ -244,14 +248,16 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.get('/v1/workflows/:id/versions', {
-    schema: { tags: ['Workflows'], summary: 'List the versions of a workflow', params: WorkflowParams, querystring: PaginationQuery, response: { 200: ListOf(VersionObject) } },
+    schema: { operationId: 'workflows.versions.list', description: 'Every definition the workflow has had, newest first.', tags: ['Workflows'], summary: 'List the versions of a workflow', params: WorkflowParams, querystring: PaginationQuery, response: { 200: ListOf(VersionObject) } },
   }, async (request) => {
     const result = await workflows.versions(authOf(request).scope, request.params.id, page(request.query));
     return toList(result.data.map(versionView), result.hasMore);
   });
 
   app.post('/v1/workflows/:id/runs', {
+    config: { eventStream: 'body' },
     schema: {
+      operationId: 'workflows.runs.create',
       tags: ['Workflows'], summary: 'Start a workflow run',
       description: 'Waits until the run finishes or waits (approval, long delay) by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once. Every run executes durably through the job queue.',
       params: WorkflowParams, body: StartRunBody, response: { 200: RunObject, 202: RunObject },
@@ -271,6 +277,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
 
   app.get('/v1/workflows/:id/runs', {
     schema: {
+      operationId: 'workflows.runs.list', description: 'The runs of the workflow, newest first; filter by `status` and `trigger`.',
       tags: ['Workflows'], summary: 'List runs of a workflow',
       params: WorkflowParams,
       querystring: StrictObject({
@@ -289,7 +296,9 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.get('/v1/workflows/:id/runs/:run_id', {
+    config: { eventStream: 'accept' },
     schema: {
+      operationId: 'workflows.runs.retrieve',
       tags: ['Workflows'], summary: 'Get a workflow run with the state of each step',
       description: "With `Accept: text/event-stream`, streams the run's events; `Last-Event-ID` resumes after that event.",
       params: RunParams, response: { 200: RunObject },
@@ -306,7 +315,9 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.post('/v1/workflows/:id/runs/:run_id/cancel', {
+    config: { errors: ['run_not_cancellable'] },
     schema: {
+      operationId: 'workflows.runs.cancel',
       tags: ['Workflows'], summary: 'Cancel a workflow run',
       description: 'A queued or waiting run is cancelled at once; a running one stops its running steps within moments. Steps not finished are marked skipped.',
       params: RunParams, body: StrictObject({}), response: { 200: RunObject },
@@ -319,7 +330,9 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
   });
 
   app.post('/v1/workflows/:id/runs/:run_id/resume', {
+    config: { errors: ['run_not_waiting'] },
     schema: {
+      operationId: 'workflows.runs.resume',
       tags: ['Workflows'], summary: 'Resume a run waiting in an approval step',
       description: "`data` becomes the approval step's output. The run continues in the background; poll or stream it.",
       params: RunParams, body: ResumeBody, response: { 202: RunObject },
