@@ -1,28 +1,29 @@
 // Events benchmark: what events and webhooks cost on the run path, and how fast deliveries go out.
 // (a) Sequential wait-mode agent runs (simulator, SQLite) in alternating rounds: with one webhook
 // endpoint subscribed to every event type (each run's `agent.run.created` and
-// `agent.run.completed` are then delivered to a loopback receiver), and with that endpoint
-// disabled (events are still written; nothing is delivered) — the difference per run at p50
-// (target ≤ +0.2 ms). (b) A burst of events (API keys created by 8 clients at once, one
-// `api_key.created` each) delivered to the loopback receiver as they are made: deliveries a second
-// from the first to the last one received, which cannot exceed the rate the events were made. (c)
-// The delivery rate itself (target ≥ 1,000/s embedded): the same burst made on a server that only
-// serves the API (`--role api`: the deliveries are queued, none is sent), which then stops; a
-// server on the same database that runs jobs starts, and sends the backlog: deliveries a second
-// from the first to the last one received.
+// `agent.run.completed` are then delivered to a loopback receiver, which runs in a process of its
+// own as a real one would), and with that endpoint disabled (events are still written; nothing is
+// delivered) — the difference per run at p50 (target ≤ +0.2 ms). (b) A burst of events (API keys
+// created by 8 clients at once, one `api_key.created` each) delivered as they are made:
+// deliveries a second from the first to the last one received, which cannot exceed the rate the
+// events were made. (c) The delivery rate itself (target ≥ 1,000/s embedded): the same burst made
+// on a server that only serves the API (`--role api`: the deliveries are queued, none is sent),
+// which then stops; a server on the same database that runs jobs starts and sends the backlog:
+// deliveries a second from the first to the last one received.
 // Run with `npm run bench:events` (builds first; KAIRO runs from dist/ in its own process).
 //
 // Options (after `npm run bench:events --`): --runs N runs per round (300) --rounds N (6)
 // --events N events in the burst (3000) --cli FILE (another build's dist/cli/index.js).
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Argv } from '../support/argv.js';
 import { stopAll } from '../support/children.js';
 import { builtCli, httpClient, serveKairo, startKairo, type HttpClient, type Kairo } from '../support/kairo.js';
 import { ms, stats, table } from '../support/stats.js';
+import type { ReceiverRequest } from './receiver.js';
 
 const TARGET_RUN_OVERHEAD_MS = 0.2;
 const TARGET_DELIVERIES_PER_SECOND = 1000;
@@ -48,24 +49,31 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
-/** A loopback webhook receiver answering 204 at once; keeps when each delivery arrived. */
-async function startReceiver(): Promise<{ url: string; arrivals: Map<string, number>; close(): Promise<void> }> {
-  const arrivals = new Map<string, number>();
-  const server = http.createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      arrivals.set(String(request.headers['webhook-id']), performance.now());
-      response.writeHead(204).end();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/** The loopback webhook receiver, in its own process (bench/events/receiver.ts): its URL, and what it received. */
+async function startReceiver(): Promise<{ url: string; clear(): Promise<void>; count(): Promise<number>; times(): Promise<number[]>; close(): Promise<void> }> {
+  const child = fork(fileURLToPath(new URL('./receiver.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const replies: Array<(message: any) => void> = [];
+  child.on('message', (message) => replies.shift()?.(message));
+  const next = () => new Promise<any>((resolve) => replies.push(resolve));
+  const ask = (request: ReceiverRequest) => {
+    const reply = next();
+    child.send(request);
+    return reply;
+  };
+  const { port } = await next();
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
-    arrivals,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    url: `http://127.0.0.1:${port}/hooks`,
+    clear: async () => void (await ask({ type: 'clear' })),
+    count: async () => (await ask({ type: 'count' })).count as number,
+    times: async () => (await ask({ type: 'times' })).times as number[],
+    close: async () => {
+      child.disconnect();
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
   };
 }
+
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 async function expectStatus(promise: Promise<{ status: number; body: any }>, status: number, what: string): Promise<any> {
   const res = await promise;
@@ -102,10 +110,10 @@ async function burst(kairo: Kairo, count: number): Promise<number> {
 }
 
 /** Waits (up to two minutes) for `count` deliveries; how many came, and at what rate from the first to the last. */
-async function arrived(receiver: { arrivals: Map<string, number> }, count: number): Promise<{ count: number; spanMs: number; perSecond: number }> {
+async function arrived(receiver: Receiver, count: number): Promise<{ count: number; spanMs: number; perSecond: number }> {
   const deadline = performance.now() + 120_000;
-  while (receiver.arrivals.size < count && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  const times = [...receiver.arrivals.values()].sort((a, b) => a - b);
+  while ((await receiver.count()) < count && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const times = (await receiver.times()).sort((a, b) => a - b);
   const spanMs = times.length > 1 ? times.at(-1)! - times[0]! : NaN;
   return { count: times.length, spanMs, perSecond: ((times.length - 1) * 1000) / spanMs };
 }
@@ -162,7 +170,7 @@ async function main(): Promise<void> {
     while (performance.now() - settled < 30_000 && (await client.request('GET', `/v1/webhook_endpoints/${endpoint.id}/deliveries?limit=1`)).body.data?.[0]?.status === 'pending') {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    receiver.arrivals.clear();
+    await receiver.clear();
     const madePerSecond = await burst(kairo, options.events);
     const live = await arrived(receiver, options.events);
     console.log('');
@@ -171,7 +179,7 @@ async function main(): Promise<void> {
     await client.close();
 
     // (c) A backlog: queued by a server that only serves the API, sent by one that runs jobs.
-    receiver.arrivals.clear();
+    await receiver.clear();
     const backlogDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kairo-bench-events-backlog-'));
     try {
       const serveArgs = ['--outbound-allow-cidrs', '127.0.0.0/8'];
@@ -181,7 +189,7 @@ async function main(): Promise<void> {
       await setup.close();
       await burst(apiOnly, options.events);
       await stopProcess(apiOnly.pid);
-      if (receiver.arrivals.size > 0) throw new Error('the API-only server sent deliveries');
+      if ((await receiver.count()) > 0) throw new Error('the API-only server sent deliveries');
       await serveKairo(options.cli, ['--data', backlogDir, ...serveArgs]);
       const backlog = await arrived(receiver, options.events);
       console.log(`  (c) a backlog of ${options.events}: ${backlog.count} delivered, first to last in ${(backlog.spanMs / 1000).toFixed(2)} s: ${backlog.perSecond.toFixed(0)} deliveries/s`);

@@ -50,6 +50,8 @@ export class LocalQueue implements Queue {
   private stopping = false;
   private wakeUp: (() => void) | undefined;
   private wakePending = false;
+  /** When the sleeping loop looks for due jobs next (undefined while it is awake). */
+  private sleepingUntil: number | undefined;
 
   constructor(options: LocalQueueOptions) {
     this.store = options.store;
@@ -83,12 +85,11 @@ export class LocalQueue implements Queue {
       createdAt: now,
       updatedAt: now,
     };
+    // A job already queued under this id wakes nobody; nor does one due after the loop's next look.
     if (options.tx) {
-      await options.tx.jobs.insert(job);
-      options.tx.afterCommit(() => this.wake());
-    } else {
-      await this.store.jobs.insert(job);
-      this.wake();
+      if (await options.tx.jobs.insert(job)) options.tx.afterCommit(() => this.wakeFor(job.runAt));
+    } else if (await this.store.jobs.insert(job)) {
+      this.wakeFor(job.runAt);
     }
     return id;
   }
@@ -157,22 +158,29 @@ export class LocalQueue implements Queue {
     else this.wakePending = true;
   }
 
+  /** Wakes the loop for a job due at `runAt`, unless it sleeps until no later than that anyway. */
+  private wakeFor(runAt: number): void {
+    if (this.wakeUp && this.sleepingUntil !== undefined && runAt >= this.sleepingUntil) return;
+    this.wake();
+  }
+
   /** Sleeps until woken or `ms` passed. */
   private sleep(ms: number): Promise<void> {
     if (this.wakePending) {
       this.wakePending = false;
       return Promise.resolve();
     }
+    this.sleepingUntil = this.now() + Math.max(0, ms);
     return new Promise((resolve) => {
-      const timer = setTimeout(done, Math.max(0, ms));
-      function done() {
+      // Whichever comes first ends the sleep; a wake after that finds the loop awake and is kept as pending.
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
         this.wakeUp = undefined;
-        done();
+        this.sleepingUntil = undefined;
+        resolve();
       };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.wakeUp = done;
     });
   }
 
