@@ -8,6 +8,7 @@ import { KyselyApiKeyRepo } from '../kysely/platform.js';
 import { toApiKey, toWorkspace } from '../kysely/platform-rows.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
 import type { MergeCounts } from '../kysely/dialect-traits.js';
+import { mergeSketches } from './merge-sketches.js';
 import { sqliteMigrations } from './migrations/index.js';
 import { SqliteChunkIndex } from './sqlite-chunk-repo.js';
 import { prepareDataDir } from './data-dir.js';
@@ -23,6 +24,7 @@ function openConnection(file: string, readonly: boolean): SqliteDatabase.Databas
   db.pragma('busy_timeout = 5000');
   // Both connections: the writer maintains the vec0 vector tables, the reader searches them.
   sqliteVec.load(db);
+  db.function('kairo_merge_sketches', { deterministic: true }, mergeSketches);
   cachePreparedStatements(db);
   return db;
 }
@@ -91,18 +93,8 @@ class SqliteApiKeyRepo extends KyselyApiKeyRepo {
   }
 }
 
-/**
- * Merges two rollup sketches, JSON objects of `bin, count, …` arrays (bins ascending): counts
- * summed per metric and bin, each metric's pairs written back in bin order.
- */
-const mergeCounts: MergeCounts = (current, incoming) => sql<string>`(
-  with sketch(metric, pairs) as (select key, value from json_each(${current}) union all select key, value from json_each(${incoming})),
-  summed(metric, bin, n) as (
-    select sketch.metric, element.value, sum(json_extract(sketch.pairs, '$[' || (element.key + 1) || ']'))
-    from sketch, json_each(sketch.pairs) as element where element.key % 2 = 0 group by sketch.metric, element.value)
-  select coalesce(json_group_object(metric, json(pairs)), '{}') from (
-    select metric, json_group_array(value order by bin, part) as pairs
-    from (select metric, bin, 0 as part, bin as value from summed union all select metric, bin, 1, n from summed) group by metric))`;
+/** Merges two rollup sketch columns (see merge-sketches.ts). */
+const mergeCounts: MergeCounts = (current, incoming) => sql<string>`kairo_merge_sketches(${current}, ${incoming})`;
 
 /** Opens (creating if needed) the SQLite database under `dataDir` and applies migrations. */
 export async function openSqliteStore(options: { dataDir: string; fileName?: string }): Promise<Store> {
