@@ -65,7 +65,12 @@ async function send(reply: FastifyReply, response: Response): Promise<FastifyRep
   return reply.type(response.headers.get('content-type') ?? 'application/json').send(text);
 }
 
+/**
+ * GET and DELETE only ever answer 405, so the document leaves them out (an operation without a
+ * success response is no operation); the description of POST says so.
+ */
 const StatelessRefusal = {
+  hide: true,
   description: 'This MCP server is stateless: it has no event stream to open (GET) and no session to end (DELETE). Answers 405 with `Allow: POST`.',
 };
 
@@ -76,10 +81,11 @@ export async function mcpRoutes(fastify: FastifyInstance, deps: AppDeps): Promis
 
   app.post('/v1/mcp', {
     schema: {
-      operationId: 'mcp.post', tags: ['MCP'], summary: 'Send an MCP message',
+      operationId: 'mcp.send', tags: ['MCP'], summary: 'Send an MCP message',
       description: 'The Model Context Protocol endpoint (Streamable HTTP, stateless): one JSON-RPC message per request, answered with JSON ' +
         '(202 with no body for a notification or a response). Tools are the agents and workflows of the key\'s workspace and mode, ' +
-        'resources its context sources; the key\'s permissions apply to each. See docs/mcp.md.',
+        'resources its context sources; the key\'s permissions apply to each. The server is stateless: GET and DELETE answer 405 ' +
+        '(no event stream, no session). See docs/mcp.md.',
       body: JsonRpcMessage,
       response: { 200: Type.Unknown({ description: 'The JSON-RPC response.' }), 202: Type.Null({ description: 'Accepted: no body.' }) },
     },
@@ -102,6 +108,12 @@ export async function mcpRoutes(fastify: FastifyInstance, deps: AppDeps): Promis
       headers: { Allow: 'POST' },
     });
   };
-  app.get('/v1/mcp', { config: { public: true }, schema: { operationId: 'mcp.get', tags: ['MCP'], summary: 'Open an MCP event stream (not offered)', ...StatelessRefusal } }, refuse);
-  app.delete('/v1/mcp', { config: { public: true }, schema: { operationId: 'mcp.delete', tags: ['MCP'], summary: 'End an MCP session (not offered)', ...StatelessRefusal } }, refuse);
+  // Public: the refusal is the same for everyone, and an MCP client probing for a stream needs no key to learn there is none.
+  const refused = { public: true, errors: ['method_not_allowed'] } as const;
+  app.get('/v1/mcp', {
+    config: refused, schema: { operationId: 'mcp.stream', tags: ['MCP'], summary: 'Open an MCP event stream (not offered)', ...StatelessRefusal },
+  }, refuse);
+  app.delete('/v1/mcp', {
+    config: refused, schema: { operationId: 'mcp.terminate', tags: ['MCP'], summary: 'End an MCP session (not offered)', ...StatelessRefusal },
+  }, refuse);
 }
