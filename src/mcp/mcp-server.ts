@@ -55,7 +55,7 @@ export function createMcpServer(deps: McpDeps, caller: ToolCaller): McpServer {
     if (!may(needed)) return toolError(permissionDenied(needed).message);
     return entry.kind === 'agent'
       ? callAgentTool(deps.agents, caller, entry.agent, args)
-      : callWorkflowTool(deps.workflows, caller, entry.workflow, args, entry.wrapsInput);
+      : callWorkflowTool(deps.workflows, caller, entry.workflow, args);
   });
 
   const readsContext: Permission = { area: 'context', access: 'read' };

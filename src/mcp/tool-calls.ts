@@ -115,12 +115,12 @@ function workflowRunResult(run: WorkflowRun): CallToolResult {
  * and waits up to `waitMs` for it to finish.
  */
 export async function callWorkflowTool(
-  workflows: WorkflowsModule, caller: ToolCaller, workflow: Workflow, args: Record<string, unknown>, wrapsInput: boolean, waitMs = WORKFLOW_TOOL_WAIT_MS,
+  workflows: WorkflowsModule, caller: ToolCaller, workflow: Workflow, args: Record<string, unknown>, waitMs = WORKFLOW_TOOL_WAIT_MS,
 ): Promise<CallToolResult> {
   const { auth } = caller;
   let run: WorkflowRun;
   try {
-    run = await workflows.workflows.start(auth.scope, workflow.id, { input: wrapsInput ? args.input : args, mode: 'wait', apiKeyId: auth.key.id });
+    run = await workflows.workflows.start(auth.scope, workflow.id, { input: args, mode: 'wait', apiKeyId: auth.key.id });
   } catch (error) {
     return refusal(error);
   }

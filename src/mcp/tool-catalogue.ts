@@ -19,8 +19,7 @@ const PAGE_SIZE = 100;
 /** One tool of the catalogue: what it runs and how MCP clients see it. */
 export type CatalogueEntry =
   | { kind: 'agent'; tool: Tool; agent: Agent }
-  /** `wrapsInput`: the workflow's input is not an object, so the tool takes it as `input`. */
-  | { kind: 'workflow'; tool: Tool; workflow: Workflow; wrapsInput: boolean };
+  | { kind: 'workflow'; tool: Tool; workflow: Workflow };
 
 /** Every object a paged list holds, oldest first, up to `max`. */
 async function oldestFirst<T extends { id: string }>(list: (page: PageRequest) => Promise<Page<T>>, max: number): Promise<T[]> {
@@ -84,24 +83,17 @@ function agentTool(agent: Agent, name: string): Tool {
   };
 }
 
-function workflowTool(workflow: Workflow, name: string): { tool: Tool; wrapsInput: boolean } {
+function workflowTool(workflow: Workflow, name: string): Tool {
   const definition = workflow.definition as unknown as WorkflowDefinition;
-  const schema = definition.input_schema;
-  const wrapsInput = schema !== null && schema.type !== 'object';
-  const inputSchema = schema === null
-    ? { type: 'object' as const }
-    : wrapsInput ? { type: 'object' as const, properties: { input: schema }, required: ['input'] } : (schema as Tool['inputSchema']);
   return {
-    wrapsInput,
-    tool: {
-      name,
-      title: workflow.name,
-      description: `${definition.description ?? `The KAIRO workflow "${workflow.name}".`}\n\nStarts a run of the workflow with these arguments as its input and returns its output when it finishes in time, else the run id and status.`,
-      inputSchema,
-      outputSchema: WORKFLOW_OUTPUT_SCHEMA as unknown as Tool['outputSchema'],
-      annotations: { title: workflow.name, readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-      _meta: { 'kairo/workflow_id': workflow.id },
-    },
+    name,
+    title: workflow.name,
+    description: `${definition.description ?? `The KAIRO workflow "${workflow.name}".`}\n\nStarts a run of the workflow with these arguments as its input and returns its output when it finishes in time, else the run id and status.`,
+    // A workflow's input schema is always an object schema (checked when it is saved, src/workflows/validate.ts), as MCP wants.
+    inputSchema: (definition.input_schema ?? { type: 'object' }) as Tool['inputSchema'],
+    outputSchema: WORKFLOW_OUTPUT_SCHEMA as unknown as Tool['outputSchema'],
+    annotations: { title: workflow.name, readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    _meta: { 'kairo/workflow_id': workflow.id },
   };
 }
 
@@ -122,6 +114,6 @@ export async function loadCatalogue(services: { agents: AgentService; workflows:
   ]);
   return [
     ...agents.map((agent, i): CatalogueEntry => ({ kind: 'agent', agent, tool: agentTool(agent, names[i]!) })),
-    ...workflows.map((workflow, i): CatalogueEntry => ({ kind: 'workflow', workflow, ...workflowTool(workflow, names[agents.length + i]!) })),
+    ...workflows.map((workflow, i): CatalogueEntry => ({ kind: 'workflow', workflow, tool: workflowTool(workflow, names[agents.length + i]!) })),
   ];
 }

@@ -160,6 +160,20 @@ describe('MCP server (/v1/mcp)', () => {
     expect(texts(invalid)[0]).toMatch(/parameter_invalid|parameter_missing/);
   });
 
+  it('answers with the run id and status when a workflow run waits for an approval', async () => {
+    const approval = await post('/v1/workflows', { name: 'Needs approval', steps: [{ id: 'review', type: 'approval', prompt: 'Go?' }] });
+    expect(approval.status, approval.text).toBe(201);
+    const client = await connect(ws.testKey);
+    const { tools } = await client.listTools();
+    expect(tools.find((tool) => tool.name === 'Needs_approval')!.inputSchema).toEqual({ type: 'object' });
+
+    const waiting = await toolCall(client, 'Needs_approval', {});
+    expect(waiting.isError).toBeFalsy();
+    const structured = waiting.structuredContent as Record<string, any>;
+    expect(structured).toMatchObject({ workflow_id: approval.body.id, status: 'waiting' });
+    expect(texts(waiting)[0]).toContain(`/v1/workflows/${approval.body.id}/runs/${structured.run_id}`);
+  });
+
   it('exposes context sources as resources and their documents through a template', async () => {
     const client = await connect(ws.testKey);
     const { resources } = await client.listResources();
@@ -191,7 +205,8 @@ describe('MCP server (/v1/mcp)', () => {
   it('applies the key\'s permissions: a read-only key lists but cannot run', async () => {
     const readOnly = await keyWith({ agents: 'read', workflows: 'read', context: 'read' });
     const client = await connect(readOnly);
-    expect((await client.listTools()).tools).toHaveLength(4);
+    const everything = (await (await connect(ws.testKey)).listTools()).tools.map((tool) => tool.name);
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(everything);
     const denied = await toolCall(client, 'Support_Bot', { message: 'hello' });
     expect(denied.isError).toBe(true);
     expect(texts(denied)[0]).toBe('This API key cannot write agents: it needs the agents:write permission.');
@@ -230,7 +245,7 @@ describe('MCP server (/v1/mcp)', () => {
     // A plain JSON request (no event-stream Accept) is answered in JSON, with the rate-limit headers.
     const plain = await call(server.url, 'POST', '/v1/mcp', { body, key: ws.testKey });
     expect(plain.status, plain.text).toBe(200);
-    expect(plain.body.result.tools).toHaveLength(4);
+    expect(plain.body.result.tools.map((tool: { name: string }) => tool.name)).toContain('Support_Bot');
     expect(plain.headers.get('x-ratelimit-limit')).toBeTruthy();
   });
 
