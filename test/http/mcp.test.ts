@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, TextContent } from '@modelcontextprotocol/sdk/types.js';
-import { call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
+import { backends, call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
 import { repoRoot } from '../support/cli.js';
 import { waitFor } from '../support/site.js';
 
 const run = promisify(execFile);
 
-describe('MCP server (/v1/mcp)', () => {
+describe.each(backends)('MCP server (/v1/mcp) on %s', (backend) => {
   let server: TestServer;
   let ws: TestWorkspace;
   let agentId: string;
@@ -45,7 +45,7 @@ describe('MCP server (/v1/mcp)', () => {
   }
 
   beforeAll(async () => {
-    server = await startTestServer('sqlite');
+    server = await startTestServer(backend);
     ws = await server.workspace('pro');
     const agent = await post('/v1/agents', { name: 'Support Bot', description: 'Answers support questions.', model: 'auto' });
     expect(agent.status, agent.text).toBe(201);
