@@ -242,6 +242,10 @@ describe.each(backends)('MCP server (/v1/mcp) on %s', (backend) => {
     const notRpc = await call(server.url, 'POST', '/v1/mcp', { body: { jsonrpc: '2.0' }, key: ws.testKey });
     expect(notRpc.status).toBe(400);
     expect(notRpc.body.error.code).toBe('invalid_request');
+    const oldProtocol = await call(server.url, 'POST', '/v1/mcp', { body, key: ws.testKey, headers: { 'mcp-protocol-version': '1999-01-01' } });
+    expect(oldProtocol.status).toBe(400);
+    expect(oldProtocol.body.error.code).toBe('invalid_request');
+    expect(oldProtocol.body.error.message).toContain('protocol version');
     // A plain JSON request (no event-stream Accept) is answered in JSON, with the rate-limit headers.
     const plain = await call(server.url, 'POST', '/v1/mcp', { body, key: ws.testKey });
     expect(plain.status, plain.text).toBe(200);

@@ -38,7 +38,8 @@ function toWebRequest(request: FastifyRequest): Request {
     const value = request.headers[name];
     if (typeof value === 'string') headers.set(name, value);
   }
-  return new Request(`http://${request.host || 'localhost'}${request.url}`, { method: request.method, headers });
+  // The transport does not read the URL; a fixed one spares parsing the client's Host header.
+  return new Request('http://kairo.invalid/v1/mcp', { method: request.method, headers });
 }
 
 /** The transport's refusals (an invalid message, an unsupported protocol version) in the standard error shape. */
