@@ -18,6 +18,7 @@ export const apiTags = [
   { name: 'Webhooks', description: 'Endpoints that receive events as they happen, signed and retried.' },
   { name: 'Budgets', description: 'USD or token limits per day or month for the workspace, a key or an agent.' },
   { name: 'API keys', description: 'Secret keys, standard or restricted to some areas, with an optional rate limit of their own.' },
+  { name: 'MCP', description: 'The Model Context Protocol endpoint: agents and workflows as tools, context sources as resources, for any MCP client.' },
   { name: 'Platform', description: 'The workspace of the calling key: its plan, limits and usage.' },
   { name: 'Status', description: 'Health and uptime of the service; needs no API key.' },
 ];

@@ -36,8 +36,13 @@ const areaPrefixes: Record<PermissionArea, readonly string[]> = {
 /** Operations that only read although they are not GET: they need `read`. */
 const readOnlyOperations: ReadonlySet<string> = new Set(['POST /v1/context/query']);
 
-/** Routes every key may call whatever its permissions: reads of what the key itself is allowed, and public documents. */
+/**
+ * Routes every key may call whatever its permissions: reads of what the key itself is allowed,
+ * public documents, and the MCP endpoint, which checks each tool and resource against the key's
+ * permissions itself (src/mcp/).
+ */
 const openRoutes: ReadonlyArray<{ methods: readonly string[]; prefix: string }> = [
+  { methods: ['POST'], prefix: '/v1/mcp' },
   { methods: ['GET', 'HEAD'], prefix: '/v1/workspace' },
   { methods: ['GET', 'HEAD'], prefix: '/v1/models' },
   { methods: ['GET', 'HEAD'], prefix: '/v1/status' },

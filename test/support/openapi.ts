@@ -96,13 +96,23 @@ export function operationsOf(doc: OpenApiDoc): Operation[] {
         secured: Array.isArray(op.security) && op.security.length > 0,
         pathParams: params.filter((p) => p.in === 'path'),
         queryParams: params.filter((p) => p.in === 'query'),
-        bodySchema: json ? deref(doc, json.schema ?? {}) : undefined,
+        bodySchema: json ? bodySchemaOf(doc, json) : undefined,
         successSchema: successSchema ? deref(doc, successSchema) : undefined,
         raw: op,
       });
     }
   }
   return ops;
+}
+
+/**
+ * The JSON body schema of an operation. The document carries a route schema's `examples` as the
+ * media type's `example`; it goes back on the schema, where `sampleValid` looks for it (a body
+ * whose required fields alone are not a useful request, such as a JSON-RPC message, needs it).
+ */
+function bodySchemaOf(doc: OpenApiDoc, media: { schema?: JsonSchema; example?: unknown }): JsonSchema {
+  const schema = deref(doc, media.schema ?? {});
+  return media.example === undefined || schema.examples !== undefined ? schema : { ...schema, examples: [media.example] };
 }
 
 /** The names of `{param}` placeholders in a path template, in order. */
