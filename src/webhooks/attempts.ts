@@ -18,13 +18,23 @@ const BATCH_WINDOW_MS = 50;
 
 /**
  * Makes sure a batch job will look at `endpointId` once `dueAt` has passed (in `tx`). Deterministic
- * per endpoint and window, so the attempts of a window queue one job between them.
+ * per endpoint and window, so the attempts of a window queue one job between them. A transaction
+ * that commits after its window's job has already looked queues one more job after the commit;
+ * should even that fail, the sweep finds the attempt.
  */
 export async function scheduleBatch(tx: Transaction, queue: Queue, endpointId: string, dueAt: number, now: number): Promise<void> {
   const window = Math.floor(dueAt / BATCH_WINDOW_MS) + 1;
   const runAt = window * BATCH_WINDOW_MS;
-  await queue.enqueue(WEBHOOK_DELIVERY_JOB, { endpointId } satisfies DeliveryBatchJob, { tx, jobId: `whb_${endpointId}_${window}`, delayMs: Math.max(0, runAt - now) });
+  await queue.enqueue(WEBHOOK_DELIVERY_JOB, { endpointId } satisfies DeliveryBatchJob, { tx, jobId: batchJobId(endpointId, window), delayMs: Math.max(0, runAt - now) });
+  tx.afterCommit(async () => {
+    const committedAt = Date.now();
+    if (committedAt < runAt) return;
+    const late = Math.floor(committedAt / BATCH_WINDOW_MS) + 1;
+    await queue.enqueue(WEBHOOK_DELIVERY_JOB, { endpointId } satisfies DeliveryBatchJob, { jobId: batchJobId(endpointId, late), delayMs: late * BATCH_WINDOW_MS - committedAt }).catch(() => {});
+  });
 }
+
+const batchJobId = (endpointId: string, window: number) => `whb_${endpointId}_${window}`;
 
 /** A pending attempt of an event to an endpoint, due at `dueAt`. */
 export function pendingAttempt(
