@@ -20,6 +20,7 @@ import { eventRoutes } from './routes/events.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { budgetRoutes } from './routes/budgets.js';
 import { toolSigningRoutes } from './routes/tool-signing.js';
+import { openAiCompatRoutes } from './routes/openai-compat.js';
 import { registerRequestAccounting } from './plugins/request-accounting.js';
 import { registerLoadShedding } from './plugins/load-shedding.js';
 import type { AppDeps } from './deps.js';
@@ -117,5 +118,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => webhookRoutes(scope, deps));
   await app.register(async (scope) => budgetRoutes(scope, deps));
   await app.register(async (scope) => toolSigningRoutes(scope, deps));
+  await app.register(async (scope) => openAiCompatRoutes(scope, deps));
   return app;
 }
