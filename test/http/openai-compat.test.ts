@@ -2,10 +2,21 @@
  * The OpenAI-compatible endpoints through the real server with the official `openai` client:
  * test mode on the simulator, live mode against the fake OpenAI-compatible server.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backends, call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
 import { startFakeOpenAI } from '../fixtures/fake-openai.js';
+import { repoRoot } from '../support/cli.js';
+
+const run = promisify(execFile);
+
+/** The TypeScript blocks of docs/openai-compatibility.md. */
+const docExamples = () =>
+  [...fs.readFileSync(path.join(repoRoot, 'docs/openai-compatibility.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>;
 
@@ -237,4 +248,23 @@ describe.each(backends)('OpenAI-compatible API on %s', (backend) => {
     const response = await liveClient.responses.create({ model: 'live-desk', input: 'respond live' });
     expect(response.output_text).toContain('respond live');
   });
+
+  it('runs the TypeScript example of docs/openai-compatibility.md verbatim in test mode', async () => {
+    const [example] = docExamples();
+    expect(example).toContain("from 'openai'");
+    // Beside the tests, so that it resolves the project's packages; tsx runs it as an ES module.
+    const file = path.join(repoRoot, 'test', `.openai-doc-example-${backend}.mts`);
+    fs.writeFileSync(file, example!);
+    try {
+      const { stdout } = await run(path.join(repoRoot, 'node_modules/.bin/tsx'), [file], {
+        cwd: repoRoot, env: { ...process.env, KAIRO: server.url, KEY: ws.testKey }, timeout: 60_000,
+      });
+      expect(stdout).toMatch(/^run_[0-9a-z]{26} /m);
+      expect(stdout).toContain('completed ');
+      expect(stdout).toContain('kairo/simulator kairo');
+      expect(stdout.trim().split('\n').at(-1)).toBe('404 model_not_found');
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }, 90_000);
 });
