@@ -4,16 +4,20 @@ import { ModelCallFailed } from '../openai-compat/model-completions.js';
 import { RunDidNotComplete } from '../openai-compat/openai-compat.js';
 import { errorAnswer } from './error-status.js';
 import { toKairoError } from './error-handler.js';
+import { openAiErrorType } from './openapi-operations.js';
 
 /** OpenAI's error body, which the OpenAI-compatible routes answer with instead of KAIRO's. */
-export const OpenAiErrorResponse = Type.Object({
+const OpenAiErrorBody = Type.Object({
   error: Type.Object({
     message: Type.String(),
     type: Type.String({ description: 'invalid_request_error, authentication_error, permission_error, rate_limit_error or api_error.' }),
     param: Type.Union([Type.String(), Type.Null()], { description: 'The request field the error is about.' }),
     code: Type.Union([Type.String(), Type.Null()], { description: 'KAIRO\'s error code (docs/api.md), or model_not_found when `model` names nothing.' }),
   }),
-}, { description: 'An error in OpenAI\'s shape.' });
+}, { description: 'An error in OpenAI\'s shape: the OpenAI-compatible operations answer with it.' });
+
+/** The same, as the document's shared schema. */
+export const OpenAiErrorResponse = { ...OpenAiErrorBody, $id: 'OpenAiErrorResponse' };
 
 export interface OpenAiErrorAnswer {
   status: number;
@@ -21,14 +25,7 @@ export interface OpenAiErrorAnswer {
   headers?: Record<string, string>;
 }
 
-/** The family OpenAI's clients expect for a status. */
-function typeOf(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 429) return 'rate_limit_error';
-  if (status >= 500) return 'api_error';
-  return 'invalid_request_error';
-}
+const typeOf = openAiErrorType;
 
 /**
  * Anything thrown on an OpenAI-compatible route as OpenAI's error: KAIRO's status and code (the
@@ -65,7 +62,8 @@ export function openAiErrorAnswer(error: unknown, requestId: string, options: { 
 export function useOpenAiErrors(scope: FastifyInstance): void {
   scope.addHook('onRoute', (route) => {
     const schema = (route.schema ??= {}) as Record<string, any>;
-    const errors = { ...OpenAiErrorResponse, description: 'Error in OpenAI\'s shape.' };
+    // Inline, so that the routes serialize their errors wherever they are registered.
+    const errors = OpenAiErrorBody;
     schema.response = { ...(schema.response ?? {}), '4xx': errors, '5xx': errors };
   });
   scope.setErrorHandler((error, request, reply) => {
