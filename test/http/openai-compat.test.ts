@@ -156,6 +156,15 @@ describe.each(backends)('OpenAI-compatible API on %s', (backend) => {
     expect(await client(none).responses.retrieve(created.id).catch((e) => e)).toBeInstanceOf(OpenAI.PermissionDeniedError);
   });
 
+  it('answers a key over its rate limit with a RateLimitError and Retry-After', async () => {
+    const limited = client((await call(server.url, 'POST', '/v1/api_keys', { key: ws.testKey, body: { name: 'slow', rate_limit_per_minute: 1 } })).body.secret);
+    await limited.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] });
+    const refused = await limited.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(refused).toMatchObject({ status: 429, code: 'rate_limited', type: 'rate_limit_error' });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
   it('lists the models for models.list()', async () => {
     const ids: string[] = [];
     for await (const model of testClient.models.list()) {
