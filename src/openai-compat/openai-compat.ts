@@ -4,7 +4,7 @@ import { isId } from '../ids.js';
 import type { AgentsModule } from '../agents/agents-module.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import type { RunSlot } from '../platform/run-slots.js';
-import type { Agent, Run, RunEvent, Scope, Workspace } from '../store/port.js';
+import type { Agent, Run, RunEvent, Scope, Store, Workspace } from '../store/port.js';
 import { ModelCompletions } from './model-completions.js';
 
 /** What a request's `model` names: an agent of the workspace, or a model (`auto` or a catalogue id). */
@@ -51,7 +51,7 @@ export interface StartedRun {
 export class OpenAiCompat {
   readonly models: ModelCompletions;
 
-  constructor(private readonly deps: { agents: AgentsModule; catalogue: ModelCatalogue; router: ModelRouter }) {
+  constructor(private readonly deps: { store: Store; agents: AgentsModule; catalogue: ModelCatalogue; router: ModelRouter }) {
     this.models = new ModelCompletions({ catalogue: deps.catalogue, router: deps.router });
   }
 
@@ -88,10 +88,23 @@ export class OpenAiCompat {
     return this.deps.agents.events.follow(runId, 0, signal);
   }
 
-  /** A run of the scope by id, or 404 `resource_missing` naming `param`. */
-  async run(scope: Scope, id: string, param: string): Promise<Run> {
-    const run = await this.deps.agents.runs.get(scope, id);
-    if (!run) throw new KairoError('resource_missing', { message: `No such response: '${id}'.`, param });
-    return run;
+  /** Keeps a model's response (an agent's is its run) to be retrieved; purged after the trace retention. */
+  async saveResponse(scope: Scope, response: { id: string } & Record<string, unknown>, createdAt: number): Promise<void> {
+    await this.deps.store.modelResponses.create({ id: response.id, scope, body: response, createdAt });
+  }
+
+  /**
+   * A response by id: an agent's run (`run_…`), or a stored response of a model (`resp_…`, its
+   * body as answered). Neither in the scope: 404 `resource_missing` naming `param`.
+   */
+  async response(scope: Scope, id: string, param: string): Promise<{ run: Run } | { stored: Record<string, unknown> }> {
+    if (isId('resp', id)) {
+      const stored = await this.deps.store.modelResponses.get(scope, id);
+      if (stored) return { stored: stored.body };
+    } else {
+      const run = await this.deps.agents.runs.get(scope, id);
+      if (run) return { run };
+    }
+    throw new KairoError('resource_missing', { message: `No such response: '${id}'.`, param });
   }
 }

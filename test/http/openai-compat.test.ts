@@ -203,17 +203,26 @@ describe.each(backends)('OpenAI-compatible API on %s', (backend) => {
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
   });
 
-  it('answers responses of "auto" without storing them', async () => {
-    const created = await testClient.responses.create({ model: 'auto', input: 'Summarise: the cat sat on the mat.' });
-    expect(created).toMatchObject({ object: 'response', status: 'completed', store: false });
+  it('answers responses of "auto" and keeps them to be retrieved, unless store is false', async () => {
+    const created = await testClient.responses.create({ model: 'auto', input: 'Summarise: the cat sat on the mat.', metadata: { case: 'c-7' } });
+    expect(created).toMatchObject({ object: 'response', status: 'completed', store: true, metadata: { case: 'c-7' } });
     expect(created.id).toMatch(/^resp_/);
+    expect(created.model).not.toBe('auto');
     expect(created.output_text.length).toBeGreaterThan(0);
-    expect(await testClient.responses.retrieve(created.id).catch((e) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+    const retrieved = await testClient.responses.retrieve(created.id);
+    expect(retrieved).toMatchObject({ id: created.id, status: 'completed', output_text: created.output_text, usage: created.usage, model: created.model });
+    // Another mode of the same workspace does not see it.
+    expect(await liveClient.responses.retrieve(created.id).catch((e) => e)).toBeInstanceOf(OpenAI.NotFoundError);
+
+    const unkept = await testClient.responses.create({ model: 'auto', input: 'Summarise: the cat sat on the mat.', store: false });
+    expect(unkept).toMatchObject({ store: false });
+    expect(await testClient.responses.retrieve(unkept.id).catch((e) => e)).toBeInstanceOf(OpenAI.NotFoundError);
 
     const stream = testClient.responses.stream({ model: 'auto', input: 'Summarise: the cat sat on the mat.' });
     const final = await stream.finalResponse();
     expect(final.output_text).toBe(created.output_text);
     expect(final.usage!.total_tokens).toBeGreaterThan(0);
+    expect((await testClient.responses.retrieve(final.id)).output_text).toBe(final.output_text);
   });
 
   it('runs live agents and models on the provider', async () => {

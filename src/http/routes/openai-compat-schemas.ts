@@ -146,7 +146,7 @@ export const ResponseBody = StrictObject({
 const OpenObject = Type.Object({}, { additionalProperties: true });
 
 export const ResponseObject = Type.Object({
-  id: Type.String({ description: 'The run\'s id (`run_…`) when `model` named an agent; else `resp_…` (not stored).' }),
+  id: Type.String({ description: 'The run\'s id (`run_…`) when `model` named an agent; else `resp_…`.' }),
   object: Type.Literal('response'),
   created_at: Type.Integer(),
   status: Type.String(),
@@ -163,7 +163,7 @@ export const ResponseObject = Type.Object({
   tools: Type.Array(OpenObject),
   temperature: Type.Null(),
   top_p: Type.Null(),
-  store: Type.Boolean({ description: 'True when the response can be retrieved: responses of agents are their runs; routed completions are not stored.' }),
+  store: Type.Boolean({ description: 'True when the response can be retrieved: a response of an agent is its run; one of a model is kept (for the trace retention) unless the request sent `store: false`.' }),
 });
 
 export const ResponseParams = StrictObject({ id: Type.String({ minLength: 1, maxLength: 128, description: 'The response\'s id: an agent run\'s id.' }) });

@@ -220,8 +220,11 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
       }
       if (!answer) throw new Error('The completion ended without finishing.');
       const status: Extract<ResponseStatus, 'completed' | 'incomplete'> = answer.finishReason === 'length' ? 'incomplete' : 'completed';
+      const response = responseView(head, status, answer);
+      final = response;
+      // Kept before the last event, so that a client that retrieves it on response.completed finds it.
+      if (!('run' in source) && head.store) await compat.saveResponse(authOf(request).scope, response, head.createdAt);
       emit(events.finish(answer, status));
-      final = responseView(head, status, answer);
     } catch (error) {
       const { body } = openAiErrorAnswer(error, request.id);
       emit(events.failed({ code: body.error.code ?? 'error', message: body.error.message }));
@@ -238,7 +241,7 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
       operationId: 'responses.create', tags: TAGS, summary: 'Create a response (OpenAI-compatible)',
       description: 'OpenAI\'s Responses API. `model` names an agent (its id or name): the input runs it, and the response is the agent run '
         + '(its `id` is the run\'s, retrievable with GET /v1/responses/{id}). `model: "auto"` or a model id of GET /v1/models answers without '
-        + 'an agent (routed, not stored: `store: false`). `stream: true` answers with the Responses events, response.created to response.completed.',
+        + 'an agent (routed; kept for the trace retention unless `store: false`). `stream: true` answers with the Responses events, response.created to response.completed.',
       body: ResponseBody, response: { 200: ResponseObject },
     },
   }, async (request, reply) => {
@@ -255,22 +258,27 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
       return { ...responseOfRun(await started.finished), instructions: head.instructions };
     }
     const completion = responseCompletionRequest(body, auth.scope.livemode, messages);
-    const head = { id: newId('resp'), createdAt: Date.now(), model: body.model, instructions: orUndefined(body.instructions) ?? null, metadata: metadata ?? {}, store: false };
+    const head = { id: newId('resp'), createdAt: Date.now(), model: body.model, instructions: orUndefined(body.instructions) ?? null, metadata: metadata ?? {}, store: body.store !== false };
     if (body.stream) {
       const parts = compat.models.stream(completion)[Symbol.asyncIterator]();
       return streamResponse(request, reply, { ...head, model: await firstPart(parts) }, { parts });
     }
     const answer = answerOfCompletion(head.id, head.createdAt, await compat.models.complete(completion));
-    return responseView({ ...head, model: answer.model }, answer.finishReason === 'length' ? 'incomplete' : 'completed', answer);
+    const response = responseView({ ...head, model: answer.model }, answer.finishReason === 'length' ? 'incomplete' : 'completed', answer);
+    if (head.store) await compat.saveResponse(auth.scope, response, head.createdAt);
+    return response;
   });
 
   app.get('/v1/responses/:id', {
     config: { openAiErrors: true },
     schema: {
       operationId: 'responses.retrieve', tags: TAGS, summary: 'Retrieve a response (OpenAI-compatible)',
-      description: 'A response of an agent, read from its run: `in_progress` while the run runs, then `completed` (or `failed`, `cancelled`). '
-        + 'Responses of models are not stored, so their ids are not found here.',
+      description: 'A response of an agent, read from its run: `in_progress` while the run runs, then `completed` (or `failed`, `cancelled`); '
+        + 'or a kept response of a model (`resp_…`), as it was answered.',
       params: ResponseParams, response: { 200: ResponseObject },
     },
-  }, async (request) => responseOfRun(await compat.run(authOf(request).scope, request.params.id, 'id')));
+  }, async (request) => {
+    const found = await compat.response(authOf(request).scope, request.params.id, 'id');
+    return 'run' in found ? responseOfRun(found.run) : found.stored as ReturnType<typeof responseView>;
+  });
 }
