@@ -73,6 +73,9 @@ describe.each(backends)('OpenAI-compatible API on %s', (backend) => {
     expect(run.body).toMatchObject({ status: 'completed', output: message.content, agent_id: agent.id });
     expect(run.body.usage.total_tokens).toBe(data.usage!.total_tokens);
     expect(run.body.steps.some((s: any) => s.type === 'model_call' && s.status === 'ok')).toBe(true);
+    const trace = await call(server.url, 'GET', `/v1/analytics/traces/${data.id}`, { key: ws.testKey });
+    expect(trace.status).toBe(200);
+    expect(JSON.stringify(trace.body)).toContain('model_call');
   });
 
   it('streams an agent named by its name, ending with the usage and [DONE]', async () => {
