@@ -176,7 +176,10 @@ export function completeOperation(operation: Record<string, any>, route: RouteFa
       ...(route.method === 'POST' && !route.isPublic ? { 'Idempotent-Replayed': headerRef('Idempotent-Replayed') } : {}),
       ...(codes.includes('budget_exceeded') ? { [REMAINING_USD_HEADER]: headerRef(REMAINING_USD_HEADER), [REMAINING_TOKENS_HEADER]: headerRef(REMAINING_TOKENS_HEADER) } : {}),
     };
-    if (route.eventStream && status === '200') {
+    if (route.eventStream && status === '200' && route.openAiErrors) {
+      response.description = `${response.description} Or, with \`stream: true\`, server-sent events in OpenAI's format.`;
+      response.content = { ...response.content, 'text/event-stream': openAiEventStream(route.url) };
+    } else if (route.eventStream && status === '200') {
       response.description = `${response.description === SUCCESS_DESCRIPTIONS['200'] ? 'The run.' : response.description} Or, ${route.eventStream === 'body' ? 'with `stream: true`' : 'with `Accept: text/event-stream`'}, its events as server-sent events.`;
       response.content = {
         ...response.content,
@@ -215,6 +218,19 @@ export function completeOperation(operation: Record<string, any>, route: RouteFa
   }
   operation.responses = responses;
   return codes;
+}
+
+/** The event-stream body of an OpenAI-compatible operation: Chat Completions' chunks, or the Responses events. */
+function openAiEventStream(url: string) {
+  return url.includes('/chat/')
+    ? {
+      schema: { type: 'string', description: 'Server-sent events: `data: {chat.completion.chunk}` per delta, the last chunk with `finish_reason` (and, with `stream_options.include_usage`, one with `usage` and no choices), then `data: [DONE]`.' },
+      example: 'data: {"id":"chatcmpl_…","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}\n\ndata: [DONE]\n\n',
+    }
+    : {
+      schema: { type: 'string', description: 'Server-sent events: `event` is the type (response.created … response.output_text.delta … response.completed), `data` the event with its `type` and `sequence_number`.' },
+      example: 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":4,"delta":"Hello"}\n\n',
+    };
 }
 
 /** The family OpenAI's clients expect for a status (as src/http/openai-errors.ts answers it). */

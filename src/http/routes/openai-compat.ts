@@ -156,7 +156,7 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
   }
 
   app.post('/v1/chat/completions', {
-    config: { openAiErrors: true, errors: ['agent_not_active', 'budget_exceeded', 'concurrency_limited'] },
+    config: { openAiErrors: true, eventStream: 'body', errors: ['agent_not_active', 'budget_exceeded', 'concurrency_limited'] },
     schema: {
       operationId: 'chat.completions.create', tags: TAGS, summary: 'Create a chat completion (OpenAI-compatible)',
       description: 'OpenAI\'s Chat Completions API. `model` names an agent (its id or name): the messages run it, as an agent run with its tools, '
@@ -236,7 +236,7 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
   }
 
   app.post('/v1/responses', {
-    config: { openAiErrors: true, errors: ['agent_not_active', 'budget_exceeded', 'concurrency_limited'] },
+    config: { openAiErrors: true, eventStream: 'body', errors: ['agent_not_active', 'budget_exceeded', 'concurrency_limited'] },
     schema: {
       operationId: 'responses.create', tags: TAGS, summary: 'Create a response (OpenAI-compatible)',
       description: 'OpenAI\'s Responses API. `model` names an agent (its id or name): the input runs it, and the response is the agent run '
