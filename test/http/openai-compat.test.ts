@@ -118,6 +118,19 @@ describe.each(backends)('OpenAI-compatible API on %s', (backend) => {
     expect(finish).toBe('stop');
   });
 
+  it('takes the fields OpenAI clients and frameworks send, even those without effect here', async () => {
+    const chat = await testClient.chat.completions.create({
+      model: 'auto', stream: false, messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'hi' }],
+      temperature: 0.2, top_p: 1, max_tokens: 100, reasoning_effort: 'low', verbosity: 'low', prompt_cache_key: 'k', store: false, n: 1,
+    });
+    expect(chat.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    const response = await testClient.responses.create({
+      model: agent.id, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] }],
+      include: [], text: { format: { type: 'text' } }, truncation: 'auto', reasoning: { effort: 'low' }, parallel_tool_calls: true,
+    });
+    expect(response.status).toBe('completed');
+  });
+
   it('refuses unknown models, invalid requests and bad keys with OpenAI errors', async () => {
     const unknown = await testClient.chat.completions.create({ model: 'no-such-agent', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
     expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);

@@ -41,6 +41,16 @@ const ChatTool = StrictObject({
   }),
 });
 
+const NoEffect = 'Accepted for compatibility with OpenAI clients; it has no effect on KAIRO.';
+
+/** Fields OpenAI clients send that KAIRO has no use for: taken, so that those clients work, and documented as without effect. */
+const IgnoredFields = {
+  prompt_cache_key: Type.Optional(Nullable(Type.String({ maxLength: 200, description: NoEffect }))),
+  prompt_cache_retention: Type.Optional(Nullable(Type.String({ maxLength: 32, description: NoEffect }))),
+  safety_identifier: Type.Optional(Nullable(Type.String({ maxLength: 200, description: NoEffect }))),
+  service_tier: Type.Optional(Nullable(Type.String({ maxLength: 32, description: NoEffect }))),
+};
+
 const Sampling = {
   temperature: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 2 }))),
   top_p: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1 }))),
@@ -68,7 +78,11 @@ export const ChatCompletionBody = StrictObject({
     Type.Literal('none'), Type.Literal('auto'), Type.Literal('required'),
     StrictObject({ type: Type.Literal('function'), function: StrictObject({ name: Type.String({ minLength: 1, maxLength: 64 }) }) }),
   ])),
+  reasoning_effort: Type.Optional(Nullable(Type.String({ maxLength: 32, description: NoEffect }))),
+  verbosity: Type.Optional(Nullable(Type.String({ maxLength: 32, description: NoEffect }))),
+  logprobs: Type.Optional(Nullable(Type.Literal(false, { description: 'Log probabilities are not available.' }))),
   ...Sampling,
+  ...IgnoredFields,
 }, { examples: [{ model: 'auto', messages: [{ role: 'user', content: 'Say hello.' }] }] });
 
 const Usage = Type.Object({
@@ -140,7 +154,15 @@ export const ResponseBody = StrictObject({
     Type.Literal('none'), Type.Literal('auto'), Type.Literal('required'),
     StrictObject({ type: Type.Literal('function'), name: Type.String({ minLength: 1, maxLength: 64 }) }),
   ])),
+  include: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 20, description: NoEffect }))),
+  text: Type.Optional(Nullable(StrictObject({
+    format: Type.Optional(StrictObject({ type: Type.Literal('text') }, { description: 'Text only.' })),
+    verbosity: Type.Optional(Nullable(Type.String({ maxLength: 32, description: NoEffect }))),
+  }))),
+  reasoning: Type.Optional(Nullable(Type.Object({}, { additionalProperties: true, description: NoEffect }))),
+  truncation: Type.Optional(Nullable(Type.Union([Type.Literal('auto'), Type.Literal('disabled')], { description: NoEffect }))),
   ...Sampling,
+  ...IgnoredFields,
 }, { examples: [{ model: 'auto', input: 'Say hello.' }] });
 
 const OpenObject = Type.Object({}, { additionalProperties: true });
