@@ -27,10 +27,10 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply): O
   });
   const closed = new AbortController();
   raw.on('close', () => closed.abort());
-  const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
   const write = (text: string) => {
     if (!raw.writableEnded && !raw.destroyed) raw.write(text);
   };
+  const heartbeat = setInterval(() => write(': keep-alive\n\n'), 15_000);
   return {
     send: (data, event) => write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`),
     done: () => write('data: [DONE]\n\n'),
