@@ -9,7 +9,7 @@ import * as events from './0008-events.js';
 import * as webhooks from './0009-webhooks.js';
 import * as keyPermissions from './0010-key-permissions.js';
 import * as budgets from './0011-budgets.js';
-import * as modelResponses from './0012-model-responses.js';
+import * as modelResponses from './0013-model-responses.js';
 import * as webhookBatches from './0012-webhook-batches.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
@@ -24,7 +24,7 @@ const shared: Record<string, Migration> = {
   '0009-webhooks': webhooks,
   '0010-key-permissions': keyPermissions,
   '0011-budgets': budgets,
-  '0012-model-responses': modelResponses,
+  '0013-model-responses': modelResponses,
   '0012-webhook-batches': webhookBatches,
 };
 
