@@ -9,8 +9,8 @@ import * as events from './0008-events.js';
 import * as webhooks from './0009-webhooks.js';
 import * as keyPermissions from './0010-key-permissions.js';
 import * as budgets from './0011-budgets.js';
-import * as modelResponses from './0013-model-responses.js';
 import * as webhookBatches from './0012-webhook-batches.js';
+import * as modelResponses from './0013-model-responses.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -24,8 +24,8 @@ const shared: Record<string, Migration> = {
   '0009-webhooks': webhooks,
   '0010-key-permissions': keyPermissions,
   '0011-budgets': budgets,
-  '0013-model-responses': modelResponses,
   '0012-webhook-batches': webhookBatches,
+  '0013-model-responses': modelResponses,
 };
 
 /**
