@@ -2,7 +2,8 @@ import { createHash, randomFillSync } from 'node:crypto';
 
 /** Object prefixes, docs/api.md. Every id is `<prefix>_` + 26 base32 chars, sortable by creation. */
 export type IdPrefix =
-  | 'ws' | 'key' | 'req' | 'job' | 'agent' | 'run' | 'thread' | 'wf' | 'wfrun' | 'src' | 'doc' | 'chunk' | 'span' | 'msg' | 'evt' | 'we' | 'whdel' | 'budget';
+  | 'ws' | 'key' | 'req' | 'job' | 'agent' | 'run' | 'thread' | 'wf' | 'wfrun' | 'src' | 'doc' | 'chunk' | 'span' | 'msg' | 'evt' | 'we' | 'whdel' | 'budget'
+  | 'chatcmpl' | 'resp';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const suffixPattern = '[0-7][0-9a-hjkmnp-tv-z]{25}';

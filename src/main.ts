@@ -26,6 +26,7 @@ import { createSafeFetcher } from './net/safe-fetch.js';
 import { AgentsModule } from './agents/agents-module.js';
 import { createModelCatalogue } from './models/catalogue.js';
 import { createModelRouter } from './models/router.js';
+import { OpenAiCompat } from './openai-compat/openai-compat.js';
 import { INGESTION_SLOTS, RunSlots } from './platform/run-slots.js';
 import type { ConcurrencyLimiter } from './limits/port.js';
 import { WorkflowsModule } from './workflows/workflows-module.js';
@@ -74,7 +75,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const watchRedis = redisWatcher(config, (message) => warn(message));
   const queue = openQueue({ store, redisUrl: config.redisUrl, prefix: config.redisPrefix, leaseMs: config.jobLeaseMs, onError: onError('queue'), watch: watchRedis });
   const limits = openLimits({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}:limits:`, watch: watchRedis });
-  const { platform, events, webhooks, budgets, context, agents, workflows, analytics, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
+  const { platform, events, webhooks, budgets, context, agents, workflows, analytics, openaiCompat, fetcher, compute, jobs, areas } = openAreas(config, store, queue, limits.concurrency, catalogue, onError('analytics'));
   const opened = [limits, fetcher, compute, store];
 
   let listening: Listener | undefined;
@@ -82,7 +83,7 @@ export async function startKairo(config: Config): Promise<Kairo> {
   const running: AreaRunning[] = [];
   try {
     app = await buildApp({
-      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, events, webhooks, budgets, context, agents, workflows, analytics, catalogue, version, startedAt,
+      config, store, queue, rateLimiter: limits.rateLimiter, concurrency: limits.concurrency, platform, events, webhooks, budgets, context, agents, workflows, analytics, openaiCompat, catalogue, version, startedAt,
       serverOptions: https ? { https } : {},
     });
     listening = await listen(app, config);
@@ -201,11 +202,13 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
   const budgets = new BudgetsModule({ store });
   // Runs' final transactions also report the budget thresholds they reach.
   const observer = budgets.gate.observe(analytics.observer);
+  // One router for agents and OpenAI-compatible completions, so both learn from every model call.
+  const router = createModelRouter(catalogue);
   const agents = new AgentsModule({
     store,
     queue: jobs,
     catalogue,
-    router: createModelRouter(catalogue),
+    router,
     context,
     slots,
     fetcher,
@@ -235,7 +238,8 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     workflows,
     analytics,
   ];
-  return { platform, events, webhooks, budgets, context, agents, workflows, analytics, fetcher, compute, jobs, areas };
+  const openaiCompat = new OpenAiCompat({ store, agents, catalogue, router });
+  return { platform, events, webhooks, budgets, context, agents, workflows, analytics, openaiCompat, fetcher, compute, jobs, areas };
 }
 
 /** Heavy tasks one workspace may have waiting for a worker process; past it, they are refused with 503 `server_busy`. */

@@ -57,6 +57,19 @@ export class AgentService {
     return agent;
   }
 
+  /**
+   * The agent `idOrName` names (an agent id, or the name of exactly one agent); undefined when
+   * none does. A name several agents share is refused naming `param`: only the id tells them apart.
+   */
+  async find(scope: Scope, idOrName: string, param: string): Promise<Agent | undefined> {
+    if (isId('agent', idOrName)) return this.store.agents.get(scope, idOrName);
+    const named = await this.store.agents.named(scope, idOrName, 2);
+    if (named.length > 1) {
+      throw new KairoError('parameter_invalid', { message: `Several agents are named '${idOrName}'; name the one you mean by its id.`, param });
+    }
+    return named[0];
+  }
+
   list(scope: Scope, page: PageRequest, status?: AgentStatus): Promise<Page<Agent>> {
     return this.store.agents.list(scope, page, { status });
   }

@@ -13,6 +13,11 @@ export class RunReads {
     return run;
   }
 
+  /** A run of the scope by id (of any agent); undefined when the scope has none. */
+  async get(scope: Scope, runId: string): Promise<Run | undefined> {
+    return isId('run', runId) ? this.store.runs.get(scope, runId) : undefined;
+  }
+
   /** The run as stored now (after a stream ended, say); undefined once deleted. */
   current(runId: string): Promise<Run | undefined> {
     return this.store.runs.getById(runId);

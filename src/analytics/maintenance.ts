@@ -15,7 +15,7 @@ const PURGE_BUDGET_MS = 5_000;
 export type RetentionConfig = Pick<Config, 'traceRetentionDays' | 'requestLogRetentionDays' | 'rollupRetentionDays'>;
 
 /**
- * Deletes what has outlived its retention, in small batches: spans, run event logs and minute
+ * Deletes what has outlived its retention, in small batches: spans, stored model responses, run event logs and minute
  * rollups after the trace retention (minute rollups never before they were derived into hours),
  * the request log after its own, hour and day rollups after theirs. Returns what it deleted.
  */
@@ -35,6 +35,7 @@ export async function purgeExpired(
     deleted[name] = (deleted[name] ?? 0) + n;
   };
   await drain('spans', () => store.spans.purge(traceCutoff, PURGE_BATCH));
+  await drain('model_responses', () => store.modelResponses.purge(traceCutoff, PURGE_BATCH));
   await drain('run_events', () => store.runEvents.purge(traceCutoff, PURGE_BATCH));
   await drain('workflow_run_events', () => store.workflowRunEvents.purge(traceCutoff, PURGE_BATCH));
   const minuteCutoff = Math.min(traceCutoff, await compactor.compactedUntil());

@@ -21,6 +21,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { budgetRoutes } from './routes/budgets.js';
 import { toolSigningRoutes } from './routes/tool-signing.js';
 import { mcpRoutes } from './routes/mcp.js';
+import { openAiCompatRoutes } from './routes/openai-compat.js';
 import { registerRequestAccounting } from './plugins/request-accounting.js';
 import { registerLoadShedding } from './plugins/load-shedding.js';
 import type { AppDeps } from './deps.js';
@@ -119,5 +120,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => budgetRoutes(scope, deps));
   await app.register(async (scope) => toolSigningRoutes(scope, deps));
   await app.register(async (scope) => mcpRoutes(scope, deps));
+  await app.register(async (scope) => openAiCompatRoutes(scope, deps));
   return app;
 }

@@ -12,6 +12,7 @@ import type { PlatformModule } from '../platform/platform-module.js';
 import type { EventsModule } from '../events/events-module.js';
 import type { WebhooksModule } from '../webhooks/webhooks-module.js';
 import type { BudgetsModule } from '../budgets/budgets-module.js';
+import type { OpenAiCompat } from '../openai-compat/openai-compat.js';
 
 /** Everything the HTTP layer needs, built by the composition root (src/main.ts). */
 export interface AppDeps {
@@ -28,6 +29,7 @@ export interface AppDeps {
   agents: AgentsModule;
   workflows: WorkflowsModule;
   analytics: AnalyticsModule;
+  openaiCompat: OpenAiCompat;
   catalogue: ModelCatalogue;
   version: string;
   startedAt: number;

@@ -16,6 +16,8 @@ declare module 'fastify' {
      * body asks for a stream, `accept` when `Accept: text/event-stream` does (and `Last-Event-ID` resumes).
      */
     eventStream?: 'body' | 'accept';
+    /** The route answers errors in OpenAI's shape (src/http/openai-errors.ts), not KAIRO's. */
+    openAiErrors?: boolean;
   }
 }
 
@@ -31,12 +33,13 @@ export interface RouteFacts {
   takesParams: boolean;
   errors: readonly ErrorCode[];
   eventStream: 'body' | 'accept' | undefined;
+  openAiErrors: boolean;
 }
 
 /** The facts of each documented `/v1` route a registration describes, one per method. */
 export function routeFacts(route: RouteOptions): RouteFacts[] {
   const schema = (route.schema ?? {}) as Record<string, any>;
-  const config = (route.config ?? {}) as { public?: boolean; shedLoad?: boolean; errors?: readonly ErrorCode[]; eventStream?: 'body' | 'accept' };
+  const config = (route.config ?? {}) as { public?: boolean; shedLoad?: boolean; errors?: readonly ErrorCode[]; eventStream?: 'body' | 'accept'; openAiErrors?: boolean };
   const methods = Array.isArray(route.method) ? route.method : [route.method];
   return methods.filter((method) => method !== 'HEAD').map((method) => ({
     method,
@@ -49,6 +52,7 @@ export function routeFacts(route: RouteOptions): RouteFacts[] {
     takesParams: /:\w/.test(route.url),
     errors: config.errors ?? [],
     eventStream: config.eventStream,
+    openAiErrors: config.openAiErrors === true,
   }));
 }
 
@@ -172,7 +176,10 @@ export function completeOperation(operation: Record<string, any>, route: RouteFa
       ...(route.method === 'POST' && !route.isPublic ? { 'Idempotent-Replayed': headerRef('Idempotent-Replayed') } : {}),
       ...(codes.includes('budget_exceeded') ? { [REMAINING_USD_HEADER]: headerRef(REMAINING_USD_HEADER), [REMAINING_TOKENS_HEADER]: headerRef(REMAINING_TOKENS_HEADER) } : {}),
     };
-    if (route.eventStream && status === '200') {
+    if (route.eventStream && status === '200' && route.openAiErrors) {
+      response.description = `${response.description} Or, with \`stream: true\`, server-sent events in OpenAI's format.`;
+      response.content = { ...response.content, 'text/event-stream': openAiEventStream(route.url) };
+    } else if (route.eventStream && status === '200') {
       response.description = `${response.description === SUCCESS_DESCRIPTIONS['200'] ? 'The run.' : response.description} Or, ${route.eventStream === 'body' ? 'with `stream: true`' : 'with `Accept: text/event-stream`'}, its events as server-sent events.`;
       response.content = {
         ...response.content,
@@ -184,23 +191,67 @@ export function completeOperation(operation: Record<string, any>, route: RouteFa
     }
     responses[status] = response;
   }
-  for (const [status, statusCodes] of errorsByStatus(codes)) {
+  const byStatus = errorsByStatus(codes).map(([status, statusCodes]) => [status, statusCodes.map((code) => ({ code, message: errorCatalogue[code].message }))] as const);
+  // Only a request that names a model can name an unknown one, or have one fail.
+  if (route.openAiErrors && route.takesBody) addOpenAiErrors(byStatus);
+  for (const [status, statusCodes] of byStatus) {
     const authenticated = !route.isPublic && status !== 401;
     responses[String(status)] = {
-      description: statusCodes.map((code) => `\`${code}\`: ${errorCatalogue[code].message}`).join('\n\n'),
+      description: statusCodes.map(({ code, message }) => `\`${code}\`: ${message}`).join('\n\n'),
       headers: {
         ...common,
         ...(authenticated ? limited : {}),
         ...(status === 429 || status === 503 ? { 'Retry-After': headerRef('Retry-After') } : {}),
       },
       content: {
-        'application/json': {
-          schema: { $ref: '#/components/schemas/ErrorResponse' },
-          examples: Object.fromEntries(statusCodes.map((code) => [code, { $ref: `#/components/examples/${code}` }])),
-        },
+        'application/json': route.openAiErrors
+          ? {
+            schema: { $ref: '#/components/schemas/OpenAiErrorResponse' },
+            examples: Object.fromEntries(statusCodes.map(({ code, message }) => [code, { summary: `${status} ${code}`, value: { error: { message, type: openAiErrorType(status), param: null, code } } }])),
+          }
+          : {
+            schema: { $ref: '#/components/schemas/ErrorResponse' },
+            examples: Object.fromEntries(statusCodes.map(({ code }) => [code, { $ref: `#/components/examples/${code}` }])),
+          },
       },
     };
   }
   operation.responses = responses;
   return codes;
+}
+
+/** The event-stream body of an OpenAI-compatible operation: Chat Completions' chunks, or the Responses events. */
+function openAiEventStream(url: string) {
+  return url.includes('/chat/')
+    ? {
+      schema: { type: 'string', description: 'Server-sent events: `data: {chat.completion.chunk}` per delta, the last chunk with `finish_reason` (and, with `stream_options.include_usage`, one with `usage` and no choices), then `data: [DONE]`.' },
+      example: 'data: {"id":"chatcmpl_…","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}\n\ndata: [DONE]\n\n',
+    }
+    : {
+      schema: { type: 'string', description: 'Server-sent events: `event` is the type (response.created … response.output_text.delta … response.completed), `data` the event with its `type` and `sequence_number`.' },
+      example: 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":4,"delta":"Hello"}\n\n',
+    };
+}
+
+/** The family OpenAI's clients expect for a status (as src/http/openai-errors.ts answers it). */
+export function openAiErrorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  return status >= 500 ? 'api_error' : 'invalid_request_error';
+}
+
+type StatusCodes = ReadonlyArray<readonly [number, ReadonlyArray<{ code: string; message: string }>]>;
+
+/** The codes only the OpenAI-compatible routes answer with: `model_not_found` and `model_failed`. */
+function addOpenAiErrors(byStatus: StatusCodes): void {
+  const list = byStatus as Array<readonly [number, Array<{ code: string; message: string }>]>;
+  const add = (status: number, code: string, message: string) => {
+    const entry = list.find(([s]) => s === status);
+    if (entry) entry[1].push({ code, message });
+    else list.push([status, [{ code, message }]]);
+  };
+  add(404, 'model_not_found', '`model` names no agent of the workspace and no model of this server.');
+  add(502, 'model_failed', 'The model\'s provider failed, or (Chat Completions) the agent\'s run failed or was cancelled; the code is then the run\'s error code.');
+  list.sort(([a], [b]) => a - b);
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { ErrorCode } from '../errors.js';
 import { ErrorResponse } from './schemas.js';
+import { OpenAiErrorResponse } from './openai-errors.js';
 import { completeOperation, documentPath, routeFacts, sharedComponents, type RouteFacts } from './openapi-operations.js';
 import { registerDocsPage } from './docs-page.js';
 import { addExamples } from './openapi-examples.js';
@@ -21,6 +22,7 @@ export const apiTags = [
   { name: 'MCP', description: 'The Model Context Protocol endpoint: agents and workflows as tools, context sources as resources, for any MCP client.' },
   { name: 'Platform', description: 'The workspace of the calling key: its plan, limits and usage.' },
   { name: 'Status', description: 'Health and uptime of the service; needs no API key.' },
+  { name: 'OpenAI compatibility', description: 'OpenAI\'s Chat Completions and Responses APIs over agents and models, for OpenAI clients; errors in OpenAI\'s shape (docs/openai-compatibility.md).' },
 ];
 
 /**
@@ -32,6 +34,7 @@ export const apiTags = [
  */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   app.addSchema(ErrorResponse);
+  app.addSchema(OpenAiErrorResponse);
 
   const routes = new Map<string, RouteFacts>();
   app.addHook('onRoute', (route) => {

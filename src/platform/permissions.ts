@@ -23,7 +23,7 @@ export interface Permission {
  * `write`, except the operations in `readOnlyOperations`.
  */
 const areaPrefixes: Record<PermissionArea, readonly string[]> = {
-  agents: ['/v1/agents', '/v1/threads', '/v1/tool_signing_secret'],
+  agents: ['/v1/agents', '/v1/threads', '/v1/tool_signing_secret', '/v1/chat/completions', '/v1/responses'],
   workflows: ['/v1/workflows'],
   context: ['/v1/context'],
   analytics: ['/v1/analytics', '/v1/requests'],

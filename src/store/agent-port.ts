@@ -26,6 +26,8 @@ export interface AgentVersion {
 export interface AgentRepo {
   create(agent: Agent): Promise<Agent>;
   get(scope: Scope, id: string): Promise<Agent | undefined>;
+  /** Agents of the scope called `name` (names need not be unique), newest first, at most `limit`. */
+  named(scope: Scope, name: string, limit: number): Promise<Agent[]>;
   list(scope: Scope, page: PageRequest, filter?: { status?: AgentStatus }): Promise<Page<Agent>>;
   /** Saves a changed agent; with a new version, records the version too. */
   update(agent: Agent, newVersion: boolean): Promise<Agent>;

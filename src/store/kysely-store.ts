@@ -54,6 +54,7 @@ export class KyselyStore implements Store {
   readonly webhookEndpoints: Repos['webhookEndpoints'];
   readonly webhookDeliveries: Repos['webhookDeliveries'];
   readonly budgets: Repos['budgets'];
+  readonly modelResponses: Repos['modelResponses'];
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -89,6 +90,7 @@ export class KyselyStore implements Store {
     this.webhookEndpoints = repos.webhookEndpoints;
     this.webhookDeliveries = repos.webhookDeliveries;
     this.budgets = repos.budgets;
+    this.modelResponses = repos.modelResponses;
   }
 
   private readonly shared: SharedStatements;

@@ -9,6 +9,7 @@ import type { BudgetRepo } from './budget-port.js';
 import type { ContextChunkRepo, ContextDocumentRepo, ContextSourceRepo } from './context-port.js';
 import type { EventRepo, StoredEvent } from './event-port.js';
 import type { JobRepo, OutboxRepo } from './job-port.js';
+import type { ModelResponseRepo } from './model-response-port.js';
 import type { ApiKeyRepo, HeartbeatRepo, IdempotencyRepo, MetaRepo, WorkspaceRepo } from './platform-port.js';
 import type { RunEventRepo, RunRepo, SpanRepo } from './run-port.js';
 import type { WebhookDeliveryRepo, WebhookEndpointRepo } from './webhook-port.js';
@@ -22,6 +23,7 @@ export * from './budget-port.js';
 export * from './context-port.js';
 export * from './event-port.js';
 export * from './job-port.js';
+export * from './model-response-port.js';
 export * from './platform-port.js';
 export * from './run-port.js';
 export * from './webhook-port.js';
@@ -53,6 +55,7 @@ export interface Repos {
   webhookEndpoints: WebhookEndpointRepo;
   webhookDeliveries: WebhookDeliveryRepo;
   budgets: BudgetRepo;
+  modelResponses: ModelResponseRepo;
 }
 
 export interface Transaction extends Repos {

@@ -394,6 +394,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   budgets: BudgetsTable;
+  model_responses: ModelResponsesTable;
 }
 
 export interface WebhookEndpointsTable {
@@ -457,4 +458,13 @@ export interface BudgetsTable {
   reported_percent: number;
   created_at: number;
   updated_at: number;
+}
+
+export interface ModelResponsesTable {
+  id: string;
+  workspace_id: string;
+  livemode: number;
+  /** The response object, JSON. */
+  body: string;
+  created_at: number;
 }

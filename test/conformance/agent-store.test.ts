@@ -60,6 +60,20 @@ describe.each(storeBackends)('agent store conformance: $name', (backend) => {
     await expect(store.agents.getVersion(created.id, 2)).resolves.toBeUndefined();
   });
 
+  it('finds agents by exact name in their own workspace and mode, newest first, deleted ones hidden', async () => {
+    const { live, test } = await freshScope();
+    const older = await store.agents.create(agent(live, { name: 'Desk' }));
+    const newer = await store.agents.create(agent(live, { name: 'Desk' }));
+    const gone = await store.agents.create(agent(live, { name: 'Desk' }));
+    await store.agents.create(agent(live, { name: 'desk' }));
+    await store.agents.create(agent(test, { name: 'Desk' }));
+    await store.agents.delete(live, gone.id, T0 + 1);
+    await expect(store.agents.named(live, 'Desk', 5)).resolves.toEqual([newer, older]);
+    await expect(store.agents.named(live, 'Desk', 1)).resolves.toEqual([newer]);
+    await expect(store.agents.named(live, 'Nobody', 5)).resolves.toEqual([]);
+    await expect(store.agents.named(liveB(), 'Desk', 5)).resolves.toEqual([]);
+  });
+
   it('rejects a second agent with the same id, and one for a workspace that does not exist', async () => {
     const created = await store.agents.create(agent(liveA()));
     await expect(store.agents.create({ ...created, name: 'other' })).rejects.toThrow();

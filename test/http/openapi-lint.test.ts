@@ -79,10 +79,18 @@ describe('the served OpenAPI document', () => {
     for (const op of operationsOf(doc)) {
       const statuses = Object.keys(op.raw.responses);
       expect(statuses.filter((s) => /X/i.test(s)), op.name).toEqual([]);
+      // The OpenAI-compatible operations answer errors in OpenAI's shape, with two codes of their own.
+      const openAi = op.raw.tags[0] === 'OpenAI compatibility';
       for (const status of statuses.filter((s) => Number(s) >= 400)) {
         const media = op.raw.responses[status].content['application/json'];
-        expect(media.schema, `${op.name} ${status}`).toEqual({ $ref: '#/components/schemas/ErrorResponse' });
+        expect(media.schema, `${op.name} ${status}`).toEqual({ $ref: `#/components/schemas/${openAi ? 'OpenAiErrorResponse' : 'ErrorResponse'}` });
         for (const code of Object.keys(media.examples)) {
+          if (openAi) {
+            expect(Object.keys(media.examples[code].value.error).sort(), `${op.name} ${status} ${code}`).toEqual(['code', 'message', 'param', 'type']);
+            if (code === 'model_not_found' || code === 'model_failed') continue;
+            expect(errorStatuses[code as keyof typeof errorStatuses], `${op.name} ${status} ${code}`).toBe(Number(status));
+            continue;
+          }
           expect(errorStatuses[code as keyof typeof errorStatuses], `${op.name} ${status} ${code}`).toBe(Number(status));
           expect(doc.components.examples[code].value.error.code).toBe(code);
         }
@@ -98,6 +106,8 @@ describe('the served OpenAPI document', () => {
     expect(codesOf('/v1/workspace', 'get', 403)).toEqual(['https_required']);
     expect(codesOf('/v1/status', 'get', 401)).toEqual([]);
     expect(codesOf('/v1/status', 'get', 503)).toEqual(['service_unavailable']);
+    expect(codesOf('/v1/chat/completions', 'post', 404)).toEqual(['model_not_found']);
+    expect(codesOf('/v1/responses/{id}', 'get', 404)).toEqual(['resource_missing']);
   });
 
   it('documents security, idempotency, streaming, rate-limit and budget headers from the routes', () => {

@@ -105,6 +105,16 @@ const factories: ObjectFactory[] = [
     },
   },
   {
+    path: '/v1/responses/{id}',
+    async create(api, key) {
+      const agent = await api({ method: 'POST', path: '/v1/agents', key, body: { name: 'isolation probe' } });
+      expectStatus(agent, 201);
+      const response = await api({ method: 'POST', path: '/v1/responses', key, body: { model: agent.body.id, input: 'probe' } });
+      expectStatus(response, 200);
+      return { id: response.body.id };
+    },
+  },
+  {
     path: '/v1/workflows/{id}',
     async create(api, key) {
       const res = await api({ method: 'POST', path: '/v1/workflows', key, body: { name: 'isolation probe', steps: [{ id: 'one', type: 'transform', expression: '1' }] } });

@@ -145,8 +145,44 @@ export function checkInvariants(res: WireResponse, options: InvariantOptions = {
   }
 }
 
-/** Exactly `{error: {type, code, message, param?, request_id}}`, consistent with the error catalogue. */
+/** Operations that answer errors in OpenAI's shape instead of KAIRO's (docs/openai-compatibility.md). */
+const OPENAI_SHAPED = /^[A-Z]+ \/v1\/(chat\/completions|responses)(?=[/? ]|$)/;
+
+/** OpenAI's error family for a status, as the OpenAI-compatible routes answer it. */
+function openAiTypeOf(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  return status >= 500 ? 'api_error' : 'invalid_request_error';
+}
+
+/**
+ * Exactly `{error: {message, type, param, code}}` (param and code null or a string): a catalogued
+ * code with its catalogued status, or `model_not_found` (404); the type follows from the status.
+ */
+function checkOpenAiErrorShape(res: WireResponse): void {
+  const error = res.body?.error;
+  if (Object.keys(res.body ?? {}).join() !== 'error' || error === null || typeof error !== 'object') fail(res, 'not an OpenAI error body');
+  if (Object.keys(error).sort().join() !== 'code,message,param,type') fail(res, `OpenAI error fields are ${Object.keys(error).join()}`);
+  if (typeof error.message !== 'string' || error.message === '') fail(res, 'error.message missing');
+  if (error.param !== null && typeof error.param !== 'string') fail(res, 'error.param is neither null nor a string');
+  if (typeof error.code !== 'string' || error.code === '') fail(res, 'error.code missing');
+  const reference = error.code === 'resource_missing' && res.status === 400 && typeof error.param === 'string';
+  const status = error.code === 'model_not_found' ? 404 : reference ? 400 : errorStatuses[error.code as ErrorCode];
+  if (status === undefined) fail(res, `error code ${error.code} is not in the error catalogue`);
+  if (status !== res.status) fail(res, `code ${error.code} is catalogued with status ${status}, answered ${res.status}`);
+  if (error.type !== openAiTypeOf(res.status)) fail(res, `status ${res.status} answered with type ${error.type}`);
+  if (/\n\s+at |node_modules|\/src\/|\.ts:\d+/.test(error.message)) fail(res, 'error message leaks internals');
+}
+
+/**
+ * Exactly `{error: {type, code, message, param?, request_id}}`, consistent with the error catalogue;
+ * in OpenAI's shape on the OpenAI-compatible operations.
+ */
 export function checkErrorShape(res: WireResponse): void {
+  // Refusals made before a route is found (no such method, a malformed URL, over-size headers) keep KAIRO's shape.
+  const beforeRouting = ['route_not_found', 'invalid_request'].includes(res.body?.error?.code) && 'request_id' in (res.body?.error ?? {});
+  if (OPENAI_SHAPED.test(res.request) && !beforeRouting) return checkOpenAiErrorShape(res);
   const body = res.body;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) fail(res, 'error body is not an object');
   const top = Object.keys(body);

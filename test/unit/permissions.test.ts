@@ -11,6 +11,7 @@ import { modelRoutes } from '../../src/http/routes/models.js';
 import { analyticsRoutes } from '../../src/http/routes/analytics.js';
 import { eventRoutes } from '../../src/http/routes/events.js';
 import { toolSigningRoutes } from '../../src/http/routes/tool-signing.js';
+import { openAiCompatRoutes } from '../../src/http/routes/openai-compat.js';
 import type { Authenticator } from '../../src/platform/authenticate.js';
 import { MemoryRateLimiter } from '../../src/limits/memory-rate-limiter.js';
 import {
@@ -40,7 +41,7 @@ async function appWithAuth(): Promise<{ app: FastifyInstance; routes: Array<{ me
 describe('the permission table', () => {
   it('resolves every registered /v1 route to a permission or to the open routes', async () => {
     const { app, routes } = await appWithAuth();
-    for (const register of [platformRoutes, contextRoutes, agentRoutes, workflowRoutes, modelRoutes, analyticsRoutes, eventRoutes, toolSigningRoutes]) {
+    for (const register of [platformRoutes, contextRoutes, agentRoutes, workflowRoutes, modelRoutes, analyticsRoutes, eventRoutes, toolSigningRoutes, openAiCompatRoutes]) {
       await app.register(async (scope) => register(scope, unusedDeps));
     }
     await app.ready();
@@ -67,6 +68,10 @@ describe('the permission table', () => {
     expect(requiredPermission('DELETE', '/v1/webhook_endpoints/:id')).toEqual({ area: 'webhooks', access: 'write' });
     expect(requiredPermission('PATCH', '/v1/budgets/:id')).toEqual({ area: 'budgets', access: 'write' });
     expect(requiredPermission('DELETE', '/v1/api_keys/:id')).toEqual({ area: 'api_keys', access: 'write' });
+    // OpenAI-compatible completions run agents (or models): they need agents:write, reading a response agents:read.
+    expect(requiredPermission('POST', '/v1/chat/completions')).toEqual({ area: 'agents', access: 'write' });
+    expect(requiredPermission('POST', '/v1/responses')).toEqual({ area: 'agents', access: 'write' });
+    expect(requiredPermission('GET', '/v1/responses/:id')).toEqual({ area: 'agents', access: 'read' });
     for (const url of ['/v1/workspace', '/v1/models', '/v1/models/:id', '/v1/status', '/v1/openapi.json']) {
       expect(requiredPermission('GET', url)).toBe('open');
     }

@@ -91,6 +91,8 @@ export class ModelStep {
           model: this.deps.catalogue.languageModel(model, run.scope.livemode),
           system: input.system || undefined,
           messages: input.messages,
+          // A run started through the OpenAI-compatible API carries its caller's system messages in its input.
+          allowSystemInMessages: true,
           tools: toolSet,
           maxRetries: 0,
           abortSignal: signal,

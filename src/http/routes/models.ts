@@ -7,6 +7,8 @@ import type { AppDeps } from '../deps.js';
 const ModelObject = Type.Object({
   object: Type.Literal('model'),
   id: Type.String(),
+  created: Type.Integer({ description: 'Unix seconds when this server started serving the model (the OpenAI clients\' field).' }),
+  owned_by: Type.String({ description: 'The provider, as OpenAI\'s clients read it.' }),
   provider: Type.String(),
   display_name: Type.String(),
   context_window: Type.Integer(),
@@ -24,11 +26,14 @@ export async function modelRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/v1/models', {
     schema: { operationId: 'models.list', description: 'The model catalogue: capabilities, context window and prices per million tokens. Any key may call it.', tags: ['Models'], summary: 'Available models: capabilities, context window, prices', response: { 200: ListOf(ModelObject) } },
-  }, async () =>
-    toList(
+  }, async () => {
+    const created = Math.floor(deps.startedAt / 1000);
+    return toList(
       deps.catalogue.list().map((m) => ({
         object: 'model' as const,
         id: m.id,
+        created,
+        owned_by: m.provider,
         provider: m.provider,
         display_name: m.displayName,
         context_window: m.contextWindow,
@@ -41,5 +46,6 @@ export async function modelRoutes(fastify: FastifyInstance, deps: AppDeps): Prom
         available: m.available,
       })),
       false,
-    ));
+    );
+  });
 }

@@ -73,6 +73,11 @@ export class KyselyAgentRepo implements AgentRepo {
     return row && toAgent(row);
   }
 
+  async named(scope: Scope, name: string, limit: number) {
+    const rows = await this.scoped(scope).where('name', '=', name).orderBy('id', 'desc').limit(limit).execute();
+    return rows.map(toAgent);
+  }
+
   async list(scope: Scope, page: PageRequest, filter: { status?: AgentStatus } = {}): Promise<Page<Agent>> {
     let query = this.scoped(scope);
     if (filter.status) query = query.where('status', '=', filter.status);

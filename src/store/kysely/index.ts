@@ -4,6 +4,7 @@ import type { Repos } from '../port.js';
 import { KyselyAgentRepo, KyselyRunRepo, KyselySpanRepo, KyselyThreadRepo, spanUpsert } from './agents.js';
 import { KyselyRollupRepo, rollupUpsert } from './analytics.js';
 import { KyselyBudgetRepo } from './budgets.js';
+import { KyselyModelResponseRepo } from './model-responses.js';
 import { BulkInsert } from './bulk-insert.js';
 import { KyselyContextDocumentRepo, KyselyContextSourceRepo } from './context.js';
 import { KyselyEventRepo } from './events.js';
@@ -61,5 +62,6 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared:
     webhookEndpoints: new KyselyWebhookEndpointRepo(db),
     webhookDeliveries: new KyselyWebhookDeliveryRepo(db),
     budgets: new KyselyBudgetRepo(db),
+    modelResponses: new KyselyModelResponseRepo(db),
   };
 }

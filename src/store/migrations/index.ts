@@ -10,6 +10,7 @@ import * as webhooks from './0009-webhooks.js';
 import * as keyPermissions from './0010-key-permissions.js';
 import * as budgets from './0011-budgets.js';
 import * as webhookBatches from './0012-webhook-batches.js';
+import * as modelResponses from './0013-model-responses.js';
 
 /** Migrations shared by every dialect. Names sort in the order they apply. */
 const shared: Record<string, Migration> = {
@@ -24,6 +25,7 @@ const shared: Record<string, Migration> = {
   '0010-key-permissions': keyPermissions,
   '0011-budgets': budgets,
   '0012-webhook-batches': webhookBatches,
+  '0013-model-responses': modelResponses,
 };
 
 /**
