@@ -8,7 +8,6 @@ import { KyselyApiKeyRepo } from '../kysely/platform.js';
 import { toApiKey, toWorkspace } from '../kysely/platform-rows.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
 import type { MergeCounts } from '../kysely/dialect-traits.js';
-import { startCheckpointer, WRITER_CHECKPOINT_PAGES } from './checkpointer.js';
 import { mergeSketches } from './merge-sketches.js';
 import { sqliteMigrations } from './migrations/index.js';
 import { SqliteChunkIndex } from './sqlite-chunk-repo.js';
@@ -20,9 +19,6 @@ function openConnection(file: string, readonly: boolean): SqliteDatabase.Databas
   if (!readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
-    // Once checkpointed, a log grown past this is cut back instead of keeping its size on disk.
-    db.pragma('journal_size_limit = 33554432');
   }
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
@@ -121,11 +117,9 @@ export async function openSqliteStore(options: { dataDir: string; fileName?: str
     throw error;
   }
   const chunks = new SqliteChunkIndex(reader);
-  const checkpointer = startCheckpointer(file);
   return new KyselyStore(
     db,
     { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor), mergeCounts },
     { apiKeys: new SqliteApiKeyRepo(db, reader) },
-    () => checkpointer.stop(),
   );
 }
