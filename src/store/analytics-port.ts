@@ -100,9 +100,8 @@ export interface RollupRepo {
   add(rows: RollupRow[]): Promise<void>;
   /**
    * Additive measures per bucket, subject and the dimensions in `groupBy`; the caller adds rows
-   * that share them. The database sums the rows of the all-dimensions grouping (`*`), which far
-   * outnumber their groups; a named grouping's rows are already about one per group and bucket,
-   * and are read as they are (summing them in SQL cost more than it saved).
+   * that share them (a database may return a named grouping's rows as they are, about one per
+   * group and bucket, when summing them in SQL costs it more than it saves).
    */
   sums(selection: RollupSelection, groupBy: RollupDim[]): Promise<Array<{ subject: RollupSubject; bucketStart: number; dims: Partial<RollupDims>; sums: RollupSums }>>;
   /**

@@ -135,7 +135,7 @@ async function openPglite(options: { schema?: string } = {}) {
   });
   await migrate(db, { migrationTableSchema: options.schema ?? 'public', dialectMigrations: postgresMigrations });
   const index = await PostgresChunkIndex.open(db);
-  const store = new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => index.repo(executor), mergeCounts });
+  const store = new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => index.repo(executor), mergeCounts, sumsNamedGroupings: false });
   return { pg, db, index, store, queries };
 }
 

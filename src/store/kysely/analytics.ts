@@ -22,7 +22,12 @@ export function rollupUpsert(mergeCounts: MergeCounts): BulkInsert<'rollups'> {
 const ALL_DIMENSIONS = '*';
 
 export class KyselyRollupRepo implements RollupRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly upsert: BulkInsert<'rollups'>, private readonly insert: BulkInsert<'rollups'>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly upsert: BulkInsert<'rollups'>,
+    private readonly insert: BulkInsert<'rollups'>,
+    private readonly sumsNamedGroupings: boolean,
+  ) {}
 
   async add(rows: RollupRow[]) {
     await this.upsert.run(this.db, rows.map(rollupRow));
@@ -58,7 +63,7 @@ export class KyselyRollupRepo implements RollupRepo {
   async sums(selection: RollupSelection, groupBy: RollupDim[]) {
     if (selection.subjects.length === 0) return [];
     const groupColumns = groupBy.map((d) => DIM_COLUMNS[d]);
-    if (selection.grouping !== ALL_DIMENSIONS) {
+    if (!this.sumsNamedGroupings && selection.grouping !== ALL_DIMENSIONS) {
       const rows = await this.select(selection).select(['subject', 'bucket_start', ...new Set(groupColumns)]).select(SUMS.map((m) => SUM_COLUMNS[m])).execute();
       return rows.map((row: any) => ({ subject: row.subject as RollupSubject, bucketStart: Number(row.bucket_start), dims: dimsOf(row, groupBy), sums: sumsOf(row) }));
     }

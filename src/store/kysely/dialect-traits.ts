@@ -17,4 +17,11 @@ export interface DialectTraits {
   chunkRepo: (db: Kysely<Database>) => ContextChunkRepo;
   /** Merges two rollup sketch columns, summing the counts of each bin. */
   mergeCounts: MergeCounts;
+  /**
+   * Whether reports have the database sum a named grouping's rollup rows (about one per group
+   * and bucket already). SQLite does it cheaply; PostgreSQL's grouped numeric sums, sent back as
+   * text, cost more than adding the rows in the server. The all-dimensions grouping is summed
+   * by the database either way.
+   */
+  sumsNamedGroupings: boolean;
 }

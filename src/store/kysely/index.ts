@@ -56,7 +56,7 @@ export function kyselyRepos(db: Kysely<Database>, traits: DialectTraits, shared:
     workflows: new KyselyWorkflowRepo(db),
     workflowRuns: new KyselyWorkflowRunRepo(db),
     workflowRunEvents: new KyselyRunEventRepo(db, 'wfrun'),
-    rollups: new KyselyRollupRepo(db, shared.rollupUpsert, shared.rollupInsert),
+    rollups: new KyselyRollupRepo(db, shared.rollupUpsert, shared.rollupInsert, traits.sumsNamedGroupings),
     requestLog: new KyselyRequestLogRepo(db),
     events: new KyselyEventRepo(db),
     webhookEndpoints: new KyselyWebhookEndpointRepo(db),

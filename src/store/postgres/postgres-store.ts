@@ -57,7 +57,7 @@ export async function openPostgresStore(options: { url: string; schema?: string 
     await db.destroy(); // an open pool would keep the process alive
     throw error;
   }
-  return new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => chunks.repo(executor), mergeCounts }, {}, async () => {}, pool);
+  return new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => chunks.repo(executor), mergeCounts, sumsNamedGroupings: false }, {}, async () => {}, pool);
 }
 
 /**

@@ -119,7 +119,7 @@ export async function openSqliteStore(options: { dataDir: string; fileName?: str
   const chunks = new SqliteChunkIndex(reader);
   return new KyselyStore(
     db,
-    { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor), mergeCounts },
+    { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor), mergeCounts, sumsNamedGroupings: true },
     { apiKeys: new SqliteApiKeyRepo(db, reader) },
   );
 }
