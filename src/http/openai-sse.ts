@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { eventStreamHead } from './sse.js';
 
 /** A server-sent event stream in OpenAI's format, open on a hijacked reply. */
 export interface OpenAiEventStream {
@@ -18,13 +19,7 @@ export interface OpenAiEventStream {
 export function openEventStream(request: FastifyRequest, reply: FastifyReply): OpenAiEventStream {
   reply.hijack();
   const raw = reply.raw;
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-request-id': request.id,
-    ...Object.fromEntries(Object.entries(reply.getHeaders()).filter(([k]) => /^(x-ratelimit-|kairo-budget-|kairo-run-id$)/i.test(k)).map(([k, v]) => [k, String(v)])),
-  });
+  raw.writeHead(200, eventStreamHead(request, reply, /^(x-ratelimit-|kairo-budget-|kairo-run-id$)/i));
   const closed = new AbortController();
   raw.on('close', () => closed.abort());
   const write = (text: string) => {

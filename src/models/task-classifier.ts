@@ -1,3 +1,4 @@
+import type { ModelMessage } from 'ai';
 import type { TaskKind } from './ports.js';
 
 /** One signal: a pattern and how much a match counts (each pattern counts once). */
@@ -87,4 +88,15 @@ export function classifyTask(text: string): TaskKind {
     }
   }
   return best;
+}
+
+/** The text of the latest user message: what the router classifies. */
+export function lastUserText(messages: ModelMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
+    if (m.role !== 'user') continue;
+    if (typeof m.content === 'string') return m.content;
+    return m.content.map((p) => (p.type === 'text' ? p.text : '')).join(' ');
+  }
+  return '';
 }

@@ -111,13 +111,3 @@ export function fromResponseInput(input: string | ResponseInputItem[], instructi
   }
 }
 
-/** The text of the latest user message, which the router classifies. */
-export function lastUserText(messages: ModelMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!;
-    if (m.role !== 'user') continue;
-    if (typeof m.content === 'string') return m.content;
-    return m.content.map((p) => (p.type === 'text' ? p.text : '')).join(' ');
-  }
-  return '';
-}

@@ -3,7 +3,7 @@ import { KairoError } from '../errors.js';
 import { countTokens } from '../context/tokens.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import { NoModelAvailableError } from '../models/router.js';
-import { lastUserText } from './messages.js';
+import { lastUserText } from '../models/task-classifier.js';
 
 /** A function the caller's model may call; the caller runs it and sends the result back. */
 export interface FunctionTool {

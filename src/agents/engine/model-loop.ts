@@ -2,6 +2,7 @@ import type { ModelMessage } from 'ai';
 import type { ContextService } from '../../context/context-service.js';
 import { countTokens } from '../../context/tokens.js';
 import type { ModelRouter, RoutingDecision } from '../../models/ports.js';
+import { lastUserText } from '../../models/task-classifier.js';
 import type { RunBudgets } from '../../runs/run-budgets.js';
 import type { SpanWriter } from '../../runs/spans.js';
 import type { Run, Store } from '../../store/port.js';
@@ -13,16 +14,6 @@ import type { ToolCalls } from './tool-calls.js';
 import type { EngineState, PreparedTools } from './types.js';
 
 type Fallbacks = Array<{ model: string; error: string }>;
-
-function lastUserText(messages: ModelMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!;
-    if (m.role !== 'user') continue;
-    if (typeof m.content === 'string') return m.content;
-    return m.content.map((p) => (p.type === 'text' ? p.text : '')).join(' ');
-  }
-  return '';
-}
 
 /**
  * The model loop of a running run: the conversation (thread history, input, retrieved context),
