@@ -22,7 +22,9 @@ export async function recordOutcomes(tx: Transaction, queue: Queue, endpointId: 
   const posted = outcomes.filter((o) => o.sent);
   const failures = posted.filter((o) => o.error !== null);
   const succeeded = posted.length > failures.length;
-  const failingSince = succeeded || failures.length === 0 ? null : (endpoint?.failingSince ?? Math.min(...failures.map((o) => o.started)));
+  // A streak starts when its first failed attempt was due, as the retry schedule counts its
+  // window: the attempt due at the window's end then always finds the window passed.
+  const failingSince = succeeded || failures.length === 0 ? null : (endpoint?.failingSince ?? Math.min(...failures.map((o) => o.delivery.nextAttemptAt ?? o.started)));
   const lastFailure = Math.max(0, ...failures.map((o) => o.finished));
   const disable = endpoint?.status === 'enabled' && failingSince !== null && lastFailure - failingSince >= schedule.windowMs;
   const retrying = endpoint?.status === 'enabled' && !disable;
