@@ -1,7 +1,7 @@
 import { KairoError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Queue } from '../queue/port.js';
-import { emptyUsage, type Agent, type Run, type Scope, type Store, type Workspace } from '../store/port.js';
+import { emptyUsage, type Agent, type Run, type Scope, type Store, type Transaction, type Workspace } from '../store/port.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import type { ContextService } from '../context/context-service.js';
 import type { RunSlots, RunSlot } from '../platform/run-slots.js';
@@ -91,8 +91,9 @@ export class RunEngine {
    * Creates a run in `queued`. Wait and stream runs take a concurrent-run slot now (429 when the
    * plan's cap is reached) and the caller executes them; background runs are queued as a job
    * (in the same transaction) and wait there for a slot. With `startNow` (a wait run its caller
-   * executes at once) the run also starts in that transaction (`running`, with both events),
-   * which spares the start a transaction of its own. A hard budget used up refuses the run
+   * executes at once) the run is created `running`, and its creation is deferred to its next
+   * write (see RunEventLog.deferCreation): a quick run is written in one transaction, when it
+   * ends. A hard budget used up refuses the run
    * (`budget_exceeded`) before anything is written; `budgetHeaders` say what remains of the
    * budgets that apply.
    */
@@ -117,23 +118,28 @@ export class RunEngine {
       parentSpanId: input.parent?.spanId ?? null, workflowId: input.parent?.workflowId ?? null, workflowVersion: input.parent?.workflowVersion ?? null,
     };
     const newThread = threadId === undefined;
+    if (newThread) run.threadId = threadId = newId('thread');
     const startsNow = startNow && input.mode === 'wait';
-    let created = run;
+    const created = startsNow ? this.started(run, now) : run;
+    const writeCreation = async (tx: Transaction) => {
+      if (newThread) await tx.threads.create({ id: threadId!, scope, createdAt: now });
+      await tx.runs.create(created);
+      if (input.mode === 'background') await this.deps.queue.enqueue(AGENT_RUN_JOB, { runId: run.id }, { jobId: `run_${run.id}`, tx, maxAttempts: 10 });
+      await recordEvents(tx, scope, [{ type: 'agent.run.created', object: runView(created), relatedId: agent.id, requestId: input.requestId }], now);
+    };
+    this.deps.events.begin(run.id);
     try {
-      await this.deps.store.transaction(async (tx) => {
-        if (threadId === undefined) {
-          threadId = newId('thread');
-          run.threadId = threadId;
-          await tx.threads.create({ id: threadId, scope, createdAt: now });
-        }
-        created = startsNow ? this.started(run, now) : run;
-        await tx.runs.create(created);
-        if (input.mode === 'background') await this.deps.queue.enqueue(AGENT_RUN_JOB, { runId: run.id }, { jobId: `run_${run.id}`, tx, maxAttempts: 10 });
-        this.deps.events.begin(run.id);
-        await this.deps.events.append(run.id, 'run.created', { run_id: run.id, status: 'queued' }, tx);
-        if (startsNow) await this.deps.events.append(run.id, 'run.started', { run_id: run.id }, tx);
-        await recordEvents(tx, scope, [{ type: 'agent.run.created', object: runView(created), relatedId: agent.id, requestId: input.requestId }], now);
-      });
+      if (startsNow) {
+        // Executed at once by its request: written with its next write (see RunEventLog.deferCreation).
+        this.deps.events.deferCreation(run.id, writeCreation);
+        await this.deps.events.appendBuffered(run.id, 'run.created', { run_id: run.id, status: 'queued' });
+        await this.deps.events.appendBuffered(run.id, 'run.started', { run_id: run.id });
+      } else {
+        await this.deps.store.transaction(async (tx) => {
+          await writeCreation(tx);
+          await this.deps.events.append(run.id, 'run.created', { run_id: run.id, status: 'queued' }, tx);
+        });
+      }
     } catch (error) {
       this.deps.events.release(run.id);
       await slot?.release();

@@ -2,8 +2,24 @@ import { EventEmitter } from 'node:events';
 import type { Repos, RunEvent, RunEventRepo, Store, Transaction } from '../store/port.js';
 import { STOP_EVENTS } from './statuses.js';
 
-/** The longest a buffered event waits before it is written. */
+/** The longest a buffered event (or a deferred creation) waits before it is written. */
 const BUFFER_MS = 50;
+
+/** Writes that create a run (its row, its thread, its first events), deferred by `deferCreation`. */
+export type CreationWrite = (tx: Transaction) => Promise<void>;
+
+/** A run's writes waiting for its next write: its creation (when deferred) and buffered events. */
+interface Buffer {
+  events: RunEvent[];
+  creation?: CreationWrite | undefined;
+  timer?: NodeJS.Timeout | undefined;
+}
+
+/** Writes taken by `takeBuffered`, for `writeTaken`. */
+export interface TakenWrites {
+  events: RunEvent[];
+  creation?: CreationWrite | undefined;
+}
 
 /**
  * The per-run event log. Every event a client can see is appended with a sequence number, so
@@ -13,11 +29,17 @@ const BUFFER_MS = 50;
  * Events can also be buffered (`appendBuffered`) and written together by the next `flush` or
  * `append`, at most `BUFFER_MS` later: a burst of output deltas then costs one insert, not one
  * per delta. Buffered events keep their order: any later append first writes them.
+ *
+ * A run that its request executes at once can defer its creation the same way (`deferCreation`):
+ * its row is written with its next write, at most `BUFFER_MS` later, or — when it ends sooner —
+ * in the transaction that ends it, which spares a quick run a transaction (the run is not
+ * visible to others during those first milliseconds, and nobody has its id yet). Whatever else
+ * writes rows that refer to the run (spans) flushes its log first.
  */
 export class RunEventLog {
   private readonly bus = new EventEmitter();
   private readonly nextSeq = new Map<string, number>();
-  private readonly pending = new Map<string, { events: RunEvent[]; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, Buffer>();
   private readonly writing = new Map<string, Promise<void>>();
   /** A write of buffered events that failed in the background, reported by the next append. */
   private readonly failed = new Map<string, unknown>();
@@ -56,19 +78,35 @@ export class RunEventLog {
   /** Appends an event that is written (and announced) with the next flush, at most `BUFFER_MS` from now. */
   async appendBuffered(runId: string, type: string, data: Record<string, unknown>): Promise<RunEvent> {
     const event = await this.reserve(runId, type, data);
-    const buffer = this.pending.get(runId);
-    if (buffer) buffer.events.push(event);
-    else {
-      const timer = setTimeout(() => {
-        this.flush(runId).catch((error: unknown) => this.failed.set(runId, error));
-      }, BUFFER_MS);
-      timer.unref();
-      this.pending.set(runId, { events: [event], timer });
-    }
+    this.bufferOf(runId).events.push(event);
     return event;
   }
 
-  /** Writes the run's buffered events, if any; throws if an earlier background write failed. */
+  /**
+   * Defers the writes that create a just-begun run: written in one transaction before its
+   * buffered events by the next flush (at most `BUFFER_MS` from now), or by `writeTaken` in the
+   * transaction that ends the run.
+   */
+  deferCreation(runId: string, creation: CreationWrite): void {
+    this.bufferOf(runId).creation = creation;
+  }
+
+  private bufferOf(runId: string): Buffer {
+    let buffer = this.pending.get(runId);
+    if (!buffer) {
+      buffer = { events: [] };
+      this.pending.set(runId, buffer);
+    }
+    if (!buffer.timer) {
+      buffer.timer = setTimeout(() => {
+        this.flush(runId).catch((error: unknown) => this.failed.set(runId, error));
+      }, BUFFER_MS);
+      buffer.timer.unref();
+    }
+    return buffer;
+  }
+
+  /** Writes the run's buffered events (and deferred creation), if any; throws if an earlier background write failed. */
   async flush(runId: string): Promise<void> {
     // A background write in progress goes first, so events land in sequence order.
     await this.earlierWrite(runId);
@@ -76,10 +114,14 @@ export class RunEventLog {
     if (!buffer) return;
     this.pending.delete(runId);
     clearTimeout(buffer.timer);
-    const write = this.write(buffer.events);
+    const write = buffer.creation ? this.store.transaction((tx) => this.writeBuffer(buffer, tx)) : this.write(buffer.events);
     this.writing.set(runId, write.then(() => {}, () => {}));
     try {
       await write;
+    } catch (error) {
+      // A creation rolled back waits for the next write again, with its events: the run must exist.
+      if (buffer.creation) this.pending.set(runId, { events: buffer.events, creation: buffer.creation });
+      throw error;
     } finally {
       this.writing.delete(runId);
     }
@@ -97,25 +139,36 @@ export class RunEventLog {
   }
 
   /**
-   * Takes the run's buffered events, to be written by `writeTaken` in the transaction the caller
-   * opens next: waits for a write of earlier ones under way (which could not finish while that
-   * transaction holds the database) and throws if one failed in the background.
+   * Takes the run's buffered events (and deferred creation), to be written by `writeTaken` in the
+   * transaction the caller opens next: waits for a write of earlier ones under way (which could
+   * not finish while that transaction holds the database) and throws if one failed in the
+   * background.
    */
-  async takeBuffered(runId: string): Promise<RunEvent[]> {
+  async takeBuffered(runId: string): Promise<TakenWrites> {
     await this.earlierWrite(runId);
     const buffer = this.pending.get(runId);
-    if (!buffer) return [];
+    if (!buffer) return { events: [] };
     this.pending.delete(runId);
     clearTimeout(buffer.timer);
-    return buffer.events;
+    return { events: buffer.events, creation: buffer.creation };
   }
 
-  /** Writes events taken by `takeBuffered` in `tx`, announced once it commits, or on their own without one. */
-  async writeTaken(events: RunEvent[], tx?: Transaction): Promise<void> {
-    if (events.length === 0) return;
-    await this.write(events, tx);
-    if (tx) tx.afterCommit(() => void events.forEach((event) => this.bus.emit(event.runId, event)));
-    else for (const event of events) this.bus.emit(event.runId, event);
+  /** Writes what `takeBuffered` took in `tx`, announced once it commits, or on its own without one. */
+  async writeTaken(taken: TakenWrites, tx?: Transaction): Promise<void> {
+    if (taken.events.length === 0 && !taken.creation) return;
+    if (tx) {
+      await this.writeBuffer(taken, tx);
+      tx.afterCommit(() => void taken.events.forEach((event) => this.bus.emit(event.runId, event)));
+      return;
+    }
+    if (taken.creation) await this.store.transaction((own) => this.writeBuffer(taken, own));
+    else await this.write(taken.events);
+    for (const event of taken.events) this.bus.emit(event.runId, event);
+  }
+
+  private async writeBuffer(buffer: TakenWrites, tx: Transaction): Promise<void> {
+    await buffer.creation?.(tx);
+    if (buffer.events.length > 0) await this.write(buffer.events, tx);
   }
 
   private async write(events: RunEvent[], tx?: Transaction): Promise<void> {

@@ -4,6 +4,7 @@ import { countTokens } from '../../context/tokens.js';
 import type { ModelRouter, RoutingDecision } from '../../models/ports.js';
 import { lastUserText } from '../../models/task-classifier.js';
 import type { RunBudgets } from '../../runs/run-budgets.js';
+import type { RunEventLog } from '../../runs/event-log.js';
 import type { SpanWriter } from '../../runs/spans.js';
 import type { Run, Store } from '../../store/port.js';
 import type { AgentConfig } from '../agent-config.js';
@@ -27,6 +28,7 @@ export class ModelLoop {
   constructor(
     private readonly deps: {
       store: Store;
+      events: RunEventLog;
       context: ContextService;
       router: ModelRouter;
       spans: SpanWriter;
@@ -99,6 +101,8 @@ export class ModelLoop {
     let system = config.instructions ?? '';
     let retrievalMs = 0;
     if (config.context.length > 0 && config.context_mode !== 'tool') {
+      // The retrieval span refers to the run: a deferred creation is written first.
+      await this.deps.events.flush(run.id);
       const started = this.deps.now();
       const span = this.deps.spans.start(run.id, 'retrieval', 'context.retrieve', { startedAt: started });
       const result = await this.deps.context.retrieval.query(run.scope, {

@@ -181,6 +181,8 @@ export class ModelStep {
   /** Writes calls' spans and what the observer keeps of them, in one transaction (only the observer is told with tracing off). */
   async write(records: ModelCallRecord[]): Promise<void> {
     if (records.length === 0) return;
+    // The spans refer to the run: a deferred creation (and the events before them) go first.
+    for (const runId of new Set(records.map((r) => r.outcome.run.id))) await this.deps.events.flush(runId);
     const outcomes = records.map((r) => r.outcome);
     if (!this.deps.spans.enabled) {
       await this.deps.observer.modelCalls(undefined, outcomes);

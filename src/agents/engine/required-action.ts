@@ -37,6 +37,8 @@ export class RequiredActions {
       tool_calls: pending.map((p) => ({ id: p.id, type: p.type, name: p.name, arguments: p.arguments })),
     };
     const next: Run = { ...run, status: 'requires_action', state, requiredAction, updatedAt: this.deps.now() };
+    // Buffered events (and a deferred creation) are written before the transaction, never in it.
+    await this.deps.events.flush(run.id);
     await this.deps.store.transaction(async (tx) => {
       await tx.runs.save(next);
       await this.deps.events.append(run.id, 'run.requires_action', { required_action: requiredAction }, tx);

@@ -1,10 +1,10 @@
 import type { ModelMessage } from 'ai';
 import { newId } from '../../ids.js';
 import { NoModelAvailableError } from '../../models/router.js';
-import type { RunEventLog } from '../../runs/event-log.js';
+import type { RunEventLog, TakenWrites } from '../../runs/event-log.js';
 import type { ModelCallRecord, RunObserver } from '../../runs/observer.js';
 import type { SpanWriter } from '../../runs/spans.js';
-import type { Run, RunEvent, Store, Transaction } from '../../store/port.js';
+import type { Run, Store, Transaction } from '../../store/port.js';
 import { ModelStepFailed, type ModelStep } from './model-step.js';
 import type { EngineState } from './types.js';
 import { recordEvents } from '../../events/events.js';
@@ -54,7 +54,7 @@ export class RunOutcomes {
   async cancelled(run: Run, from: Run['status'][] = UNFINISHED, calls: ModelCallRecord[] = []): Promise<Run> {
     const now = this.deps.now();
     const next: Run = { ...run, status: 'cancelled', requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    const buffered = await this.deps.events.takeBuffered(run.id).catch(() => []);
+    const buffered = await this.takeBufferedDespiteFailure(run.id);
     await this.finish(next, from, calls, (tx) => this.deps.events.append(run.id, 'run.cancelled', { run_id: run.id }, tx), buffered);
     return (await this.deps.store.runs.getById(run.id)) ?? next;
   }
@@ -82,7 +82,7 @@ export class RunOutcomes {
   async fail(run: Run, code: string, message: string, calls: ModelCallRecord[] = []): Promise<Run> {
     const now = this.deps.now();
     const next: Run = { ...run, status: 'failed', errorCode: code, errorMessage: message.slice(0, 1000), requiredAction: null, completedAt: now, updatedAt: now, latency: this.total(run, now) };
-    const buffered = await this.deps.events.takeBuffered(run.id).catch(() => []);
+    const buffered = await this.takeBufferedDespiteFailure(run.id);
     const saved = await this.finish(next, UNFINISHED, calls, (tx) => this.deps.events.append(run.id, 'run.failed', { run_id: run.id, error: { code, message: next.errorMessage } }, tx), buffered);
     if (!saved) return (await this.deps.store.runs.getById(run.id))!;
     return next;
@@ -91,11 +91,12 @@ export class RunOutcomes {
   /**
    * Saves a run that reached a final status, if it is still in one of `from`, with the model calls
    * of its last step, what the observer keeps and `alsoWrite`, all in one transaction; false when
-   * it had moved on (the calls are recorded then on their own). The run's buffered events
-   * (`buffered`, taken from the log) come first, and are written whether the run is saved or not.
+   * it had moved on (the calls are recorded then on their own). The run's buffered writes
+   * (`buffered`, taken from the log: its creation when deferred, its events) come first, and are
+   * written whether the run is saved or not.
    */
   private async finish(
-    run: Run, from: Run['status'][], calls: ModelCallRecord[], alsoWrite: (tx: Transaction) => Promise<unknown>, buffered: RunEvent[],
+    run: Run, from: Run['status'][], calls: ModelCallRecord[], alsoWrite: (tx: Transaction) => Promise<unknown>, buffered: TakenWrites,
   ): Promise<boolean> {
     let saved: boolean;
     try {
@@ -114,6 +115,16 @@ export class RunOutcomes {
     }
     if (!saved) await this.deps.modelStep.write(calls);
     return saved;
+  }
+
+  /** The run's buffered writes, also after a background write of them failed (reported, not thrown, as the run fails anyway). */
+  private async takeBufferedDespiteFailure(runId: string): Promise<TakenWrites> {
+    try {
+      return await this.deps.events.takeBuffered(runId);
+    } catch {
+      // The failure is reported once; what still waits (a creation that rolled back) is taken now.
+      return this.deps.events.takeBuffered(runId).catch(() => ({ events: [] }));
+    }
   }
 
   private total(run: Run, now: number): Record<string, number> {
