@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { EventData, EventFilter, EventRepo, Scope, StoredEvent } from '../port.js';
 import { mode } from './column-values.js';
+import { BulkInsert } from './bulk-insert.js';
 import { paginate } from './pagination.js';
 
 const toEvent = (row: Database['events']): StoredEvent => ({
@@ -15,18 +16,19 @@ const toEvent = (row: Database['events']): StoredEvent => ({
   payload: JSON.parse(row.payload) as EventData,
 });
 
+const EVENT_COLUMNS = ['id', 'workspace_id', 'livemode', 'type', 'created_at', 'request_id', 'object_id', 'related_id', 'payload'] as const satisfies ReadonlyArray<keyof Database['events']>;
+
+/** Events are written with most changes (every run writes two or more). */
+const eventInsert = new BulkInsert('events', EVENT_COLUMNS);
+
 export class KyselyEventRepo implements EventRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(events: StoredEvent[]) {
-    if (events.length === 0) return;
-    await this.db
-      .insertInto('events')
-      .values(events.map((e) => ({
-        id: e.id, workspace_id: e.scope.workspaceId, livemode: mode(e.scope.livemode), type: e.type, created_at: e.createdAt,
-        request_id: e.requestId, object_id: e.objectId, related_id: e.relatedId, payload: JSON.stringify(e.payload),
-      })))
-      .execute();
+    await eventInsert.run(this.db, events.map((e) => ({
+      id: e.id, workspace_id: e.scope.workspaceId, livemode: mode(e.scope.livemode), type: e.type, created_at: e.createdAt,
+      request_id: e.requestId, object_id: e.objectId, related_id: e.relatedId, payload: JSON.stringify(e.payload),
+    })));
   }
 
   async getMany(ids: string[]) {

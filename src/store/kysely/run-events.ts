@@ -2,14 +2,12 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { RunEvent, RunEventRepo } from '../port.js';
 import { idAtTime } from '../../ids.js';
+import { BulkInsert } from './bulk-insert.js';
 import { pick, preparedQuery } from './prepared-query.js';
 import { EVENT_COLUMNS, eventRow, toEvent } from './run-rows.js';
 
 /** The tables that hold a run event log, one per kind of run with the same shape, and the prefix of their runs' ids. */
 const TABLES = { run: 'run_events', wfrun: 'workflow_run_events' } as const;
-
-/** Rows per insert statement when several events are written at once. */
-const INSERT_BATCH = 200;
 
 type EventTable = (typeof TABLES)[keyof typeof TABLES];
 
@@ -23,6 +21,8 @@ const statementsFor = (table: EventTable) => ({
 });
 
 const STATEMENTS = { run_events: statementsFor('run_events'), workflow_run_events: statementsFor('workflow_run_events') };
+/** Several events at once: a run's buffered ones, often its first events with its output. */
+const INSERTS = { run_events: new BulkInsert('run_events', EVENT_COLUMNS), workflow_run_events: new BulkInsert('workflow_run_events', EVENT_COLUMNS) };
 
 /** A run event log over one of the event tables (agent runs or workflow runs). */
 export class KyselyRunEventRepo implements RunEventRepo {
@@ -39,9 +39,7 @@ export class KyselyRunEventRepo implements RunEventRepo {
   }
 
   async appendEvents(events: RunEvent[]) {
-    for (let i = 0; i < events.length; i += INSERT_BATCH) {
-      await this.db.insertInto(this.table).values(events.slice(i, i + INSERT_BATCH).map(eventRow)).execute();
-    }
+    await INSERTS[this.table].run(this.db, events.map(eventRow));
   }
 
   async events(runId: string, afterSeq: number, limit: number) {

@@ -6,6 +6,7 @@ import type {
 } from '../port.js';
 import { mode, num, scopeOf } from './column-values.js';
 import { paginate } from './pagination.js';
+import { preparedQuery } from './prepared-query.js';
 
 type EndpointRow = Database['webhook_endpoints'];
 type DeliveryRow = Database['webhook_deliveries'];
@@ -42,6 +43,10 @@ const toDelivery = (row: DeliveryRow): WebhookDelivery => ({
   retried: row.retried === null || Number(row.retried) === 1,
 });
 
+/** Read in every transaction that writes events (each event is matched against them). */
+const enabledEndpoints = preparedQuery((db, p: { workspaceId: string; livemode: number; status: string }) =>
+  db.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', p.workspaceId).where('livemode', '=', p.livemode).where('status', '=', p.status).orderBy('id'));
+
 export class KyselyWebhookEndpointRepo implements WebhookEndpointRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -69,7 +74,7 @@ export class KyselyWebhookEndpointRepo implements WebhookEndpointRepo {
   }
 
   async listEnabled(scope: Scope) {
-    const rows = await this.scoped(scope).where('status', '=', 'enabled').orderBy('id').execute();
+    const rows = await enabledEndpoints.rows(this.db, { workspaceId: scope.workspaceId, livemode: mode(scope.livemode), status: 'enabled' });
     return rows.map(toEndpoint);
   }
 
