@@ -45,6 +45,33 @@ describe('a run', () => {
     expect(history.map((m) => m.role)).toEqual(['user', 'assistant']);
   });
 
+  it('executed at once by its request is written once, as it ends, when it ends quickly', async () => {
+    const { workspace, scope } = await h.scope();
+    const agent = await h.agent(scope, { model: SIMULATOR });
+    const { run, slot } = await engine().create(workspace, scope, agent, { input: 'hello', mode: 'wait' }, true);
+    expect(run.status).toBe('running');
+    expect(await h.store.runs.getById(run.id)).toBeUndefined();
+    const done = await engine().execute(run.id, workspace, slot, run);
+    expect(await h.run(run.id)).toMatchObject({ status: 'completed', output: done.output, threadId: done.threadId });
+    expect(await h.eventTypes(run.id)).toEqual(['run.created', 'run.started', 'run.output_text.delta', 'run.completed']);
+    const events = await h.store.events.list(scope, { objectId: run.id }, { limit: 10 });
+    expect(events.data.map((e) => e.type).sort()).toEqual(['agent.run.completed', 'agent.run.created']);
+    expect((await h.store.threads.history(done.threadId!)).map((m) => m.role)).toEqual(['user', 'assistant']);
+  });
+
+  it('executed at once by its request is written as running within moments when it takes longer, and can be cancelled then', async () => {
+    const { workspace, scope } = await h.scope();
+    const agent = await h.agent(scope, { model: SIMULATOR });
+    const { run, slot } = await engine().create(workspace, scope, agent, { input: 'slow 5000', mode: 'wait' }, true);
+    const executing = engine().execute(run.id, workspace, slot, run);
+    const running = await waitFor(() => h.store.runs.getById(run.id), (r) => r?.status === 'running');
+    expect(running).toMatchObject({ status: 'running', threadId: run.threadId });
+    expect((await h.store.events.list(scope, { objectId: run.id }, { limit: 10 })).data.map((e) => e.type)).toEqual(['agent.run.created']);
+    await engine().cancel(running!);
+    expect(await executing).toMatchObject({ status: 'cancelled' });
+    expect(await h.eventTypes(run.id)).toEqual(['run.created', 'run.started', 'run.cancelled']);
+  });
+
   it('continues a thread: the next run on it sends the earlier exchange to the model', async () => {
     const { workspace, scope } = await h.scope();
     const agent = await h.agent(scope, { model: SIMULATOR });
