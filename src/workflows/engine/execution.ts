@@ -33,6 +33,8 @@ export interface Execution {
   positions: Map<string, number>;
   signal: AbortSignal;
   slot: RunSlot;
+  /** The lease's owner: the transaction that ends or parks the run also gives the lease back. */
+  owner: string;
 }
 
 /** Where a sequence runs: the outputs it sees, the map item, and the key prefix of its steps. */
