@@ -3,10 +3,12 @@
  * of the document a server serves now: a route or schema change without regenerating fails here.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientTypesFile, clientTypesSource, withConditionalsAsUnions } from '../../scripts/generate-client-types.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { fetchOpenApi } from '../support/openapi.js';
+import { repoRoot } from '../support/cli.js';
 
 describe('the client types', () => {
   let server: TestServer;
@@ -38,5 +40,14 @@ describe('the client types', () => {
     });
     const plainAllOf = { allOf: [{ $ref: '#/components/schemas/A' }, { if: {}, then: {}, else: {} }] };
     expect(withConditionalsAsUnions(plainAllOf)).toEqual(plainAllOf);
+  });
+
+  it('are exported by the package as kairo/client, where the build writes the client and its declarations', () => {
+    const read = (file: string) => JSON.parse(fs.readFileSync(path.join(repoRoot, file), 'utf8'));
+    const pkg = read('package.json');
+    expect(pkg.exports['./client']).toEqual({ types: './dist/client/index.d.ts', import: './dist/client/index.js' });
+    expect(pkg.files).toContain('dist');
+    expect(read('tsconfig.json').compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist', declaration: true });
+    expect(fs.existsSync(path.join(repoRoot, 'src/client/index.ts'))).toBe(true);
   });
 });
