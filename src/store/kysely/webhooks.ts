@@ -6,6 +6,7 @@ import type {
 } from '../port.js';
 import { mode, num, scopeOf } from './column-values.js';
 import { paginate } from './pagination.js';
+import { BulkInsert } from './bulk-insert.js';
 import { preparedQuery } from './prepared-query.js';
 
 type EndpointRow = Database['webhook_endpoints'];
@@ -47,6 +48,33 @@ const toDelivery = (row: DeliveryRow): WebhookDelivery => ({
 const enabledEndpoints = preparedQuery((db, p: { workspaceId: string; livemode: number; status: string }) =>
   db.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', p.workspaceId).where('livemode', '=', p.livemode).where('status', '=', p.status).orderBy('id'));
 
+const endpointById = preparedQuery((db, p: { id: string }) => db.selectFrom('webhook_endpoints').selectAll().where('id', '=', p.id));
+
+const DELIVERY_COLUMNS = [
+  'id', 'endpoint_id', 'workspace_id', 'livemode', 'event_id', 'event_type', 'attempt', 'status', 'response_status', 'latency_ms',
+  'error', 'created_at', 'next_attempt_at', 'series_started_at', 'retried', 'claimed_by', 'claimed_until',
+] as const satisfies ReadonlyArray<keyof DeliveryRow>;
+
+/** The statements of every delivery: its attempt queued with its event, claimed by a batch, and its outcome. */
+const deliveryStatements = {
+  insert: new BulkInsert('webhook_deliveries', DELIVERY_COLUMNS),
+  claimDue: preparedQuery((db, p: { endpointId: string; now: number; by: string; until: number; limit: number }) => {
+    const free = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
+      eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', p.now), eb('claimed_by', '=', p.by)]);
+    const due = db.selectFrom('webhook_deliveries').select('id')
+      .where('status', '=', 'pending').where('endpoint_id', '=', p.endpointId).where('next_attempt_at', '<=', p.now).where(free)
+      .orderBy('next_attempt_at').limit(p.limit);
+    // The conditions are checked again on the row itself, so two claims racing on PostgreSQL cannot both take it.
+    return db.updateTable('webhook_deliveries').set({ claimed_by: p.by, claimed_until: p.until })
+      .where('id', 'in', due).where('status', '=', 'pending').where(free)
+      .returningAll();
+  }),
+  finish: preparedQuery((db, p: { id: string; status: string; responseStatus: number | null; latencyMs: number | null; error: string | null; nextAttemptAt: number | null }) =>
+    db.updateTable('webhook_deliveries')
+      .set({ status: p.status, response_status: p.responseStatus, latency_ms: p.latencyMs, error: p.error, next_attempt_at: p.nextAttemptAt })
+      .where('id', '=', p.id).where('status', '=', 'pending')),
+};
+
 export class KyselyWebhookEndpointRepo implements WebhookEndpointRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -64,7 +92,7 @@ export class KyselyWebhookEndpointRepo implements WebhookEndpointRepo {
   }
 
   async getById(id: string) {
-    const row = await this.db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await endpointById.first(this.db, { id });
     return row ? toEndpoint(row) : undefined;
   }
 
@@ -112,25 +140,16 @@ export class KyselyWebhookDeliveryRepo implements WebhookDeliveryRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(deliveries: WebhookDelivery[]) {
-    if (deliveries.length === 0) return;
-    await this.db.insertInto('webhook_deliveries').values(deliveries.map((d) => ({
+    await deliveryStatements.insert.run(this.db, deliveries.map((d) => ({
       id: d.id, endpoint_id: d.endpointId, workspace_id: d.scope.workspaceId, livemode: mode(d.scope.livemode), event_id: d.eventId,
       event_type: d.eventType, attempt: d.attempt, status: d.status, response_status: d.responseStatus, latency_ms: d.latencyMs,
       error: d.error, created_at: d.createdAt, next_attempt_at: d.nextAttemptAt, series_started_at: d.seriesStartedAt, retried: d.retried ? 1 : 0,
       claimed_by: null, claimed_until: null,
-    }))).execute();
+    })));
   }
 
   async claimDue(endpointId: string, claim: DeliveryClaim) {
-    const free = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
-      eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', claim.now), eb('claimed_by', '=', claim.by)]);
-    const due = this.db.selectFrom('webhook_deliveries').select('id')
-      .where('status', '=', 'pending').where('endpoint_id', '=', endpointId).where('next_attempt_at', '<=', claim.now).where(free)
-      .orderBy('next_attempt_at').limit(claim.limit);
-    // The conditions are checked again on the row itself, so two claims racing on PostgreSQL cannot both take it.
-    const rows = await this.db.updateTable('webhook_deliveries').set({ claimed_by: claim.by, claimed_until: claim.until })
-      .where('id', 'in', due).where('status', '=', 'pending').where(free)
-      .returningAll().execute();
+    const rows = await deliveryStatements.claimDue.rows(this.db, { endpointId, now: claim.now, by: claim.by, until: claim.until, limit: claim.limit });
     return rows.map(toDelivery).sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0));
   }
 
@@ -148,11 +167,7 @@ export class KyselyWebhookDeliveryRepo implements WebhookDeliveryRepo {
   }
 
   async finish(id: string, outcome: WebhookDeliveryOutcome) {
-    const result = await this.db.updateTable('webhook_deliveries')
-      .set({ status: outcome.status, response_status: outcome.responseStatus, latency_ms: outcome.latencyMs, error: outcome.error, next_attempt_at: outcome.nextAttemptAt })
-      .where('id', '=', id).where('status', '=', 'pending')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return (await deliveryStatements.finish.affectedRows(this.db, { id, ...outcome })) > 0;
   }
 
   async lastAttempt(endpointId: string, eventId: string) {
