@@ -3605,23 +3605,15 @@ export interface operations {
                     background?: boolean;
                 };
                 "multipart/form-data": {
-                    documents?: {
-                        /** @description Replace this existing document. */
-                        id?: string;
-                        /** @description Your id for the document; ingesting the same external_id again replaces it. */
-                        external_id?: string;
-                        title?: string;
-                        /** @description Up to --max-file-bytes (32 MiB by default) of UTF-8; over it, 413 document_too_large. */
-                        text: string;
-                        /** @default text/plain */
-                        content_type?: "text/plain" | "text/markdown" | "text/html" | "application/json" | "text/csv";
-                        /** @description Up to 50 keys; values are strings, numbers or booleans. */
-                        metadata?: {
-                            [key: string]: string | number | boolean;
-                        };
-                    }[];
-                    /** @description Index through the job queue and answer 202 at once. Input over 200,000 characters always is. */
-                    background?: boolean;
+                    /** @description One part per file; its file name becomes the document's external_id. */
+                    file: string[];
+                    /** @description A JSON object, set on every document of the request. */
+                    metadata?: string;
+                    /**
+                     * @description `true`: index by the job queue and answer 202 at once.
+                     * @enum {string}
+                     */
+                    background?: "true" | "false";
                 };
             };
         };

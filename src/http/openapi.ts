@@ -75,6 +75,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       for (const [method, operation] of Object.entries<Record<string, any>>(item)) {
         const facts = routes.get(`${method.toUpperCase()} ${path}`);
         if (facts) for (const code of completeOperation(operation, facts)) codes.add(code);
+        describeMultipartBody(operation);
         addExamples(operation);
         // A tag no area above describes still gets listed, so that the reference shows its operations.
         for (const tag of operation.tags ?? []) {
@@ -90,4 +91,18 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
 
   app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => completeDocument());
   registerDocsPage(app);
+}
+
+/**
+ * A route that takes files says what its `multipart/form-data` parts are in `x-multipart-body`
+ * (its JSON body schema serves the JSON variant only), so that clients generated from the
+ * document send file parts.
+ */
+function describeMultipartBody(operation: Record<string, any>): void {
+  const parts = operation['x-multipart-body'];
+  if (parts === undefined) return;
+  delete operation['x-multipart-body'];
+  const content = operation.requestBody?.content;
+  // A new media type object: the generator shares one between both media types.
+  if (content?.['multipart/form-data']) content['multipart/form-data'] = { ...content['multipart/form-data'], schema: parts };
 }

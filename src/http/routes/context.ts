@@ -133,6 +133,15 @@ export async function contextRoutes(fastify: FastifyInstance, deps: AppDeps): Pr
       schema: {
         operationId: 'context.sources.documents.create',
         'x-body-limit': maxUploadBytes,
+        'x-multipart-body': {
+          type: 'object',
+          required: ['file'],
+          properties: {
+            file: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'One part per file; its file name becomes the document\'s external_id.' },
+            metadata: { type: 'string', description: 'A JSON object, set on every document of the request.' },
+            background: { type: 'string', enum: ['true', 'false'], description: '`true`: index by the job queue and answer 202 at once.' },
+          },
+        },
         tags: ['Context'],
         summary: 'Ingest documents',
         description:
