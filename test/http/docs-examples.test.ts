@@ -66,8 +66,8 @@ describe('documentation examples', () => {
     tmpDirs.push(tmp);
     const env = { ...process.env, KAIRO: server.url, KEY: ws.testKey, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, TMPDIR: tmp };
     // docs/cli.md starts a few dozen CLI processes, each loading the sources through tsx.
-    const { stdout } = await run('bash', ['-c', script], { env, timeout: 150_000 });
+    const { stdout } = await run('bash', ['-c', script], { env, timeout: 300_000 });
     expect(stdout).not.toContain('"error":{"type"');
     expect(stdout).not.toMatch(/"status":\s*"failed"/);
-  }, 180_000);
+  }, 330_000);
 });
