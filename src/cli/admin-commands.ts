@@ -1,16 +1,17 @@
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError } from '../config.js';
-import { openStore } from '../store/open-store.js';
 import type { PlanName, Store } from '../store/port.js';
 import { createWorkspace } from '../platform/workspaces.js';
 import { checkKeyRateLimit, createApiKey } from '../platform/api-keys.js';
 import { parsePermissionList, type Permissions } from '../platform/permissions.js';
 import { planNames } from '../platform/plans.js';
 import { isId } from '../ids.js';
-import { getToolSigningSecret, rotateToolSigningSecret } from '../agents/tool-signing-secret.js';
 import { toFlags, withStorageOptions } from './options.js';
 
+// The store and the signing-secret modules load the database drivers: they are imported when a
+// command runs, so that `kairo` starts quickly for the commands that do not need them.
 async function withStore<T>(options: Record<string, unknown>, work: (store: Store) => Promise<T>): Promise<T> {
+  const { openStore } = await import('../store/open-store.js');
   const store = await openStore(loadConfig(toFlags(options)));
   try {
     return await work(store);
@@ -144,6 +145,7 @@ export function registerAdminCommands(program: Command): void {
   };
   secretOptions(toolSecret.command('show').description('print the signing secret')).action(async (options) =>
     withStore(options, async (store) => {
+      const { getToolSigningSecret } = await import('../agents/tool-signing-secret.js');
       process.stdout.write(`${(await getToolSigningSecret(store, await scopeOf(store, options))).secret}\n`);
     }),
   );
@@ -156,6 +158,7 @@ export function registerAdminCommands(program: Command): void {
     withStore(options, async (store) => {
       const overlap = Number(options.overlapSeconds);
       if (!Number.isInteger(overlap) || overlap < 0 || overlap > 604_800) throw new ConfigError('--overlap-seconds must be a whole number from 0 to 604800.');
+      const { rotateToolSigningSecret } = await import('../agents/tool-signing-secret.js');
       const rotated = await rotateToolSigningSecret(store, await scopeOf(store, options), overlap);
       if (rotated.previousExpiresAt !== null) process.stderr.write(`The replaced secret signs too until ${new Date(rotated.previousExpiresAt).toISOString()}.\n`);
       process.stdout.write(`${rotated.secret}\n`);

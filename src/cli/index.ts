@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { version } from '../version.js';
-import { startKairo, startWorker } from '../main.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerClientCommands } from './client/commands.js';
+import { describeFailure } from './client/output.js';
 import { toFlags, withRuntimeOptions, withStorageOptions } from './options.js';
 
+// Commander's own errors (an unknown option, a missing argument) are thrown rather than exiting
+// with 1, so that every usage error exits with 2 (see the end of this file).
 const program = new Command('kairo')
   .description('KAIRO: a self-hostable AI agent platform driven by a versioned REST API')
-  .version(version);
+  .version(version)
+  .exitOverride();
+program.commandsGroup('Server and operator commands (work on the data directory or database):');
 
 function onSignals(close: () => Promise<void>): void {
   let stopping = false;
@@ -42,6 +47,8 @@ withRuntimeOptions(withStorageOptions(
     .option('--body-limit <bytes>', 'largest JSON request body (env KAIRO_BODY_LIMIT, default 1 MiB)')
     .addOption(new Option('--role <role>', 'all: API and worker; api: API only (env KAIRO_ROLE)').choices(['all', 'api'])),
 )).action(async (options: Record<string, unknown>) => {
+  // The server's modules are loaded only to serve: the client commands start without them.
+  const { startKairo } = await import('../main.js');
   const kairo = await startKairo(loadConfig(toFlags(options)));
   onSignals(() => kairo.close());
   const out = process.stdout;
@@ -64,18 +71,23 @@ withRuntimeOptions(withStorageOptions(
     .description('run queued jobs (cluster mode, beside `kairo serve --role api`)')
     .option('--redis-url <url>', 'Redis URL (env KAIRO_REDIS_URL)'),
 )).action(async (options: Record<string, unknown>) => {
+  const { startWorker } = await import('../main.js');
   const worker = await startWorker(loadConfig(toFlags(options)), (message) => console.error(message));
   onSignals(() => worker.close());
   process.stdout.write('KAIRO worker started\n');
 });
 
 registerAdminCommands(program);
+registerClientCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
+  // Commander has printed its message (or the help, or the version) already.
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
   if (error instanceof ConfigError) {
     console.error(`kairo: ${error.message}`);
     process.exit(2);
   }
-  console.error(`kairo: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  const failure = describeFailure(error);
+  console.error(failure.message);
+  process.exit(failure.exitCode);
 });

@@ -1,10 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root (the CLI runs from there, through tsx). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Writes a `kairo` command into `dir` that runs the CLI from the sources (through tsx, from any
+ * working directory), so that a shell with `dir` on its PATH runs `kairo …` as docs/cli.md does.
+ */
+export function writeKairoCommand(dir: string): void {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const entry = path.join(repoRoot, 'src/cli/index.ts');
+  const file = path.join(dir, 'kairo');
+  fs.writeFileSync(file, `#!/bin/sh\nexec "${process.execPath}" --import "${tsx}" "${entry}" "$@"\n`);
+  fs.chmodSync(file, 0o755);
+}
 
 /** A port that was free a moment ago (listen on 0, read it, close). */
 export async function freePort(): Promise<number> {
@@ -35,11 +49,13 @@ const running = new Set<CliProcess>();
 
 /**
  * Runs `node --import tsx src/cli/index.ts ...args` from the repository root. KAIRO_* and OTEL_*
- * variables of the test environment are not passed on, so only the given flags configure it.
+ * variables of the test environment are not passed on, so only the given flags (and `env`, when
+ * given) configure it.
  */
-export function spawnCli(args: string[]): CliProcess {
+export function spawnCli(args: string[], options: { env?: Record<string, string> } = {}): CliProcess {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KAIRO_') && !name.startsWith('OTEL_')) env[name] = value;
+  Object.assign(env, options.env);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
     cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'],
   });
