@@ -18,9 +18,9 @@ export interface StoredSession {
 
 const STORAGE_KEY = 'kairo.console.session';
 
-/** A client for this server, sending with the page's own fetch (bound: browsers refuse a detached one). */
-export function clientFor(apiKey: string): Kairo {
-  return new Kairo({ apiKey, baseUrl: window.location.origin, fetch: globalThis.fetch.bind(globalThis), maxRetries: 1 });
+/** A client for this server, sending with the page's own fetch (bound: browsers refuse a detached one) unless given another. */
+export function clientFor(apiKey: string, fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): Kairo {
+  return new Kairo({ apiKey, baseUrl: window.location.origin, fetch: fetchImpl, maxRetries: 1 });
 }
 
 /** The mode a key is for, by its prefix; null for something that is not a secret key. */
