@@ -15,7 +15,8 @@ export function formatUsd(value: number | null | undefined): string {
 
 export function formatMs(value: number | null | undefined): string {
   if (value == null) return '—';
-  if (value < 1000) return `${decimal.format(value)} ms`;
+  if (value < 10) return `${decimal.format(value)} ms`;
+  if (value < 1000) return `${integer.format(value)} ms`;
   return `${decimal.format(value / 1000)} s`;
 }
 

@@ -242,3 +242,32 @@ export function ListTable<T>({ list, what, columns, rowKey, empty }: {
     </>
   );
 }
+
+/** A secret the API shows once (a new key's, a webhook endpoint's): copy it now, it is not shown again. */
+export function SecretOnce({ title, secret, onDone }: { title: string; secret: string; onDone(): void }) {
+  return (
+    <div className="banner banner-success" role="status" aria-label={title}>
+      <p><strong>{title}.</strong> Copy its secret now: it is not shown again.</p>
+      <div className="secret">
+        <code data-testid="new-secret">{secret}</code>
+        <CopyButton text={secret} label="Copy secret" />
+      </div>
+      <p><button type="button" className="secondary" onClick={onDone}>I have copied it</button></p>
+    </div>
+  );
+}
+
+/** How much of a limit is used: a bar, and the figures in words. Turns red from 90 %. */
+export function Meter({ label, used, limit, text }: { label: string; used: number; limit: number | null; text: string }) {
+  const share = limit === null || limit <= 0 ? 0 : Math.min(1, used / limit);
+  return (
+    <div className="limit-row">
+      <div className="limit-text"><span>{label}</span><span>{text}</span></div>
+      {limit !== null && (
+        <div className="meter" role="meter" aria-label={label} aria-valuemin={0} aria-valuemax={limit} aria-valuenow={Math.min(used, limit)} aria-valuetext={text}>
+          <div className={`meter-fill ${share >= 0.9 ? 'high' : ''}`} style={{ width: `${share * 100}%` }} />
+        </div>
+      )}
+    </div>
+  );
+}

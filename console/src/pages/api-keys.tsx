@@ -3,7 +3,7 @@ import type { ListItem } from 'kairo/client';
 import { useAction, usePagedList } from '../api';
 import { formatDate } from '../format';
 import { useClient, useSession } from '../session';
-import { CheckboxField, ConfirmButton, CopyButton, ErrorBanner, ListTable, Page, Section, SelectField, StatusBadge, TextField, type Column } from '../ui';
+import { CheckboxField, ConfirmButton, ErrorBanner, SecretOnce, ListTable, Page, Section, SelectField, StatusBadge, TextField, type Column } from '../ui';
 import { SettingsTabs } from './settings-tabs';
 
 type ApiKey = ListItem<'/v1/api_keys'>;
@@ -59,20 +59,6 @@ function CreateKeyForm({ onCreated }: { onCreated(key: ApiKey): void }) {
   );
 }
 
-/** The secret of a key just created: shown here once, never again. */
-function NewSecret({ apiKey, onDone }: { apiKey: ApiKey; onDone(): void }) {
-  return (
-    <div className="banner banner-success" role="status" aria-label="New API key">
-      <p><strong>Key {apiKey.name ?? apiKey.id} created.</strong> Copy its secret now: it is not shown again.</p>
-      <div className="secret">
-        <code data-testid="new-secret">{apiKey.secret}</code>
-        <CopyButton text={apiKey.secret ?? ''} label="Copy secret" />
-      </div>
-      <p><button type="button" className="secondary" onClick={onDone}>I have copied it</button></p>
-    </div>
-  );
-}
-
 export function ApiKeysPage() {
   const { session } = useSession();
   const client = useClient();
@@ -112,7 +98,7 @@ export function ApiKeysPage() {
   return (
     <Page title="Settings">
       <SettingsTabs />
-      {created && <NewSecret apiKey={created} onDone={() => setCreated(undefined)} />}
+      {created && <SecretOnce title={`Key ${created.name ?? created.id} created`} secret={created.secret ?? ''} onDone={() => setCreated(undefined)} />}
       <Section title="Create an API key">
         <CreateKeyForm onCreated={(key) => { setCreated(key); keys.reload(); }} />
       </Section>
