@@ -53,21 +53,29 @@ function secure(reply: FastifyReply): FastifyReply {
     .header('Cross-Origin-Opener-Policy', 'same-origin');
 }
 
+/** The built page, or undefined without a build (or while a build is replacing it). */
+function readBuiltPage(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The console: the built single-page app at `/` and its routes, its hashed files under
  * `/assets/` (cached for good: a new build has new names). Without a build the console's paths
  * answer a page that says how to build it; the API is unaffected either way.
  */
 export async function registerConsolePage(app: FastifyInstance, dir: string = CONSOLE_DIR): Promise<void> {
-  const indexFile = path.join(dir, 'index.html');
-  const built = fs.existsSync(indexFile);
-  const page = built ? fs.readFileSync(indexFile, 'utf8') : NOT_BUILT_PAGE;
+  const built = readBuiltPage(path.join(dir, 'index.html'));
+  const page = built ?? NOT_BUILT_PAGE;
   const hidden = { schema: { hide: true } };
   for (const url of CONSOLE_ROUTES) {
     app.get(url, hidden, async (_request, reply) =>
-      secure(reply).code(built ? 200 : 503).type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(page));
+      secure(reply).code(built === undefined ? 503 : 200).type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(page));
   }
-  if (!built) return;
+  if (built === undefined) return;
   await app.register(fastifyStatic, {
     root: path.join(dir, 'assets'),
     prefix: '/assets/',
