@@ -26,7 +26,6 @@ export function useApi<T>(load: (client: Kairo) => Promise<T>, deps: readonly un
       (data) => ticket === latest.current && setState({ data, loading: false }),
       (error: unknown) => ticket === latest.current && setState((previous) => ({ data: previous.data, error, loading: false })),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [client, round, ...deps]);
   const reload = useCallback(() => setRound((n) => n + 1), []);
   return { data: state.data, error: state.error, loading: state.loading, reload };
@@ -113,7 +112,6 @@ export function usePagedList<T>(fetchPage: (client: Kairo, after: string | undef
       })),
       (error: unknown) => ticket === latest.current && setState((previous) => ({ ...previous, error, loading: false })),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [client, ...deps]);
   useEffect(() => load(undefined), [load, round]);
   const reload = useCallback(() => setRound((n) => n + 1), []);

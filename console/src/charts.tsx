@@ -22,7 +22,7 @@ export function TimeChart({ title, data, series, kind = 'bar', format = String, 
     <>
       <CartesianGrid strokeDasharray="3 3" stroke="#8884" />
       <XAxis dataKey="label" tick={{ fontSize: 12 }} minTickGap={16} />
-      <YAxis tick={{ fontSize: 12 }} tickFormatter={(value: number) => format(value)} width={64} allowDecimals={!counts} />
+      <YAxis tick={{ fontSize: 12 }} tickFormatter={(value: number) => format(value)} width={80} allowDecimals={!counts} />
       <Tooltip formatter={tooltipFormat} />
       <Legend />
     </>

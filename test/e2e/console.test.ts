@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureConsoleBuilt } from '../support/console-build.js';
-import { isLocal, launchChromium, watchedPage, type WatchedPage } from '../support/browser.js';
+import { isLoopback, launchChromium, watchedPage, type WatchedPage } from '../support/browser.js';
 import { call, startTestServer, type TestServer, type TestWorkspace } from '../support/server.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -31,6 +32,7 @@ describe('the console in a browser', () => {
   const tabLink = (name: string) => page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name }).click();
 
   beforeAll(async () => {
+    fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
     [, receiver] = await Promise.all([ensureConsoleBuilt(), startWebhookReceiver()]);
     server = await startTestServer('sqlite', { outboundAllowCidrs: '127.0.0.0/8' });
     ws = await server.workspace('pro');
@@ -118,6 +120,7 @@ describe('the console in a browser', () => {
     await nav('Agents');
     await heading('Agents');
     await page.getByRole('link', { name: 'New agent' }).click();
+    await tab.screenshot('agent-new');
     await page.getByLabel('Name').fill('Support desk');
     await page.getByLabel('Instructions').fill('Answer in one sentence.');
     await page.getByLabel('Tools (JSON)').fill(TOOLS);
@@ -146,6 +149,22 @@ describe('the console in a browser', () => {
     await expect.poll(() => page.getByRole('region', { name: 'Spans', exact: true }).getByText('model_call').count()).toBe(2);
     await page.getByRole('heading', { name: 'Routing decision' }).waitFor();
     await tab.screenshot('trace');
+  });
+
+  it('edits the agent into a new version and shows the version history', async () => {
+    await page.getByRole('link', { name: 'Open the agent' }).click();
+    const agentTabs = page.getByRole('navigation', { name: 'Agent' });
+    await agentTabs.getByRole('link', { name: 'Configuration' }).click();
+    await page.getByLabel('Instructions').fill('Answer in two sentences.');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('version 2 ·').waitFor();
+    await tab.screenshot('agent-configuration');
+    await agentTabs.getByRole('link', { name: 'Versions' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Versions', exact: true }).getByRole('row').count()).toBe(3);
+    await tab.screenshot('agent-versions');
+    await nav('Agents');
+    await page.getByRole('cell', { name: 'Support desk' }).waitFor();
+    await tab.screenshot('agents');
   });
 
   it('lists runs with filters', async () => {
@@ -181,6 +200,7 @@ describe('the console in a browser', () => {
     await nav('Workflows');
     await heading('Workflows');
     await page.getByRole('link', { name: 'New workflow' }).click();
+    await tab.screenshot('workflow-new');
     await page.getByRole('button', { name: 'Create workflow' }).click();
     await heading('Refund approval');
     await page.getByRole('button', { name: 'Start run' }).click();
@@ -271,11 +291,12 @@ describe('the console in a browser', () => {
     await phone.page.getByRole('link', { name: 'Support desk' }).waitFor();
     await phone.screenshot('phone-agents');
     expect(phone.problems).toEqual([]);
+    expect(phone.requested.filter((url) => !isLoopback(url))).toEqual([]);
     await phone.context.close();
   });
 
   it('loaded nothing from another host and showed no error', () => {
-    expect(tab.requested.filter((url) => !isLocal(url))).toEqual([]);
+    expect(tab.requested.filter((url) => !isLoopback(url))).toEqual([]);
     expect(tab.problems).toEqual([]);
     // The only failed loads are the refused sign-in with the revoked key.
     expect(tab.failedLoads).toEqual(['Failed to load resource: the server responded with a status of 401 (Unauthorized)']);

@@ -10,11 +10,11 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** True for a URL on this machine (or one the page makes itself: data:, blob:, about:). */
-export function isLocal(url: string): boolean {
+/** True for a URL of 127.0.0.1 (or one the page makes itself: data:, blob:, about:). */
+export function isLoopback(url: string): boolean {
   const { protocol, hostname } = new URL(url);
   if (protocol === 'data:' || protocol === 'blob:' || protocol === 'about:') return true;
-  return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]';
+  return hostname === '127.0.0.1';
 }
 
 /** A page that records every URL it requests and every error it shows. */

@@ -1,9 +1,8 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useAction } from '../api';
-import { navigate } from '../router';
+import { Link, navigate } from '../router';
 import { clientFor, modeOfKey, useSession, type Mode, type StoredSession } from '../session';
 import { ErrorBanner, TextField } from '../ui';
-import { Link } from '../router';
 
 /** Asks the server who a key belongs to: its workspace, and its mode as the server sees it. */
 async function checkKey(key: string, field: string) {
