@@ -53,7 +53,7 @@ withRuntimeOptions(withStorageOptions(
   onSignals(() => kairo.close());
   const out = process.stdout;
   out.write(`KAIRO ${version} listening on ${kairo.url} (${kairo.store.dialect}, ${kairo.queue.backend} queue)\n`);
-  out.write(`API reference: ${kairo.url}/docs\n`);
+  out.write(`Console: ${kairo.url}/ · API reference: ${kairo.url}/docs\n`);
   if (kairo.bootstrap) {
     const { workspace, liveSecret, testSecret } = kairo.bootstrap;
     out.write(

@@ -23,6 +23,7 @@ import { toolSigningRoutes } from './routes/tool-signing.js';
 import { mcpRoutes } from './routes/mcp.js';
 import { openAiCompatRoutes } from './routes/openai-compat.js';
 import { registerRequestAccounting } from './plugins/request-accounting.js';
+import { registerConsolePage } from './console-page.js';
 import { registerLoadShedding } from './plugins/load-shedding.js';
 import type { AppDeps } from './deps.js';
 
@@ -121,5 +122,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => toolSigningRoutes(scope, deps));
   await app.register(async (scope) => mcpRoutes(scope, deps));
   await app.register(async (scope) => openAiCompatRoutes(scope, deps));
+  await app.register(async (scope) => registerConsolePage(scope));
   return app;
 }
