@@ -9,6 +9,7 @@ const NAV = [
   { to: '/workflows', label: 'Workflows' },
   { to: '/context', label: 'Context' },
   { to: '/events', label: 'Events' },
+  { to: '/requests', label: 'Requests' },
   { to: '/settings/api-keys', label: 'Settings' },
 ];
 

@@ -16,6 +16,7 @@ import { WorkflowRunPage } from './pages/workflow-run';
 import { ContextPage } from './pages/context';
 import { SourcePage } from './pages/source';
 import { EventsPage } from './pages/events';
+import { RequestsPage } from './pages/requests';
 import { ApiKeysPage } from './pages/api-keys';
 import { WebhooksPage } from './pages/webhooks';
 import { BudgetsPage } from './pages/budgets';
@@ -41,6 +42,7 @@ const ROUTES: Array<[string, Render]> = [
   ['/context', () => <ContextPage />],
   ['/context/:id', ({ id }) => <SourcePage id={id!} />],
   ['/events', () => <EventsPage />],
+  ['/requests', () => <RequestsPage />],
   ['/settings', () => <ApiKeysPage />],
   ['/settings/api-keys', () => <ApiKeysPage />],
   ['/settings/webhooks', () => <WebhooksPage />],

@@ -15,7 +15,7 @@ export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
  * (the console routes in the browser). Anything else, /v1 above all, is not the console's.
  */
 const CONSOLE_ROUTES = [
-  '/', '/sign-in', '/overview', '/status', '/events',
+  '/', '/sign-in', '/overview', '/status', '/events', '/requests',
   '/agents', '/agents/*', '/runs', '/runs/*', '/workflows', '/workflows/*', '/context', '/context/*', '/settings', '/settings/*',
 ];
 

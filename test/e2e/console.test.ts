@@ -161,6 +161,8 @@ describe('the console in a browser', () => {
     await tab.screenshot('agent-configuration');
     await agentTabs.getByRole('link', { name: 'Versions' }).click();
     await expect.poll(() => page.getByRole('region', { name: 'Versions', exact: true }).getByRole('row').count()).toBe(3);
+    // Version 2 shows what it changed from version 1.
+    await page.getByRole('list', { name: 'Changes in version 2' }).getByText('Answer in two sentences.', { exact: false }).waitFor();
     await tab.screenshot('agent-versions');
     await nav('Agents');
     await page.getByRole('cell', { name: 'Support desk' }).waitFor();
@@ -229,6 +231,21 @@ describe('the console in a browser', () => {
     await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3);
     await tab.screenshot('events');
     await page.getByRole('link', { name: 'API key hooked' }).click();
+    await heading('Settings');
+  });
+
+  it('searches the request log, each request linked to the run it created', async () => {
+    await nav('Requests');
+    await heading('Requests');
+    await page.getByLabel('Method').selectOption('POST');
+    await page.getByLabel('Route').fill('/v1/agents/{id}/runs');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const table = page.getByRole('region', { name: 'Requests', exact: true });
+    await expect.poll(() => table.getByRole('row').count()).toBeGreaterThanOrEqual(2);
+    await tab.screenshot('requests');
+    await table.getByRole('link', { name: /^run_/ }).first().click();
+    await page.getByRole('heading', { name: 'Routing decision' }).waitFor();
+    await nav('Settings');
     await heading('Settings');
   });
 
