@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type DatabaseIntrospector, type SchemaMetadata, type TableMetadata } from 'kysely';
 import type { Database } from '../schema.js';
 import type { Store } from '../port.js';
 import { KyselyStore, migrate } from '../kysely-store.js';
@@ -32,6 +32,9 @@ export async function openPostgresStore(options: { url: string; schema?: string 
     await admin.connect();
     try {
       await admin.query(`create schema if not exists "${schema}"`);
+    } catch (error) {
+      // Two processes creating the schema at once: "if not exists" does not cover the race.
+      if (!isDuplicateSchema(error)) throw error;
     } finally {
       await admin.end();
     }
@@ -46,12 +49,11 @@ export async function openPostgresStore(options: { url: string; schema?: string 
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as any,
     },
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const scope = schema ?? (await currentSchema(pool));
+  const db = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool }, scope) });
   let chunks: PostgresChunkIndex;
   try {
-    const migrationTableSchema =
-      schema ?? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name ?? 'public';
-    await migrateRetryingVanishedSchemas(db, migrationTableSchema);
+    await migrate(db, { migrationTableSchema: scope, dialectMigrations: postgresMigrations });
     chunks = await PostgresChunkIndex.open(db);
   } catch (error) {
     await db.destroy(); // an open pool would keep the process alive
@@ -60,20 +62,51 @@ export async function openPostgresStore(options: { url: string; schema?: string 
   return new KyselyStore(db, { name: 'postgres', skipLocked: true, chunkRepo: (executor) => chunks.repo(executor), mergeCounts, sumsNamedGroupings: false }, {}, async () => {}, pool);
 }
 
+function isDuplicateSchema(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '42P06' || code === '23505';
+}
+
+async function currentSchema(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ name: string | null }>('select current_schema() as name');
+  return rows[0]?.name ?? 'public';
+}
+
 /**
- * Kysely's migrator lists the tables of every schema in the database to find its own, and that
- * listing fails with "schema … does not exist" when another schema is dropped meanwhile (another
- * KAIRO's, or a test's). Such a failure names a schema that is not ours: try again.
+ * Kysely's migrator finds its tables through the dialect's introspector, which by default reads
+ * every column of every schema in the database, resolving each one's sequence. Another schema
+ * dropped meanwhile (another KAIRO's, or a test's) makes that read fail ("schema … does not
+ * exist", "column … of relation … does not exist"). The migrator only asks which schemas and
+ * tables exist, so this one answers for KAIRO's schema alone.
  */
-async function migrateRetryingVanishedSchemas(db: Kysely<Database>, schema: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrate(db, { migrationTableSchema: schema, dialectMigrations: postgresMigrations });
-      return;
-    } catch (error) {
-      const vanished = /schema "([^"]+)" does not exist/.exec(error instanceof Error ? error.message : '')?.[1];
-      if (vanished === undefined || vanished === schema || attempt >= 5) throw error;
-    }
+class SchemaScopedPostgresDialect extends PostgresDialect {
+  constructor(config: ConstructorParameters<typeof PostgresDialect>[0], private readonly schema: string) {
+    super(config);
+  }
+
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SchemaScopedIntrospector(db, this.schema);
+  }
+}
+
+class SchemaScopedIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<any>, private readonly schema: string) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${this.schema}`.execute(this.db);
+    return rows.map((row) => ({ name: row.name }));
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string; kind: string }>`
+      select c.relname as name, c.relkind as kind from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
+      where ns.nspname = ${this.schema} and c.relkind in ('r', 'v', 'p')`.execute(this.db);
+    return rows.map((row) => ({ name: row.name, schema: this.schema, isView: row.kind === 'v', columns: [] }));
+  }
+
+  async getMetadata(): Promise<{ tables: TableMetadata[] }> {
+    return { tables: await this.getTables() };
   }
 }
 
