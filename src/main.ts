@@ -238,7 +238,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     workflows,
     analytics,
   ];
-  const openaiCompat = new OpenAiCompat({ store, agents, catalogue, router });
+  const openaiCompat = new OpenAiCompat({ store, agents, catalogue, router, budgets: budgets.gate, observer });
   return { platform, events, webhooks, budgets, context, agents, workflows, analytics, openaiCompat, fetcher, compute, jobs, areas };
 }
 

@@ -62,12 +62,13 @@ const addSums = (into: RollupSums | undefined, from: RollupSums): RollupSums => 
 export class AnalyticsReports {
   constructor(private readonly rollups: RollupQueries) {}
 
-  /** Requests, runs, workflow runs, steps, tokens and errors per bucket and group. */
+  /** Requests, runs, workflow runs, steps, completions without an agent, tokens and errors per bucket and group. */
   async usage(query: BucketQuery) {
-    const buckets = await this.rollups.sums(query, ['request', 'agent_run', 'workflow_run']);
+    const buckets = await this.rollups.sums(query, ['request', 'agent_run', 'workflow_run', 'completion']);
     const result = (group: GroupMeasures<RollupSums>): Result | null => {
-      const { request, agent_run: run, workflow_run: workflow } = group.bySubject;
-      if (!request && !run && !workflow) return null;
+      const { request, agent_run: run, workflow_run: workflow, completion } = group.bySubject;
+      if (!request && !run && !workflow && !completion) return null;
+      const tokens = (measure: (sums: RollupSums) => number) => (run ? measure(run) : 0) + (completion ? measure(completion) : 0);
       return {
         ...groupFields(group.dims, query.groupBy),
         requests: request?.count ?? 0,
@@ -77,27 +78,30 @@ export class AnalyticsReports {
         workflow_runs: workflow?.count ?? 0,
         workflow_run_errors: workflow?.errors ?? 0,
         steps: workflow?.steps ?? 0,
-        input_tokens: run?.inputTokens ?? 0,
-        cached_input_tokens: run?.cachedInputTokens ?? 0,
-        output_tokens: run?.outputTokens ?? 0,
-        reasoning_tokens: run?.reasoningTokens ?? 0,
-        total_tokens: (run?.inputTokens ?? 0) + (run?.outputTokens ?? 0),
+        completions: completion?.count ?? 0,
+        completion_errors: completion?.errors ?? 0,
+        input_tokens: tokens((s) => s.inputTokens),
+        cached_input_tokens: tokens((s) => s.cachedInputTokens),
+        output_tokens: tokens((s) => s.outputTokens),
+        reasoning_tokens: tokens((s) => s.reasoningTokens),
+        total_tokens: tokens((s) => s.inputTokens + s.outputTokens),
       };
     };
     return this.answer(query, 'analytics.usage.result', buckets, totalsOf(buckets, addSums), result);
   }
 
-  /** What agent runs cost per bucket and group (fixed when each call ended; notional in test mode). */
+  /** What agent runs and completions without an agent cost per bucket and group (fixed when each call ended; notional in test mode). */
   async costs(query: BucketQuery) {
-    const buckets = await this.rollups.sums(query, ['agent_run']);
+    const buckets = await this.rollups.sums(query, ['agent_run', 'completion']);
+    const costOf = (group: GroupMeasures<RollupSums>) => (group.bySubject.agent_run?.costUsd ?? 0) + (group.bySubject.completion?.costUsd ?? 0);
     const result = (group: GroupMeasures<RollupSums>): Result | null => {
-      const run = group.bySubject.agent_run;
-      if (!run) return null;
-      return { ...groupFields(group.dims, query.groupBy), cost_usd: run.costUsd, runs: run.count };
+      const { agent_run: run, completion } = group.bySubject;
+      if (!run && !completion) return null;
+      return { ...groupFields(group.dims, query.groupBy), cost_usd: costOf(group), runs: run?.count ?? 0, completions: completion?.count ?? 0 };
     };
     const totals = totalsOf(buckets, addSums);
     return this.answer(query, 'analytics.costs.result', buckets, totals, result, {
-      total_cost_usd: totals.reduce((sum, g) => sum + (g.bySubject.agent_run?.costUsd ?? 0), 0),
+      total_cost_usd: totals.reduce((sum, g) => sum + costOf(g), 0),
       cost_notional: isNotional(query.scope.livemode),
     });
   }

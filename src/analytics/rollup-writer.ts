@@ -1,6 +1,6 @@
 import type { Run, RollupDims, RollupMetrics, RollupRow, RollupSubject, Scope, Transaction, WorkflowRun } from '../store/port.js';
 import type { ModelCatalogue } from '../models/ports.js';
-import type { ModelCallOutcome, RunObserver } from '../runs/observer.js';
+import type { CompletionOutcome, ModelCall, ModelCallOutcome, RunObserver } from '../runs/observer.js';
 import { addValue, type Sketches } from './sketch.js';
 import { combineRows, zeroMetrics } from './groupings.js';
 
@@ -31,13 +31,17 @@ function runDims(run: Run): Partial<RollupDims> {
   return { apiKeyId: run.apiKeyId, agentId: run.agentId, agentVersion: run.agentVersion, workflowId: run.workflowId, workflowVersion: run.workflowVersion };
 }
 
-/** The minute row of one model call. */
+/** The minute row of one model call of an agent run. */
 export function modelCallRow(call: ModelCallOutcome): RollupRow {
+  return callRow(call.run.scope, runDims(call.run), call);
+}
+
+function callRow(scope: Scope, caller: Partial<RollupDims>, call: ModelCall): RollupRow {
   const sketches: Sketches = {};
   addValue(sketches, 'latency', call.endedAt - call.startedAt);
   addValue(sketches, 'ttft', call.timeToFirstTokenMs);
-  return minuteRow(call.run.scope, 'model_call', call.endedAt, {
-    ...runDims(call.run), model: call.model, provider: call.provider, status: call.ok ? 'ok' : 'error',
+  return minuteRow(scope, 'model_call', call.endedAt, {
+    ...caller, model: call.model, provider: call.provider, status: call.ok ? 'ok' : 'error',
   }, {
     count: 1, errors: call.ok ? 0 : 1, inputTokens: call.inputTokens, cachedInputTokens: call.cachedInputTokens, outputTokens: call.outputTokens,
     reasoningTokens: call.reasoningTokens, costUsd: call.costUsd, autoChosen: call.autoChosen ? 1 : 0, fallbacks: call.fellBack ? 1 : 0, sketches,
@@ -80,6 +84,25 @@ export function workflowRunRow(run: WorkflowRun, steps: number): RollupRow {
 }
 
 /**
+ * The minute rows of a completion without an agent: one per model call, and the completion's own
+ * (its tokens and cost are its calls', its model the last one tried, its status `completed` or `failed`).
+ */
+export function completionRows(completion: CompletionOutcome): RollupRow[] {
+  const caller = { apiKeyId: completion.apiKeyId };
+  const last = completion.calls.at(-1);
+  const sketches: Sketches = {};
+  addValue(sketches, 'total', completion.endedAt - completion.startedAt);
+  const sum = (measure: (call: ModelCall) => number) => completion.calls.reduce((total, call) => total + measure(call), 0);
+  const row = minuteRow(completion.scope, 'completion', completion.endedAt, {
+    ...caller, model: last?.model ?? null, provider: last?.provider ?? null, status: completion.ok ? 'completed' : 'failed',
+  }, {
+    count: 1, errors: completion.ok ? 0 : 1, inputTokens: sum((c) => c.inputTokens), cachedInputTokens: sum((c) => c.cachedInputTokens),
+    outputTokens: sum((c) => c.outputTokens), reasoningTokens: sum((c) => c.reasoningTokens), costUsd: sum((c) => c.costUsd), sketches,
+  });
+  return [...completion.calls.map((call) => callRow(completion.scope, caller, call)), row];
+}
+
+/**
  * Keeps the per-minute rollups as runs go: a row for each model call when it ends, for each agent
  * run and workflow run when it reaches a final status, written in the transaction that records
  * it, so that a crash can neither lose nor double a count.
@@ -98,5 +121,9 @@ export class RollupWriter implements RunObserver {
 
   async workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void> {
     await tx.rollups.add([workflowRunRow(run, steps)]);
+  }
+
+  async completionFinished(tx: Transaction, completion: CompletionOutcome): Promise<void> {
+    await tx.rollups.add(combineRows(completionRows(completion)));
   }
 }

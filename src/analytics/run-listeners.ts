@@ -1,5 +1,5 @@
 import type { RequestRecord, Run, Transaction, WorkflowRun } from '../store/port.js';
-import type { ModelCallOutcome, RunObserver } from '../runs/observer.js';
+import type { CompletionOutcome, ModelCall, ModelCallOutcome, RunObserver } from '../runs/observer.js';
 import type { RollupWriter } from './rollup-writer.js';
 
 /**
@@ -10,7 +10,8 @@ import type { RollupWriter } from './rollup-writer.js';
 export interface RunListener {
   agentRunFinished?(run: Run): void;
   workflowRunFinished?(run: WorkflowRun, steps: number): void;
-  modelCallEnded?(call: ModelCallOutcome): void;
+  /** A model call of an agent run, or of a completion without an agent. */
+  modelCallEnded?(call: ModelCall, livemode: boolean): void;
   requestsWritten?(records: RequestRecord[]): void;
 }
 
@@ -23,13 +24,13 @@ export class AnalyticsObserver implements RunObserver {
 
   async modelCalls(tx: Transaction | undefined, calls: ModelCallOutcome[]): Promise<void> {
     if (tx) await this.rollups?.modelCalls(tx, calls);
-    this.afterCommit(tx, () => this.tell((l) => calls.forEach((call) => l.modelCallEnded?.(call))));
+    this.afterCommit(tx, () => this.tell((l) => calls.forEach((call) => l.modelCallEnded?.(call, call.run.scope.livemode))));
   }
 
   async agentRunFinished(tx: Transaction, run: Run, calls: ModelCallOutcome[]): Promise<void> {
     await this.rollups?.agentRunFinished(tx, run, calls);
     this.afterCommit(tx, () => this.tell((l) => {
-      calls.forEach((call) => l.modelCallEnded?.(call));
+      calls.forEach((call) => l.modelCallEnded?.(call, call.run.scope.livemode));
       l.agentRunFinished?.(run);
     }));
   }
@@ -37,6 +38,11 @@ export class AnalyticsObserver implements RunObserver {
   async workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void> {
     await this.rollups?.workflowRunFinished(tx, run, steps);
     this.afterCommit(tx, () => this.tell((l) => l.workflowRunFinished?.(run, steps)));
+  }
+
+  async completionFinished(tx: Transaction, completion: CompletionOutcome): Promise<void> {
+    await this.rollups?.completionFinished(tx, completion);
+    this.afterCommit(tx, () => this.tell((l) => completion.calls.forEach((call) => l.modelCallEnded?.(call, completion.scope.livemode))));
   }
 
   /** Runs `tell` once `tx` commits (at once without a transaction); nothing when nobody listens. */

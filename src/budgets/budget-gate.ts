@@ -74,19 +74,23 @@ export class BudgetGate implements RunBudgets {
       modelCalls: (tx, calls) => inner.modelCalls(tx, calls),
       agentRunFinished: async (tx, run, calls) => {
         await inner.agentRunFinished(tx, run, calls);
-        await this.report(tx, run);
+        await this.report(tx, run.scope, payerOf(run));
       },
       workflowRunFinished: (tx, run, steps) => inner.workflowRunFinished(tx, run, steps),
+      completionFinished: async (tx, completion) => {
+        await inner.completionFinished(tx, completion);
+        await this.report(tx, completion.scope, { apiKeyId: completion.apiKeyId, agentId: null });
+      },
     };
   }
 
   /**
-   * In a finished run's transaction (its rollup row written): each threshold its budgets now
-   * reach, and the limit once passed, not yet reported this period, is marked (a conditional
-   * update, so concurrent runs report it once) and written as an event.
+   * In a finished run's (or completion's) transaction, its rollup row written: each threshold
+   * its budgets now reach, and the limit once passed, not yet reported this period, is marked (a
+   * conditional update, so concurrent runs report it once) and written as an event.
    */
-  private async report(tx: Transaction, run: Run): Promise<void> {
-    const budgets = await this.cache.applicable(run.scope, payerOf(run));
+  private async report(tx: Transaction, scope: Scope, payer: RunPayer): Promise<void> {
+    const budgets = await this.cache.applicable(scope, payer);
     if (budgets.length === 0) return;
     const now = this.now();
     const events: NewEvent[] = [];
@@ -114,7 +118,7 @@ export class BudgetGate implements RunBudgets {
         });
       }
     }
-    if (events.length > 0) await recordEvents(tx, run.scope, events, now);
+    if (events.length > 0) await recordEvents(tx, scope, events, now);
   }
 
   private async measure(budgets: Budget[]): Promise<Array<{ budget: Budget; usage: PeriodUsage }>> {

@@ -30,7 +30,8 @@ function filtersOf(budget: Budget): Partial<RollupDims> {
 }
 
 /**
- * The cost and tokens of the agent runs a budget counts that finished in its current period, from
+ * The cost and tokens of the agent runs (and completions without an agent) a budget counts that
+ * finished in its current period, from
  * the rollups analytics keeps: day and hour rows where they are derived, minute rows after (a
  * run's minute row is written in its final transaction, so `repos` as a transaction sees it).
  */
@@ -41,7 +42,7 @@ export async function readUsage(repos: Pick<Repos, 'meta' | 'rollups'>, budget: 
   const usage: PeriodUsage = { costUsd: 0, totalTokens: 0, periodStart: start, periodEnd: end };
   for (const segment of segments(start, end, DAY_MS, await compactedUntil(repos, now))) {
     const rows = await repos.rollups.sums({
-      scope: budget.scope, subjects: ['agent_run'], width: segment.width, grouping: segment.width === 'minute' ? '*' : grouping,
+      scope: budget.scope, subjects: ['agent_run', 'completion'], width: segment.width, grouping: segment.width === 'minute' ? '*' : grouping,
       from: segment.from, to: segment.to, filters,
     }, []);
     for (const { sums } of rows) {

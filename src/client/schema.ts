@@ -613,7 +613,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Usage per bucket: requests, runs, workflow runs, steps, tokens, errors
+         * Usage per bucket: requests, runs, workflow runs, steps, completions, tokens, errors
          * @description Figures come from rollups kept as runs finish and requests end (requests about a second later). Grouping by a dimension a kind of work does not have (requests by model, say) puts that work in a group whose field is null.
          */
         get: operations["analytics.usage"];
@@ -634,7 +634,7 @@ export interface paths {
         };
         /**
          * Costs per bucket, with totals
-         * @description What agent runs cost, fixed when each model call ended at the prices of the time. In test mode costs are notional (`cost_notional: true`).
+         * @description What agent runs, and completions asked of a model without an agent, cost: fixed when each model call ended at the prices of the time. In test mode costs are notional (`cost_notional: true`).
          */
         get: operations["analytics.costs"];
         put?: never;
@@ -10458,6 +10458,10 @@ export interface operations {
                                 workflow_runs: number;
                                 workflow_run_errors: number;
                                 steps: number;
+                                /** @description Completions asked of a model (or `auto`) without an agent through the OpenAI-compatible API. */
+                                completions: number;
+                                completion_errors: number;
+                                /** @description Tokens of agent runs and of completions without an agent, as are the other token counts. */
                                 input_tokens: number;
                                 cached_input_tokens: number;
                                 output_tokens: number;
@@ -10487,6 +10491,10 @@ export interface operations {
                             workflow_runs: number;
                             workflow_run_errors: number;
                             steps: number;
+                            /** @description Completions asked of a model (or `auto`) without an agent through the OpenAI-compatible API. */
+                            completions: number;
+                            completion_errors: number;
+                            /** @description Tokens of agent runs and of completions without an agent, as are the other token counts. */
                             input_tokens: number;
                             cached_input_tokens: number;
                             output_tokens: number;
@@ -10670,6 +10678,8 @@ export interface operations {
                                 status?: string | null;
                                 cost_usd: number;
                                 runs: number;
+                                /** @description Completions without an agent whose cost is counted in `cost_usd` with the runs'. */
+                                completions: number;
                             }[];
                         }[];
                         has_more: boolean;
@@ -10689,6 +10699,8 @@ export interface operations {
                             status?: string | null;
                             cost_usd: number;
                             runs: number;
+                            /** @description Completions without an agent whose cost is counted in `cost_usd` with the runs'. */
+                            completions: number;
                         }[];
                         total_cost_usd: number;
                         cost_notional: boolean;

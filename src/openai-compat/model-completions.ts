@@ -2,7 +2,9 @@ import { APICallError, generateText, jsonSchema, streamText, tool, type Language
 import { KairoError } from '../errors.js';
 import { countTokens } from '../context/tokens.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
+import { callCost } from '../models/pricing.js';
 import { NoModelAvailableError } from '../models/router.js';
+import type { ModelCall } from '../runs/observer.js';
 import { lastUserText } from '../models/task-classifier.js';
 
 /** A function the caller's model may call; the caller runs it and sends the result back. */
@@ -33,6 +35,8 @@ export interface CompletionRequest {
   toolChoice?: ToolChoice<ToolSet>;
   sampling: SamplingOptions;
   signal?: AbortSignal;
+  /** Told of each model call as it ends (a failed one before its fallback), for the accounting. */
+  onCall?: (call: ModelCall) => void;
 }
 
 export interface CompletionUsage {
@@ -91,7 +95,8 @@ function finishReasonOf(reason: string, toolCalls: number): FinishReason {
 
 /**
  * Completions of a catalogue model or of `"auto"` (the router's pick, then its fallbacks in
- * order on a retryable provider error), without an agent: nothing is stored. Test mode
+ * order on a retryable provider error), without an agent: nothing is stored here (each call is
+ * told to the request's `onCall`, which OpenAiCompat records). Test mode
  * (`livemode: false`) runs on the simulator, live mode calls the provider. Unknown models, and
  * in live mode models whose provider is not configured, are refused as `resource_missing` on
  * `model`.
@@ -152,11 +157,26 @@ export class ModelCompletions {
     };
   }
 
-  /** Records the outcome with the router; true when the next candidate should be tried. */
-  private failed(model: string, started: number, failure: unknown, last: boolean): boolean {
+  /** Tells the router and the request's accounting how a call ended. */
+  private ended(request: CompletionRequest, attempt: number, model: string, started: number, firstTokenAt: number | undefined, outcome: { usage: CompletionUsage } | { retryable: boolean; fellBack: boolean }): void {
+    const ended = this.now();
+    const ok = 'usage' in outcome;
+    this.deps.router.recordOutcome(model, ok ? { ok, latencyMs: ended - started } : { ok, latencyMs: ended - started, retryable: outcome.retryable });
+    const usage = ok ? outcome.usage : { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
+    request.onCall?.({
+      model, provider: this.deps.catalogue.get(model)?.provider ?? model.split('/')[0]!, ok, startedAt: started, endedAt: ended,
+      timeToFirstTokenMs: firstTokenAt === undefined ? null : firstTokenAt - started, ...usage,
+      costUsd: ok ? callCost(this.deps.catalogue, model, usage, request.livemode) : 0,
+      autoChosen: request.model === 'auto' && attempt === 0, fellBack: !ok && outcome.fellBack,
+    });
+  }
+
+  /** Records a failed call; returns when the next candidate should be tried, else throws ModelCallFailed. */
+  private failed(request: CompletionRequest, attempt: number, model: string, started: number, firstTokenAt: number | undefined, failure: unknown, last: boolean): void {
     const retryable = APICallError.isInstance(failure) ? failure.isRetryable : false;
-    this.deps.router.recordOutcome(model, { ok: false, latencyMs: this.now() - started, retryable });
-    if (retryable && !last) return true;
+    const fellBack = retryable && !last;
+    this.ended(request, attempt, model, started, firstTokenAt, { retryable, fellBack });
+    if (fellBack) return;
     throw new ModelCallFailed(`The model ${model} failed: ${(failure instanceof Error ? failure.message : String(failure)).slice(0, 300)}`, model, retryable);
   }
 
@@ -167,12 +187,13 @@ export class ModelCompletions {
       const started = this.now();
       try {
         const result = await generateText(this.call(request, model));
-        this.deps.router.recordOutcome(model, { ok: true, latencyMs: this.now() - started });
+        const usage = usageOf(result.usage);
+        this.ended(request, attempt, model, started, this.now(), { usage });
         const toolCalls = result.toolCalls.map((c) => ({ id: c.toolCallId, name: c.toolName, arguments: JSON.stringify(c.input ?? {}) }));
-        return { model, text: result.text, toolCalls, finishReason: finishReasonOf(result.finishReason, toolCalls.length), usage: usageOf(result.usage) };
+        return { model, text: result.text, toolCalls, finishReason: finishReasonOf(result.finishReason, toolCalls.length), usage };
       } catch (error) {
         request.signal?.throwIfAborted();
-        this.failed(model, started, error, attempt === candidates.length - 1);
+        this.failed(request, attempt, model, started, undefined, error, attempt === candidates.length - 1);
       }
     }
     throw new Error('No model to call.');
@@ -188,6 +209,7 @@ export class ModelCompletions {
     for (const [attempt, model] of candidates.entries()) {
       const started = this.now();
       let yielded = false;
+      let firstTokenAt: number | undefined;
       let failure: unknown;
       let finish: { reason: string; usage: LanguageModelUsage } | undefined;
       let toolCalls = 0;
@@ -195,10 +217,12 @@ export class ModelCompletions {
         const result = streamText({ ...this.call(request, model), onError: () => {} });
         for await (const part of result.fullStream) {
           if (part.type === 'text-delta' && part.text) {
+            firstTokenAt ??= this.now();
             if (!yielded) yield { type: 'start', model };
             yielded = true;
             yield { type: 'text', delta: part.text };
           } else if (part.type === 'tool-call') {
+            firstTokenAt ??= this.now();
             if (!yielded) yield { type: 'start', model };
             yielded = true;
             toolCalls += 1;
@@ -214,13 +238,14 @@ export class ModelCompletions {
       }
       request.signal?.throwIfAborted();
       if (failure === undefined) {
-        this.deps.router.recordOutcome(model, { ok: true, latencyMs: this.now() - started });
+        const usage = usageOf(finish?.usage);
+        this.ended(request, attempt, model, started, firstTokenAt, { usage });
         if (!yielded) yield { type: 'start', model };
-        yield { type: 'finish', finishReason: finishReasonOf(finish?.reason ?? 'stop', toolCalls), usage: usageOf(finish?.usage) };
+        yield { type: 'finish', finishReason: finishReasonOf(finish?.reason ?? 'stop', toolCalls), usage };
         return;
       }
       // Text already sent cannot be taken back: only a failure before the first delta falls back.
-      this.failed(model, started, failure, yielded || attempt === candidates.length - 1);
+      this.failed(request, attempt, model, started, firstTokenAt, failure, yielded || attempt === candidates.length - 1);
     }
   }
 }

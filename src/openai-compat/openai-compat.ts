@@ -4,8 +4,10 @@ import { isId } from '../ids.js';
 import type { AgentsModule } from '../agents/agents-module.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import type { RunSlot } from '../platform/run-slots.js';
+import type { RunBudgets } from '../runs/run-budgets.js';
+import type { ModelCall, RunObserver } from '../runs/observer.js';
 import type { Agent, Run, RunEvent, Scope, Store, Workspace } from '../store/port.js';
-import { ModelCompletions } from './model-completions.js';
+import { ModelCompletions, type CompletionPart, type CompletionRequest, type CompletionResult } from './model-completions.js';
 
 /** What a request's `model` names: an agent of the workspace, or a model (`auto` or a catalogue id). */
 export type CompletionTarget = { kind: 'agent'; agent: Agent } | { kind: 'model'; model: string };
@@ -45,14 +47,60 @@ export interface StartedRun {
  * OpenAI's Chat Completions and Responses APIs over KAIRO: `model` names an agent (its id or
  * its name), whose run is an ordinary agent run started through the run engine (budgets,
  * concurrent-run slots, events and trace alike), or a model, answered without an agent (see
- * ModelCompletions). The translation of OpenAI's messages is in messages.ts, of KAIRO's
+ * ModelCompletions) and recorded here: held to the workspace's and the key's budgets, counted in
+ * analytics (rollups of the completion and of each model call). The translation of OpenAI's messages is in messages.ts, of KAIRO's
  * answers in views.ts.
  */
 export class OpenAiCompat {
   readonly models: ModelCompletions;
 
-  constructor(private readonly deps: { store: Store; agents: AgentsModule; catalogue: ModelCatalogue; router: ModelRouter }) {
-    this.models = new ModelCompletions({ catalogue: deps.catalogue, router: deps.router });
+  constructor(
+    private readonly deps: {
+      store: Store; agents: AgentsModule; catalogue: ModelCatalogue; router: ModelRouter; budgets: RunBudgets; observer: RunObserver; now?: () => number;
+    },
+  ) {
+    this.models = new ModelCompletions({ catalogue: deps.catalogue, router: deps.router, ...(deps.now ? { now: deps.now } : {}) });
+  }
+
+  private get now() {
+    return this.deps.now ?? Date.now;
+  }
+
+  /**
+   * Before a completion without an agent: `budget_exceeded` when a hard budget of the workspace
+   * or of the key is used up; else the headers saying what remains of the tightest one.
+   */
+  admitCompletion(requester: Requester): Promise<Record<string, string>> {
+    return this.deps.budgets.admit(requester.scope, { apiKeyId: requester.apiKeyId, agentId: null });
+  }
+
+  /** A completion without an agent, waiting for the whole answer; recorded once it ends, answered or not. */
+  async complete(requester: Requester, request: CompletionRequest): Promise<CompletionResult> {
+    const calls: ModelCall[] = [];
+    const startedAt = this.now();
+    try {
+      return await this.models.complete({ ...request, onCall: (call) => calls.push(call) });
+    } finally {
+      await this.recordCompletion(requester, calls, startedAt);
+    }
+  }
+
+  /** A completion without an agent as it is written; recorded once the stream ends. */
+  async *stream(requester: Requester, request: CompletionRequest): AsyncGenerator<CompletionPart> {
+    const calls: ModelCall[] = [];
+    const startedAt = this.now();
+    try {
+      yield* this.models.stream({ ...request, onCall: (call) => calls.push(call) });
+    } finally {
+      await this.recordCompletion(requester, calls, startedAt);
+    }
+  }
+
+  /** The completion's rollups and the budget thresholds it makes its budgets reach, in one transaction. */
+  private async recordCompletion(requester: Requester, calls: ModelCall[], startedAt: number): Promise<void> {
+    if (calls.length === 0) return;
+    const completion = { scope: requester.scope, apiKeyId: requester.apiKeyId, ok: calls.at(-1)!.ok, startedAt, endedAt: this.now(), calls };
+    await this.deps.store.transaction((tx) => this.deps.observer.completionFinished(tx, completion));
   }
 
   /**

@@ -1,9 +1,7 @@
-import type { Run, Span, Transaction, WorkflowRun } from '../store/port.js';
+import type { Run, Scope, Span, Transaction, WorkflowRun } from '../store/port.js';
 
 /** One model call as it ended, with what it cost and what the router made of it. */
-export interface ModelCallOutcome {
-  /** The agent run that made the call (its key, agent, workflow and version are the call's too). */
-  run: Run;
+export interface ModelCall {
   model: string;
   provider: string;
   ok: boolean;
@@ -19,6 +17,25 @@ export interface ModelCallOutcome {
   autoChosen: boolean;
   /** The call failed with a retryable error and the run moved on to the next candidate. */
   fellBack: boolean;
+}
+
+/** A model call of an agent run. */
+export interface ModelCallOutcome extends ModelCall {
+  /** The agent run that made the call (its key, agent, workflow and version are the call's too). */
+  run: Run;
+}
+
+/**
+ * A completion asked of a model (or of `auto`) without an agent, through the OpenAI-compatible
+ * API: its calls in order (a failed one before each fallback), the last one answering when `ok`.
+ */
+export interface CompletionOutcome {
+  scope: Scope;
+  apiKeyId: string;
+  ok: boolean;
+  startedAt: number;
+  endedAt: number;
+  calls: ModelCall[];
 }
 
 /** A model call that ended: its span and what it counted, recorded together. */
@@ -41,4 +58,6 @@ export interface RunObserver {
   /** An agent run reached a final status; `calls` (the last step's) are recorded with it. */
   agentRunFinished(tx: Transaction, run: Run, calls: ModelCallOutcome[]): Promise<void>;
   workflowRunFinished(tx: Transaction, run: WorkflowRun, steps: number): Promise<void>;
+  /** A completion without an agent ended (answered or not), in the transaction that records it. */
+  completionFinished(tx: Transaction, completion: CompletionOutcome): Promise<void>;
 }

@@ -1,9 +1,12 @@
 import type { Run, Scope } from '../store/port.js';
 
-/** Whose spending a run counts as: the key that started it (none for background work) and its agent. */
+/**
+ * Whose spending a run counts as: the key that started it (none for background work) and its
+ * agent (none for a completion asked of a model without an agent).
+ */
 export interface RunPayer {
   apiKeyId: string | null;
-  agentId: string;
+  agentId: string | null;
 }
 
 /**

@@ -4,8 +4,8 @@
  */
 import type { Page, PageRequest, Scope } from './platform-port.js';
 
-/** What a rollup row counts. */
-export type RollupSubject = 'agent_run' | 'model_call' | 'workflow_run' | 'request';
+/** What a rollup row counts; a `completion` is one asked of a model without an agent (OpenAI-compatible API). */
+export type RollupSubject = 'agent_run' | 'model_call' | 'workflow_run' | 'request' | 'completion';
 
 /** Minute rows are written with each run and request; hour and day rows are derived from them. */
 export type RollupWidth = 'minute' | 'hour' | 'day';

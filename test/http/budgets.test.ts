@@ -206,4 +206,51 @@ describe.each(backends)('budgets (%s)', (backend) => {
     const failedEvents = (await api('GET', `/v1/events?object_id=${waiting.body.id}&type=agent.run.failed`)).body.data;
     expect(failedEvents[0].data.object.error.code).toBe('budget_exceeded');
   });
+
+  it('counts completions asked of a model without an agent towards the workspace and key budgets, and refuses them once a hard one is used up', async () => {
+    ws = await server.workspace('pro');
+    const key = (await api('POST', '/v1/api_keys', { name: 'chat' })).body;
+    const agentId = await newAgent();
+    const byKey = (await api('POST', '/v1/budgets', { scope: { type: 'api_key', id: key.id }, period: 'day', limit_tokens: 1, hard: true })).body;
+    const byAgent = (await api('POST', '/v1/budgets', { scope: { type: 'agent', id: agentId }, period: 'day', limit_tokens: 1, hard: true })).body;
+    const workspace = (await api('POST', '/v1/budgets', { scope: { type: 'workspace' }, period: 'month', limit_usd: 1000 })).body;
+    const chat = (secret: string, body: Record<string, unknown> = {}) =>
+      api('POST', '/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'Write a haiku about rain.' }], ...body }, secret);
+
+    const first = await chat(key.secret);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('kairo-budget-remaining-tokens')).toBe('1');
+    const tokens = first.body.usage.total_tokens as number;
+    expect(tokens).toBeGreaterThan(0);
+    expect((await api('GET', `/v1/budgets/${byKey.id}`)).body).toMatchObject({ status: 'exceeded', usage: { total_tokens: tokens } });
+    expect(await eventsOf(byKey.id, 'budget.exceeded')).toHaveLength(1);
+    expect((await api('GET', `/v1/budgets/${byAgent.id}`)).body.usage.total_tokens).toBe(0);
+
+    for (const refused of [
+      await chat(key.secret),
+      await chat(key.secret, { stream: true }),
+      await api('POST', '/v1/responses', { model: 'kairo/simulator', input: 'hi' }, key.secret),
+    ]) {
+      expect(refused.status).toBe(403);
+      expect(refused.body.error).toMatchObject({ type: 'permission_error', code: 'budget_exceeded' });
+      expect(refused.body.error.message).toContain(byKey.id);
+      expect(refused.headers.get('kairo-budget-remaining-tokens')).toBe('0');
+    }
+
+    // Another key is held to the workspace's budget only; a streamed completion counts once it ends.
+    const streamed = await chat(ws.testKey, { stream: true });
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers.get('kairo-budget-remaining-usd')).not.toBeNull();
+    const usage = (await api('GET', `/v1/budgets/${workspace.id}`)).body.usage;
+    expect(usage.total_tokens).toBe(tokens * 2);
+    expect(usage.cost_usd).toBeGreaterThan(0);
+
+    const totals = (await api('GET', '/v1/analytics/usage')).body.totals[0];
+    expect(totals).toMatchObject({ completions: 2, completion_errors: 0, runs: 0, total_tokens: tokens * 2 });
+    const costs = (await api('GET', '/v1/analytics/costs')).body;
+    expect(costs.totals[0]).toMatchObject({ completions: 2, runs: 0 });
+    expect(costs.total_cost_usd).toBeCloseTo(usage.cost_usd, 10);
+    const models = (await api('GET', '/v1/analytics/models')).body.totals;
+    expect(models.reduce((sum: number, m: any) => sum + m.calls, 0)).toBe(2);
+  });
 });

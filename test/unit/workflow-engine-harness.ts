@@ -82,6 +82,7 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
     modelCalls: async () => {},
     agentRunFinished: async () => {},
     workflowRunFinished: async (_tx, run) => void finished.push(run),
+    completionFinished: async () => {},
   };
   const engine = new WorkflowEngine({
     store, queue, events, slots, fetcher, spans: new SpanWriter(store, true, now), observer, leaseMs: 30_000,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { JobContext, JobHandler, Queue } from '../../queue/port.js';
 import type { RequestRecord, Run, Store, WorkflowRun } from '../../store/port.js';
-import type { ModelCallOutcome } from '../../runs/observer.js';
+import type { ModelCall } from '../../runs/observer.js';
 import type { RunListener } from '../run-listeners.js';
 
 export interface PrometheusOptions {
@@ -81,13 +81,13 @@ export class PrometheusMetrics implements RunListener {
     this.steps.inc(steps);
   }
 
-  modelCallEnded(call: ModelCallOutcome): void {
+  modelCallEnded(call: ModelCall, livemode: boolean): void {
     const model = call.model;
     this.modelCalls.inc({ model, provider: call.provider, status: call.ok ? 'ok' : 'error' });
     for (const [kind, n] of [['input', call.inputTokens], ['output', call.outputTokens], ['cached_input', call.cachedInputTokens], ['reasoning', call.reasoningTokens]] as const) {
       if (n > 0) this.tokens.inc({ model, kind }, n);
     }
-    if (call.costUsd > 0) this.cost.inc({ model, livemode: String(call.run.scope.livemode) }, call.costUsd);
+    if (call.costUsd > 0) this.cost.inc({ model, livemode: String(livemode) }, call.costUsd);
   }
 
   /** The same queue, except that every handler registered through it is timed. */

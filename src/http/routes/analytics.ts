@@ -71,11 +71,17 @@ const UsageResult = Type.Object({
   object: Type.Literal('analytics.usage.result'),
   ...GroupFields,
   requests: Type.Integer(), request_errors: Type.Integer(), runs: Type.Integer(), run_errors: Type.Integer(), workflow_runs: Type.Integer(),
-  workflow_run_errors: Type.Integer(), steps: Type.Integer(), input_tokens: Type.Integer(), cached_input_tokens: Type.Integer(),
-  output_tokens: Type.Integer(), reasoning_tokens: Type.Integer(), total_tokens: Type.Integer(),
+  workflow_run_errors: Type.Integer(), steps: Type.Integer(),
+  completions: Type.Integer({ description: 'Completions asked of a model (or `auto`) without an agent through the OpenAI-compatible API.' }),
+  completion_errors: Type.Integer(),
+  input_tokens: Type.Integer({ description: 'Tokens of agent runs and of completions without an agent, as are the other token counts.' }),
+  cached_input_tokens: Type.Integer(), output_tokens: Type.Integer(), reasoning_tokens: Type.Integer(), total_tokens: Type.Integer(),
 });
 
-const CostResult = Type.Object({ object: Type.Literal('analytics.costs.result'), ...GroupFields, cost_usd: Type.Number(), runs: Type.Integer() });
+const CostResult = Type.Object({
+  object: Type.Literal('analytics.costs.result'), ...GroupFields, cost_usd: Type.Number(), runs: Type.Integer(),
+  completions: Type.Integer({ description: 'Completions without an agent whose cost is counted in `cost_usd` with the runs\'.' }),
+});
 
 const LatencyResult = Type.Object({
   object: Type.Literal('analytics.latency.result'),
@@ -176,7 +182,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
   app.get('/v1/analytics/usage', {
     schema: {
       operationId: 'analytics.usage',
-      tags, summary: 'Usage per bucket: requests, runs, workflow runs, steps, tokens, errors',
+      tags, summary: 'Usage per bucket: requests, runs, workflow runs, steps, completions, tokens, errors',
       description: 'Figures come from rollups kept as runs finish and requests end (requests about a second later). Grouping by a dimension a kind of work does not have (requests by model, say) puts that work in a group whose field is null.',
       querystring: StrictObject(BucketQueryFields), response: { 200: BucketPage(UsageResult) },
     },
@@ -186,7 +192,7 @@ export async function analyticsRoutes(fastify: FastifyInstance, deps: AppDeps): 
     schema: {
       operationId: 'analytics.costs',
       tags, summary: 'Costs per bucket, with totals',
-      description: 'What agent runs cost, fixed when each model call ended at the prices of the time. In test mode costs are notional (`cost_notional: true`).',
+      description: 'What agent runs, and completions asked of a model without an agent, cost: fixed when each model call ended at the prices of the time. In test mode costs are notional (`cost_notional: true`).',
       querystring: StrictObject(BucketQueryFields),
       response: { 200: BucketPage(CostResult, { total_cost_usd: Type.Number(), cost_notional: Type.Boolean() }) },
     },

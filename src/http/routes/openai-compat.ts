@@ -125,7 +125,7 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
 
   /** A model's completion as chat chunks. */
   async function streamModelChat(request: FastifyRequest, reply: FastifyReply, completion: CompletionRequest, includeUsage: boolean) {
-    const parts = compat.models.stream(completion)[Symbol.asyncIterator]();
+    const parts = compat.stream(requester(request), completion);
     const head = { id: newId('chatcmpl'), createdAt: Date.now(), model: await firstPart(parts) };
     const sse = openEventStream(request, reply);
     let answer: Answer | undefined;
@@ -150,6 +150,7 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
     } catch (error) {
       sse.send(openAiErrorAnswer(error, request.id).body);
     } finally {
+      await parts.return(undefined); // records the completion, had the stream stopped early
       await recordStream(request, answer && chatCompletionView(answer));
       sse.end();
     }
@@ -178,15 +179,16 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
       return chatCompletionView(answerOfRun(answered(await started.finished)));
     }
     const completion = chatCompletionRequest(body, auth.scope.livemode, messages);
+    reply.headers(await compat.admitCompletion(requester(request)));
     if (body.stream) return streamModelChat(request, reply, completion, includeUsage);
     const createdAt = Date.now();
-    return chatCompletionView(answerOfCompletion(newId('chatcmpl'), createdAt, await compat.models.complete(completion)));
+    return chatCompletionView(answerOfCompletion(newId('chatcmpl'), createdAt, await compat.complete(requester(request), completion)));
   });
 
   /** Streams a response: from the agent run's event log, or from the model. */
   async function streamResponse(
     request: FastifyRequest, reply: FastifyReply, head: Parameters<typeof responseView>[0],
-    source: { run: StartedRun } | { parts: AsyncIterator<CompletionPart> },
+    source: { run: StartedRun } | { parts: AsyncGenerator<CompletionPart> },
   ) {
     const events = new ResponseEvents(head);
     const sse = openEventStream(request, reply);
@@ -230,6 +232,7 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
       emit(events.failed({ code: body.error.code ?? 'error', message: body.error.message }));
     } finally {
       if ('run' in source) await source.run.finished.catch(() => {});
+      else await source.parts.return(undefined); // records the completion, had the stream stopped early
       await recordStream(request, final);
       sse.end();
     }
@@ -259,11 +262,12 @@ export async function openAiCompatRoutes(fastify: FastifyInstance, deps: AppDeps
     }
     const completion = responseCompletionRequest(body, auth.scope.livemode, messages);
     const head = { id: newId('resp'), createdAt: Date.now(), model: body.model, instructions: orUndefined(body.instructions) ?? null, metadata: metadata ?? {}, store: body.store !== false };
+    reply.headers(await compat.admitCompletion(requester(request)));
     if (body.stream) {
-      const parts = compat.models.stream(completion)[Symbol.asyncIterator]();
+      const parts = compat.stream(requester(request), completion);
       return streamResponse(request, reply, { ...head, model: await firstPart(parts) }, { parts });
     }
-    const answer = answerOfCompletion(head.id, head.createdAt, await compat.models.complete(completion));
+    const answer = answerOfCompletion(head.id, head.createdAt, await compat.complete(requester(request), completion));
     const response = responseView({ ...head, model: answer.model }, answer.finishReason === 'length' ? 'incomplete' : 'completed', answer);
     if (head.store) await compat.saveResponse(auth.scope, response, head.createdAt);
     return response;
