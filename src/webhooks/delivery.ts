@@ -91,6 +91,8 @@ export class WebhookDeliverer {
       if (claimed.length === 0) return { sent };
       await this.sendBatch(endpoint, claimed, job.signal);
       sent += claimed.length;
+      // A batch that was not full took every attempt due: those queued since have their own window's job.
+      if (claimed.length < BATCH_SIZE) return { sent };
     }
     const now = this.now();
     await this.deps.queue.enqueue(WEBHOOK_DELIVERY_JOB, job.payload, { jobId: `whb_${job.payload.endpointId}_next_${now}` });
