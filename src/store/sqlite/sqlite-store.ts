@@ -13,12 +13,15 @@ import { sqliteMigrations } from './migrations/index.js';
 import { SqliteChunkIndex } from './sqlite-chunk-repo.js';
 import { prepareDataDir } from './data-dir.js';
 import { ReadWriteSqliteDialect } from './read-write-dialect.js';
+import { WalCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from './wal-checkpointer.js';
 
 function openConnection(file: string, readonly: boolean): SqliteDatabase.Database {
   const db = new SqliteDatabase(file, { readonly });
   if (!readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Checkpoints run on a thread of their own (WalCheckpointer); this is the writer's fallback.
+    db.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
   }
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
@@ -117,9 +120,11 @@ export async function openSqliteStore(options: { dataDir: string; fileName?: str
     throw error;
   }
   const chunks = new SqliteChunkIndex(reader);
+  const checkpointer = new WalCheckpointer(file);
   return new KyselyStore(
     db,
     { name: 'sqlite', skipLocked: false, chunkRepo: (executor) => chunks.repo(executor), mergeCounts, sumsNamedGroupings: true },
     { apiKeys: new SqliteApiKeyRepo(db, reader) },
+    () => checkpointer.close(),
   );
 }
