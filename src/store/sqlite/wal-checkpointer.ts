@@ -47,6 +47,8 @@ export class WalCheckpointer {
   }
 
   async close(): Promise<void> {
+    // Unreferenced, the thread would let a process that only waits for it exit before it closed.
+    this.worker.ref();
     this.worker.postMessage('close');
     await this.exited;
   }
