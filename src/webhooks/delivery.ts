@@ -52,6 +52,9 @@ export class WebhookDeliverer {
     return (this.deps.now ?? Date.now)();
   }
 
+  /** Each open transaction's enabled endpoints per scope: a run writes its events in several inserts. */
+  private readonly endpointsInTx = new WeakMap<Transaction, Map<string, Promise<WebhookEndpoint[]>>>();
+
   /** Queues the first attempt of each event to each enabled endpoint of its workspace and mode that wants it (in the events' transaction). */
   readonly eventsWritten = async (tx: Transaction, events: StoredEvent[]): Promise<void> => {
     const byScope = new Map<string, { scope: Scope; events: StoredEvent[] }>();
@@ -62,8 +65,12 @@ export class WebhookDeliverer {
     }
     const now = this.now();
     const attempts: WebhookDelivery[] = [];
-    for (const { scope, events: scoped } of byScope.values()) {
-      const endpoints = await tx.webhookEndpoints.listEnabled(scope);
+    let known = this.endpointsInTx.get(tx);
+    if (!known) this.endpointsInTx.set(tx, (known = new Map()));
+    for (const [key, { scope, events: scoped }] of byScope) {
+      let listed = known.get(key);
+      if (!listed) known.set(key, (listed = tx.webhookEndpoints.listEnabled(scope)));
+      const endpoints = await listed;
       for (const event of scoped) {
         for (const endpoint of endpoints) {
           if (typeMatches(event.type, endpoint.enabledEvents)) attempts.push(pendingAttempt(endpoint, event, { attempt: 1, dueAt: now, now, seriesStartedAt: now, retried: true }));
