@@ -38,25 +38,40 @@ export class ReadWriteSqliteDialect extends SqliteDialect {
 
 const isRead = (query: CompiledQuery): boolean => SelectQueryNode.is(query.query);
 
-/** The writer driver and how many take it (holding it, or waiting for it): none means it is idle. */
-class Writer {
+/** One of the two drivers, its connection taken and given back. */
+class Side {
+  constructor(readonly driver: SqliteDriver) {}
+
+  acquire(): Promise<DatabaseConnection> {
+    return this.driver.acquireConnection();
+  }
+
+  release(): Promise<void> {
+    return this.driver.releaseConnection();
+  }
+}
+
+/** The writer, and how many take it (holding it, or waiting for it): none means it is idle. */
+class Writer extends Side {
   takers = 0;
 
-  constructor(readonly driver: SqliteDriver, readonly database: SqliteDatabase.Database) {}
+  constructor(driver: SqliteDriver, private readonly database: SqliteDatabase.Database) {
+    super(driver);
+  }
 
-  async acquire(): Promise<DatabaseConnection> {
+  override async acquire(): Promise<DatabaseConnection> {
     this.takers++;
     try {
-      return await this.driver.acquireConnection();
+      return await super.acquire();
     } catch (error) {
       this.takers--;
       throw error;
     }
   }
 
-  async release(): Promise<void> {
+  override async release(): Promise<void> {
     this.takers--;
-    await this.driver.releaseConnection();
+    await super.release();
   }
 
   /** A SELECT on the writer's own connection, run before this returns (better-sqlite3 is synchronous). */
@@ -65,23 +80,13 @@ class Writer {
   }
 }
 
-/** Runs `work` on the writer's connection, taken and given back around it. */
-async function usingWriter<T>(writer: Writer, work: (connection: DatabaseConnection) => Promise<T>): Promise<T> {
-  const connection = await writer.acquire();
+/** Runs `work` on a side's connection, taken and given back around it. */
+async function using<T>(side: Side, work: (connection: DatabaseConnection) => Promise<T>): Promise<T> {
+  const connection = await side.acquire();
   try {
     return await work(connection);
   } finally {
-    await writer.release();
-  }
-}
-
-/** Runs `work` on the reader's connection. */
-async function usingReader<T>(reader: SqliteDriver, work: (connection: DatabaseConnection) => Promise<T>): Promise<T> {
-  const connection = await reader.acquireConnection();
-  try {
-    return await work(connection);
-  } finally {
-    await reader.releaseConnection();
+    await side.release();
   }
 }
 
@@ -96,12 +101,12 @@ class RoutedConnection implements DatabaseConnection {
 
   constructor(
     private readonly writer: Writer,
-    private readonly reader: SqliteDriver,
+    private readonly reader: Side,
   ) {}
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     if (this.held) return this.held.executeQuery<R>(query);
-    if (!isRead(query)) return usingWriter(this.writer, (connection) => connection.executeQuery<R>(query));
+    if (!isRead(query)) return using(this.writer, (connection) => connection.executeQuery<R>(query));
     if (this.writer.takers === 0) {
       try {
         return Promise.resolve(this.writer.read<R>(query));
@@ -109,7 +114,7 @@ class RoutedConnection implements DatabaseConnection {
         return Promise.reject(error);
       }
     }
-    return usingReader(this.reader, (connection) => connection.executeQuery<R>(query));
+    return using(this.reader, (connection) => connection.executeQuery<R>(query));
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
@@ -117,38 +122,28 @@ class RoutedConnection implements DatabaseConnection {
       yield* this.held.streamQuery<R>(query, chunkSize);
       return;
     }
-    if (!isRead(query)) {
-      const connection = await this.writer.acquire();
-      try {
-        yield* connection.streamQuery<R>(query, chunkSize);
-      } finally {
-        await this.writer.release();
-      }
-      return;
-    }
-    const connection = await this.reader.acquireConnection();
+    const side = isRead(query) ? this.reader : this.writer;
+    const connection = await side.acquire();
     try {
       yield* connection.streamQuery<R>(query, chunkSize);
     } finally {
-      await this.reader.releaseConnection();
+      await side.release();
     }
   }
 }
 
 class ReadWriteSqliteDriver implements Driver {
   private readonly writer: Writer;
+  private readonly reader: Side;
 
-  constructor(
-    writerDriver: SqliteDriver,
-    private readonly reader: SqliteDriver,
-    writerDatabase: SqliteDatabase.Database,
-  ) {
+  constructor(writerDriver: SqliteDriver, readerDriver: SqliteDriver, writerDatabase: SqliteDatabase.Database) {
     this.writer = new Writer(writerDriver, writerDatabase);
+    this.reader = new Side(readerDriver);
   }
 
   async init(): Promise<void> {
     await this.writer.driver.init();
-    await this.reader.init();
+    await this.reader.driver.init();
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -188,7 +183,7 @@ class ReadWriteSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    await this.reader.destroy();
+    await this.reader.driver.destroy();
     await this.writer.driver.destroy();
   }
 
