@@ -226,7 +226,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
   const platform = new PlatformModule({ store, queue });
   const events = new EventsModule({ store, queue, retentionDays: config.eventRetentionDays });
   const webhooks = new WebhooksModule({
-    store, queue: jobs, fetcher, outboundAllowCidrs: config.outboundAllowCidrs, retentionDays: config.eventRetentionDays, retrySpeedup: config.webhookRetrySpeedup,
+    store, queue: jobs, outboundAllowCidrs: config.outboundAllowCidrs, retentionDays: config.eventRetentionDays, retrySpeedup: config.webhookRetrySpeedup,
   });
   const areas: AreaModule[] = [
     platform,

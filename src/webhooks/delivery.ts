@@ -1,12 +1,13 @@
 import { eventView } from '../events/events.js';
 import { typeMatches } from '../events/event-types.js';
-import { FetchError, type SafeFetcher } from '../net/fetch-types.js';
+import { FetchError } from '../net/fetch-types.js';
 import type { JobContext, Queue } from '../queue/port.js';
 import type { Scope, Store, StoredEvent, Transaction, WebhookDelivery, WebhookEndpoint } from '../store/port.js';
 import { pendingAttempt, queueAttempts, WEBHOOK_DELIVERY_JOB, type DeliveryBatchJob } from './attempts.js';
 import { recordOutcomes, type AttemptOutcome } from './outcomes.js';
 import type { RetrySchedule } from './retry-schedule.js';
-import { signedHeaders, signingSecrets } from './signing.js';
+import { signingSecrets } from './signing.js';
+import type { DeliverySender } from './threaded-sender.js';
 
 /** Attempts claimed, sent and recorded together. */
 const BATCH_SIZE = 100;
@@ -42,7 +43,7 @@ export class WebhookDeliverer {
     private readonly deps: {
       store: Store;
       queue: Queue;
-      fetcher: SafeFetcher;
+      sender: DeliverySender;
       schedules: { live: RetrySchedule; test: RetrySchedule };
       now?: () => number;
     },
@@ -131,15 +132,13 @@ export class WebhookDeliverer {
     }
     const body = JSON.stringify(eventView(event));
     const started = this.now();
-    const headers = {
-      ...signedHeaders(signingSecrets(endpoint, started), event.id, started, body),
-      'content-type': 'application/json',
-      'user-agent': 'KAIRO-Webhooks/1',
-    };
     let responseStatus: number | null = null;
     let error: string | null = null;
     try {
-      const response = await this.deps.fetcher.fetch(endpoint.url, { method: 'POST', headers, body, timeoutMs: DELIVERY_TIMEOUT_MS, maxBytes: MAX_RESPONSE_BYTES, signal });
+      const response = await this.deps.sender.send({
+        url: endpoint.url, secrets: signingSecrets(endpoint, started), messageId: event.id, at: started, body,
+        timeoutMs: DELIVERY_TIMEOUT_MS, maxBytes: MAX_RESPONSE_BYTES,
+      }, signal);
       responseStatus = response.status;
     } catch (failure) {
       if (!(failure instanceof FetchError)) throw failure;

@@ -1,13 +1,13 @@
 import type { AreaModule, AreaRunning, BackgroundErrors } from '../area-module.js';
 import { createAddressPolicy } from '../net/address-policy.js';
 import { systemResolve, type ResolveHost } from '../net/checked-lookup.js';
-import type { SafeFetcher } from '../net/fetch-types.js';
 import type { Queue } from '../queue/port.js';
 import type { Store } from '../store/port.js';
 import { WEBHOOK_DELIVERY_JOB, type DeliveryBatchJob } from './attempts.js';
 import { WebhookDeliverer } from './delivery.js';
 import { WebhookEndpointService } from './endpoints.js';
 import { retrySchedules } from './retry-schedule.js';
+import { ThreadedSender } from './threaded-sender.js';
 
 export const WEBHOOK_DELIVERIES_PURGE_JOB = 'webhooks.purge_deliveries';
 export const WEBHOOK_SWEEP_JOB = 'webhooks.sweep';
@@ -31,12 +31,12 @@ const PURGE_MAX_BATCHES = 100;
 export class WebhooksModule implements AreaModule {
   readonly endpoints: WebhookEndpointService;
   private readonly deliverer: WebhookDeliverer;
+  private readonly sender: ThreadedSender;
 
   constructor(
     private readonly deps: {
       store: Store;
       queue: Queue;
-      fetcher: SafeFetcher;
       outboundAllowCidrs: readonly string[];
       retentionDays: number;
       /** Divides retry delays and failure windows (tests). */
@@ -49,7 +49,8 @@ export class WebhooksModule implements AreaModule {
     this.endpoints = new WebhookEndpointService({
       store, queue, policy: createAddressPolicy(deps.outboundAllowCidrs), resolve: deps.resolve ?? systemResolve, ...(now ? { now } : {}),
     });
-    this.deliverer = new WebhookDeliverer({ store, queue, fetcher: deps.fetcher, schedules: retrySchedules(deps.retrySpeedup), ...(now ? { now } : {}) });
+    this.sender = new ThreadedSender(deps.outboundAllowCidrs);
+    this.deliverer = new WebhookDeliverer({ store, queue, sender: this.sender, schedules: retrySchedules(deps.retrySpeedup), ...(now ? { now } : {}) });
     store.onEventsWritten(this.deliverer.eventsWritten);
   }
 
@@ -81,6 +82,8 @@ export class WebhooksModule implements AreaModule {
         clearInterval(timer);
         clearInterval(sweeper);
       },
+      // After the queue has drained: no batch is sending any more.
+      close: () => this.sender.close(),
     };
   }
 
