@@ -24,15 +24,22 @@ import {
  * on that, before anything else can use it.
  */
 export class ReadWriteSqliteDialect extends SqliteDialect {
-  constructor(
-    private readonly writer: SqliteDatabase.Database,
-    private readonly reader: SqliteDatabase.Database,
-  ) {
+  private readonly writer: Writer;
+  private readonly reader: Side;
+
+  constructor(writer: SqliteDatabase.Database, reader: SqliteDatabase.Database) {
     super({ database: writer });
+    this.writer = new Writer(new SqliteDriver({ database: writer }), writer);
+    this.reader = new Side(new SqliteDriver({ database: reader }));
   }
 
   override createDriver(): Driver {
-    return new ReadWriteSqliteDriver(new SqliteDriver({ database: this.writer }), new SqliteDriver({ database: this.reader }), this.writer);
+    return new ReadWriteSqliteDriver(this.writer, this.reader);
+  }
+
+  /** Whether no transaction holds the writer and no write runs on it or waits for it. */
+  writerIdle(): boolean {
+    return this.writer.takers === 0;
   }
 }
 
@@ -133,13 +140,10 @@ class RoutedConnection implements DatabaseConnection {
 }
 
 class ReadWriteSqliteDriver implements Driver {
-  private readonly writer: Writer;
-  private readonly reader: Side;
-
-  constructor(writerDriver: SqliteDriver, readerDriver: SqliteDriver, writerDatabase: SqliteDatabase.Database) {
-    this.writer = new Writer(writerDriver, writerDatabase);
-    this.reader = new Side(readerDriver);
-  }
+  constructor(
+    private readonly writer: Writer,
+    private readonly reader: Side,
+  ) {}
 
   async init(): Promise<void> {
     await this.writer.driver.init();
