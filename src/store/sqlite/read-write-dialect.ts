@@ -16,7 +16,8 @@ import {
  * A read while the writer is idle (no transaction open, no write running or waiting) runs on the
  * writer instead, at once and synchronously, so nothing can begin in between: the writer's page
  * cache is warm, while the reader's is dropped after every commit of the writer (another
- * connection's change) and reads its pages again, several times slower.
+ * connection's change) and reads its pages again: a primary-key read right after a commit takes
+ * about 15 µs there against 9 µs on the writer.
  *
  * Raw SQL (`sql`, `CompiledQuery.raw`) counts as a write: its text could be anything, and some
  * reads (`changes()`, a temporary table) only make sense on the writer. `db.connection()` no

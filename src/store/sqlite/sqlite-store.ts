@@ -63,7 +63,7 @@ function cachePreparedStatements(db: SqliteDatabase.Database): void {
  * read when a key is first seen; every later request only re-checks `revoked_at` through the
  * unique `secret_hash` index (about 1.6 µs against 5–6 µs for the join and its two objects), and
  * answers synchronously — on the writer while it is idle, whose page cache the writer's own
- * commits keep (the reader's is dropped after each, and the check then costs 20 µs). Each read is
+ * commits keep (the reader's is dropped after each, and the check reads its pages again). Each read is
  * its own read transaction, so it sees what any other process (another server, `kairo keys
  * revoke`) committed before it.
  */
