@@ -48,8 +48,8 @@ export interface StartedRun {
  * its name), whose run is an ordinary agent run started through the run engine (budgets,
  * concurrent-run slots, events and trace alike), or a model, answered without an agent (see
  * ModelCompletions) and recorded here: held to the workspace's and the key's budgets, counted in
- * analytics (rollups of the completion and of each model call). The translation of OpenAI's messages is in messages.ts, of KAIRO's
- * answers in views.ts.
+ * analytics (rollups of the completion and of each model call). The translation of OpenAI's
+ * messages is in messages.ts, of KAIRO's answers in views.ts.
  */
 export class OpenAiCompat {
   readonly models: ModelCompletions;
