@@ -1,5 +1,6 @@
 import type { Run, RollupDims, RollupMetrics, RollupRow, RollupSubject, Scope, Transaction, WorkflowRun } from '../store/port.js';
 import type { ModelCatalogue } from '../models/ports.js';
+import { providerOf } from '../models/provider-of.js';
 import type { CompletionOutcome, ModelCall, ModelCallOutcome, RunObserver } from '../runs/observer.js';
 import { addValue, type Sketches } from './sketch.js';
 import { combineRows, zeroMetrics } from './groupings.js';
@@ -64,7 +65,7 @@ export function agentRunRow(run: Run, catalogue: ModelCatalogue): RollupRow {
   if (l.tools_ms) addValue(sketches, 'tools', l.tools_ms);
   const u = run.usage;
   return minuteRow(run.scope, 'agent_run', run.completedAt ?? run.updatedAt, {
-    ...runDims(run), model: run.model, provider: run.model === null ? null : catalogue.get(run.model)?.provider ?? run.model.split('/')[0]!,
+    ...runDims(run), model: run.model, provider: run.model === null ? null : providerOf(catalogue, run.model),
     status: run.status,
   }, {
     count: 1, errors: run.status === 'failed' ? 1 : 0, inputTokens: u.input_tokens, cachedInputTokens: u.cached_input_tokens,

@@ -3,6 +3,7 @@ import { KairoError } from '../errors.js';
 import { countTokens } from '../context/tokens.js';
 import type { ModelCatalogue, ModelRouter } from '../models/ports.js';
 import { callCost } from '../models/pricing.js';
+import { providerOf } from '../models/provider-of.js';
 import { NoModelAvailableError } from '../models/router.js';
 import type { ModelCall } from '../runs/observer.js';
 import { lastUserText } from '../models/task-classifier.js';
@@ -164,7 +165,7 @@ export class ModelCompletions {
     this.deps.router.recordOutcome(model, ok ? { ok, latencyMs: ended - started } : { ok, latencyMs: ended - started, retryable: outcome.retryable });
     const usage = ok ? outcome.usage : { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, reasoningTokens: 0 };
     request.onCall?.({
-      model, provider: this.deps.catalogue.get(model)?.provider ?? model.split('/')[0]!, ok, startedAt: started, endedAt: ended,
+      model, provider: providerOf(this.deps.catalogue, model), ok, startedAt: started, endedAt: ended,
       timeToFirstTokenMs: firstTokenAt === undefined ? null : firstTokenAt - started, ...usage,
       costUsd: ok ? callCost(this.deps.catalogue, model, usage, request.livemode) : 0,
       autoChosen: request.model === 'auto' && attempt === 0, fellBack: !ok && outcome.fellBack,

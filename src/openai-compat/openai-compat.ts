@@ -52,7 +52,8 @@ export interface StartedRun {
  * messages is in messages.ts, of KAIRO's answers in views.ts.
  */
 export class OpenAiCompat {
-  readonly models: ModelCompletions;
+  /** Completions without an agent: reached only through complete() and stream(), which record them. */
+  private readonly models: ModelCompletions;
 
   constructor(
     private readonly deps: {

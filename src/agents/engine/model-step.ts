@@ -1,4 +1,5 @@
 import { APICallError, generateText, jsonSchema, streamText, tool, type LanguageModelUsage, type ModelMessage, type ToolSet } from 'ai';
+import { providerOf } from '../../models/provider-of.js';
 import type { Run, Store } from '../../store/port.js';
 import type { ModelCatalogue, ModelRouter } from '../../models/ports.js';
 import { callCost, isNotional } from '../../models/pricing.js';
@@ -136,7 +137,7 @@ export class ModelStep {
       // An aborted stream ends quietly: treat it as the abort it is.
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
       const ended = this.deps.now();
-      const provider = this.deps.catalogue.get(model)?.provider ?? model.split('/')[0]!;
+      const provider = providerOf(this.deps.catalogue, model);
       const autoChosen = auto && input.step === 1 && attempt === 0;
       const ttft = firstTokenAt === undefined ? null : firstTokenAt - started;
       if (failure === undefined) {
