@@ -107,15 +107,19 @@ export function Playground({ agent }: { agent: Agent }) {
   const stop = useRef<AbortController | null>(null);
   useEffect(() => () => stop.current?.abort(), []);
 
-  /** Follows a stream of the run to its end (or its next stop), then reads the finished run. */
-  const follow = async (events: AsyncGenerator<RunEvent>) => {
+  /**
+   * Follows a stream of the run to its end (or its next stop), then reads the finished run.
+   * The run id is taken from the events themselves: React may apply the queued state updates
+   * only after the stream has ended.
+   */
+  const follow = async (events: AsyncGenerator<RunEvent>, knownRunId?: string) => {
     setBusy(true);
-    let state: RunState | undefined;
+    let runId = knownRunId;
     try {
       for await (const event of events) {
-        setRun((current) => (state = apply(current, event)));
+        if (event.event === 'run.created') runId = String((event.data as { run_id?: unknown }).run_id);
+        setRun((current) => apply(current, event));
       }
-      const runId = state?.runId;
       if (runId) {
         const final = await client.get('/v1/agents/{id}/runs/{run_id}', { params: { path: { id: agent.id, run_id: runId } } });
         setRun((current) => ({ ...current, final }));
@@ -155,11 +159,11 @@ export function Playground({ agent }: { agent: Agent }) {
           if (call.type === 'approval') return { tool_call_id: call.id, approve: given.approve, reason: given.approve ? undefined : given.reason || undefined };
           return { tool_call_id: call.id, output: parseJson(given.output, `Output of ${call.name}`) };
         });
-        setRun((current) => ({ ...current, pending: [], status: 'running', error: undefined }));
+        setRun((current) => ({ ...current, pending: [], status: 'running', error: undefined, final: undefined }));
         stop.current = new AbortController();
         const resumed = client.post('/v1/agents/{id}/runs/{run_id}/tool_outputs', { params: { path: { id: agent.id, run_id: runId } }, body: { tool_outputs } });
         await resumed;
-        await follow(client.streamRunEvents(agent.id, runId, { lastEventId: run.lastEventId, signal: stop.current.signal }));
+        await follow(client.streamRunEvents(agent.id, runId, { lastEventId: run.lastEventId, signal: stop.current.signal }), runId);
       } catch (error) {
         setRun((current) => ({ ...current, error }));
       }
