@@ -221,7 +221,7 @@ function openAreas(config: Config, store: Store, queue: Queue, concurrency: Conc
     store, queue: jobs, slots, fetcher, agents, spans: analytics.spans, observer, leaseMs: config.jobLeaseMs,
     expressions: new ExpressionEvaluator(compute, config.computeHeapMb, config.maxWorkflowDataBytes),
     limits: { maxMapItems: config.maxMapItems, maxWorkflowDataBytes: config.maxWorkflowDataBytes },
-    schedulerIntervalMs: config.workflowSchedulerIntervalMs,
+    schedulerIntervalMs: config.workflowSchedulerIntervalMs, advanceInRequest: config.role === 'all',
   });
   const platform = new PlatformModule({ store, queue });
   const events = new EventsModule({ store, queue, retentionDays: config.eventRetentionDays });

@@ -516,7 +516,7 @@ export interface paths {
         put?: never;
         /**
          * Start a workflow run
-         * @description Waits until the run finishes or waits (approval, long delay) by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once. Every run executes durably through the job queue.
+         * @description Waits until the run finishes or waits (approval, long delay) by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once. A run does not depend on its request: a client that goes away leaves it going, and a run whose server dies is continued by the job queue.
          */
         post: operations["workflows.runs.create"];
         delete?: never;

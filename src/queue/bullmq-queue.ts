@@ -2,7 +2,7 @@ import { Queue as BullQueue, DelayedError, UnrecoverableError as BullUnrecoverab
 import { Redis } from 'ioredis';
 import { RetryLaterError, UnrecoverableError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { OutboxEntry, Store } from '../store/port.js';
+import type { OutboxEntry, Store, Transaction } from '../store/port.js';
 import type { JobHandler, JobInfo, JobOptions, JobStatus, Queue } from './port.js';
 import { parseStoredJson, validateJobOptions } from './job-options.js';
 import { isDisconnected, pingRedis } from '../redis/connected.js';
@@ -122,6 +122,24 @@ export class BullmqQueue implements Queue {
     await options.tx.outbox.insert(entry);
     options.tx.afterCommit(() => this.relayAfterCommit(entry));
     return jobOptions.jobId;
+  }
+
+  /**
+   * Removes the job from Redis (after the commit, with `tx`). A job whose push is still under
+   * way, or whose worker holds it, stays and runs: withdrawing is best effort here, so a job that
+   * may be cancelled must be harmless to run.
+   */
+  async cancel(jobId: string, options: { tx?: Transaction } = {}): Promise<void> {
+    // A job its worker holds cannot be removed (BullMQ refuses): it runs, as said above.
+    const remove = async () => {
+      try {
+        if (['waiting', 'delayed', 'prioritized'].includes(await this.bull.getJobState(jobId))) await this.bull.remove(jobId);
+      } catch {
+        // Redis away or the job taken meanwhile: it runs.
+      }
+    };
+    if (options.tx) options.tx.afterCommit(() => void remove());
+    else await remove();
   }
 
   register<P>(kind: string, handler: JobHandler<P>): void {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RetryLaterError, UnrecoverableError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { JobRecord, Store } from '../store/port.js';
+import type { JobRecord, Store, Transaction } from '../store/port.js';
 import type { JobHandler, JobInfo, JobOptions, JobStatus, Queue } from './port.js';
 import { errorMessage, parseStoredJson, validateJobOptions } from './job-options.js';
 
@@ -92,6 +92,10 @@ export class LocalQueue implements Queue {
       this.wakeFor(job.runAt);
     }
     return id;
+  }
+
+  async cancel(jobId: string, options: { tx?: Transaction } = {}): Promise<void> {
+    await (options.tx ?? this.store).jobs.deleteWaiting(jobId);
   }
 
   register<P>(kind: string, handler: JobHandler<P>): void {

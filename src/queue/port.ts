@@ -53,6 +53,11 @@ export interface Queue {
   /** Returns the job id. */
   enqueue(kind: string, payload: unknown, options?: JobOptions): Promise<string>;
   /** Registers the handler for a kind of job. Register before start(). */
+  /**
+   * Withdraws a job that has not started: it will not run. A job already running or finished is
+   * left as it is. With `tx` the job is withdrawn only if and when the transaction commits.
+   */
+  cancel(jobId: string, options?: { tx?: Transaction }): Promise<void>;
   register<P>(kind: string, handler: JobHandler<P>): void;
   /** Starts processing jobs in this process (up to `concurrency` at once). */
   start(options?: { concurrency?: number }): Promise<void>;

@@ -27,6 +27,8 @@ export interface JobRepo {
   /** Inserts a job; a job with the same id already present is left as it is (dedupe). */
   insert(job: JobRecord): Promise<boolean>;
   get(id: string): Promise<JobRecord | undefined>;
+  /** Deletes a job that is still waiting (due or not); false when there is none. */
+  deleteWaiting(id: string): Promise<boolean>;
   /**
    * Atomically takes up to `limit` due jobs of a queue: waiting jobs whose run_at has come and
    * active jobs whose lease expired (their worker died). Each gets a new lease token and one

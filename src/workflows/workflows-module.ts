@@ -9,7 +9,7 @@ import { RunEventLog } from '../runs/event-log.js';
 import type { RunObserver } from '../runs/observer.js';
 import type { SpanWriter } from '../runs/spans.js';
 import type { AgentsModule } from '../agents/agents-module.js';
-import { WORKFLOW_RUN_JOB, WorkflowEngine } from './engine/engine.js';
+import { WORKFLOW_RUN_JOB, WorkflowEngine, type WorkflowRunJob } from './engine/engine.js';
 import type { AgentCaller, WorkflowDataLimits } from './engine/ports.js';
 import type { ExpressionEvaluator } from './expression-evaluator.js';
 import { WorkflowScheduler } from './schedule.js';
@@ -24,6 +24,8 @@ export class WorkflowsModule implements AreaModule {
   readonly engine: WorkflowEngine;
   readonly events: RunEventLog;
   readonly scheduler: WorkflowScheduler;
+  /** Where the errors of advances that requests started go, once started. */
+  private inlineErrors: (error: unknown) => void = () => {};
 
   constructor(
     private readonly deps: {
@@ -40,25 +42,31 @@ export class WorkflowsModule implements AreaModule {
       limits: WorkflowDataLimits;
       /** How often due schedules are looked for. */
       schedulerIntervalMs: number;
+      /**
+       * Wait and stream runs are advanced at once by the process whose request starts them (this
+       * process runs jobs too); otherwise every run waits for a worker in the queue.
+       */
+      advanceInRequest: boolean;
     },
   ) {
     this.events = new RunEventLog(deps.store, Date.now, (repos) => repos.workflowRunEvents);
     this.engine = new WorkflowEngine({
       store: deps.store, queue: deps.queue, events: this.events, slots: deps.slots, fetcher: deps.fetcher,
       agents: agentCaller(deps.store, deps.agents), spans: deps.spans, observer: deps.observer, leaseMs: deps.leaseMs,
-      expressions: deps.expressions, limits: deps.limits,
+      expressions: deps.expressions, limits: deps.limits, onError: (error) => this.inlineErrors(error),
     });
-    this.workflows = new WorkflowService(deps.store, this.engine);
+    this.workflows = new WorkflowService(deps.store, this.engine, { advanceInRequest: deps.advanceInRequest });
     this.scheduler = new WorkflowScheduler({ store: deps.store, engine: this.engine });
   }
 
   registerJobs(queue: Queue): void {
-    queue.register<{ runId: string }>(WORKFLOW_RUN_JOB, (job) => this.engine.advance(job.payload.runId, job.signal));
+    queue.register<WorkflowRunJob>(WORKFLOW_RUN_JOB, (job) => this.engine.advance(job.payload.runId, job.signal, job.payload.backstop === true));
   }
 
-  /** Fires the runs of cron schedules as they come due. */
+  /** Fires the runs of cron schedules as they come due; on close, stops the advances requests started. */
   start(onError: BackgroundErrors): AreaRunning {
-    return { stop: this.scheduler.start(this.deps.schedulerIntervalMs, onError('workflow schedules not fired')) };
+    this.inlineErrors = onError('workflow run not advanced (its backstop job continues it)');
+    return { stop: this.scheduler.start(this.deps.schedulerIntervalMs, onError('workflow schedules not fired')), close: () => this.engine.closeInline() };
   }
 }
 

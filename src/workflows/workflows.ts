@@ -15,6 +15,7 @@ export class WorkflowService {
   constructor(
     private readonly store: Store,
     private readonly engine: WorkflowEngine,
+    private readonly options: { advanceInRequest: boolean },
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -82,7 +83,10 @@ export class WorkflowService {
     return this.store.workflows.versions(workflow.id, page);
   }
 
-  /** Starts a run: validated input, queued, with its first job (the caller waits or streams if it wants). */
+  /**
+   * Starts a run with validated input. A wait or stream run is advanced at once by this process
+   * when it runs jobs (see WorkflowEngine.startNow); otherwise the run is queued with its first job.
+   */
   async start(
     scope: Scope, id: string, request: { input: unknown; mode: WorkflowRun['mode']; metadata?: Record<string, string>; apiKeyId: string | null },
   ): Promise<WorkflowRun> {
@@ -91,9 +95,11 @@ export class WorkflowService {
     validateRunInput(definition, request.input ?? {}, 'input');
     const tooLarge = this.engine.inputTooLarge(request.input);
     if (tooLarge) throw new KairoError('body_too_large', { message: tooLarge, param: 'input' });
-    return this.engine.create(scope, workflow, {
-      input: request.input ?? {}, mode: request.mode, trigger: 'api', apiKeyId: request.apiKeyId, ...(request.metadata ? { metadata: request.metadata } : {}),
-    });
+    const start = {
+      input: request.input ?? {}, mode: request.mode, trigger: 'api' as const, apiKeyId: request.apiKeyId, ...(request.metadata ? { metadata: request.metadata } : {}),
+    };
+    const workspace = this.options.advanceInRequest && request.mode !== 'background' ? await this.store.workspaces.get(scope.workspaceId) : undefined;
+    return workspace ? this.engine.startNow(scope, workflow, start, workspace) : this.engine.create(scope, workflow, start);
   }
 
   async getRun(scope: Scope, workflowId: string, runId: string): Promise<WorkflowRun> {

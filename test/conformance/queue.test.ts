@@ -320,6 +320,33 @@ describe.each(backends)('queue conformance: $name', ({ kind, setup }) => {
     expect(await queue.getJob(rolledBack)).toBeUndefined();
   });
 
+  it('withdraws a job that has not started, in a transaction only once it commits, and leaves a finished one as it is', async () => {
+    const queue = open();
+    const ran: string[] = [];
+    queue.register('maybe', async (job) => void ran.push(job.id));
+    await queue.start();
+    const done = await queue.enqueue('maybe', null);
+    await waitForState(queue, done, 'completed');
+    await queue.cancel(done);
+    expect((await queue.getJob(done))?.state).toBe('completed');
+
+    const withdrawn = await queue.enqueue('maybe', null, { delayMs: 400 });
+    await queue.cancel(withdrawn);
+    const kept = await queue.enqueue('maybe', null, { delayMs: 400 });
+    await expect(h.store.transaction(async (tx) => {
+      await queue.cancel(kept, { tx });
+      throw new Error('roll back');
+    })).rejects.toThrow('roll back');
+    const withdrawnOnCommit = await queue.enqueue('maybe', null, { delayMs: 400 });
+    await h.store.transaction((tx) => queue.cancel(withdrawnOnCommit, { tx }));
+
+    await waitForState(queue, kept, 'completed');
+    await sleep(300);
+    expect(ran).toEqual([done, kept]);
+    expect(await queue.getJob(withdrawn)).toBeUndefined();
+    expect(await queue.getJob(withdrawnOnCommit)).toBeUndefined();
+  });
+
   it('runs at most `concurrency` jobs at once', async () => {
     const queue = open();
     let active = 0;

@@ -15,7 +15,8 @@ import { killAllCli, spawnCli, type CliProcess } from '../support/cli.js';
 import { parseSse } from '../support/sse.js';
 
 /**
- * Workflow runs survive repeated kill -9 of the real CLI: a loopback receiver records every
+ * Workflow runs survive repeated kill -9 of the real CLI (half started in the background, half
+ * by streaming requests that the server's process advances itself): a loopback receiver records every
  * request the http steps send, the server is killed with SIGKILL at random moments and restarted
  * on the same database, again and again, until every run has completed. Then every run has the
  * output it would have had without the crashes, every http step reached the receiver under
@@ -244,10 +245,38 @@ function crashSuite(makeBackend: () => Backend) {
     expect(created.status, created.text).toBe(201);
     const workflowId: string = created.body.id;
 
+    /**
+     * Starts a run by a streaming request, which the server's own process advances at once (a
+     * backstop job continues it should that process die); the client reads the run's id from the
+     * first event and goes away.
+     */
+    const startStreamed = async (id: string, n: number): Promise<string> => {
+      const response = await fetch(`${base}/v1/workflows/${id}/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ input: { n }, stream: true }),
+      });
+      expect(response.status).toBe(200);
+      const reader = response.body!.getReader();
+      let text = '';
+      while (parseSse(text).length === 0) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        text += new TextDecoder().decode(chunk.value);
+      }
+      await reader.cancel();
+      const first = parseSse(text)[0]!;
+      expect(first.event).toBe('run.created');
+      return (first.data as { run_id: string }).run_id;
+    };
     const inputs = new Map<string, number>();
     const startRuns = async (count: number) => {
       for (let i = 0; i < count; i++) {
         const n = inputs.size + 1;
+        if (n % 2 === 0) {
+          inputs.set(await startStreamed(workflowId, n), n);
+          continue;
+        }
         const started = await call(base, 'POST', `/v1/workflows/${workflowId}/runs`, { key, body: { input: { n }, background: true } });
         expect(started.status, started.text).toBe(202);
         inputs.set(started.body.id, n);

@@ -38,6 +38,9 @@ describe.each(backends)('Prometheus metrics on %s', (backend) => {
     for (const input of ['one', 'two', 'fail 400']) runs.push((await call(server.url, 'POST', `/v1/agents/${agent.id}/runs`, { key, body: { input } })).body);
     const workflow = (await call(server.url, 'POST', '/v1/workflows', { key, body: { name: 'Metered flow', steps: [{ id: 'a', type: 'transform', expression: '1' }, { id: 'b', type: 'transform', expression: '2' }] } })).body;
     expect((await call(server.url, 'POST', `/v1/workflows/${workflow.id}/runs`, { key, body: {} })).body.status).toBe('completed');
+    // A background run goes through the job queue (the wait-mode one above ran in its request).
+    const queued = (await call(server.url, 'POST', `/v1/workflows/${workflow.id}/runs`, { key, body: { background: true } })).body;
+    await waitFor(() => call(server.url, 'GET', `/v1/workflows/${workflow.id}/runs/${queued.id}`, { key }), (r) => r.body.status === 'completed', 5_000, 50);
     expect((await call(server.url, 'GET', '/v1/agents?limit=0', { key })).status).toBe(400);
     // Request figures arrive with the request log's batch, about a second later.
     const families = await waitFor(scrape, (f) => total(f, 'kairo_http_requests_total', { route: '/v1/agents' }) >= 2, 5_000, 200);
@@ -51,8 +54,8 @@ describe.each(backends)('Prometheus metrics on %s', (backend) => {
 
     expect(total(families, 'kairo_runs_total', { type: 'agent_run', status: 'completed' })).toBe(2);
     expect(total(families, 'kairo_runs_total', { type: 'agent_run', status: 'failed' })).toBe(1);
-    expect(total(families, 'kairo_runs_total', { type: 'workflow_run', status: 'completed' })).toBe(1);
-    expect(total(families, 'kairo_workflow_steps_total')).toBe(2);
+    expect(total(families, 'kairo_runs_total', { type: 'workflow_run', status: 'completed' })).toBe(2);
+    expect(total(families, 'kairo_workflow_steps_total')).toBe(4);
     expect(total(families, 'kairo_run_duration_seconds_count', { type: 'agent_run' })).toBe(3);
 
     expect(total(families, 'kairo_model_calls_total', { model: 'openai/gpt-4o-mini', status: 'ok' })).toBe(2);

@@ -13,7 +13,7 @@ let service: WorkflowService;
 
 beforeAll(async () => {
   h = await openHarness({ maxMapItems: 5 });
-  service = new WorkflowService(h.store, h.engine, h.now);
+  service = new WorkflowService(h.store, h.engine, { advanceInRequest: false }, h.now);
 });
 
 afterAll(async () => {

@@ -107,6 +107,7 @@ export class PrometheusMetrics implements RunListener {
     return {
       backend: queue.backend,
       enqueue: (kind, payload, options) => queue.enqueue(kind, payload, options),
+      cancel: (jobId, options) => queue.cancel(jobId, options),
       register: (kind, handler) => queue.register(kind, timed(kind, handler)),
       start: (options) => queue.start(options),
       stop: (timeoutMs) => queue.stop(timeoutMs),

@@ -259,7 +259,7 @@ export async function workflowRoutes(fastify: FastifyInstance, deps: AppDeps): P
     schema: {
       operationId: 'workflows.runs.create',
       tags: ['Workflows'], summary: 'Start a workflow run',
-      description: 'Waits until the run finishes or waits (approval, long delay) by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once. Every run executes durably through the job queue.',
+      description: 'Waits until the run finishes or waits (approval, long delay) by default. `stream: true` answers with server-sent events; `background: true` answers 202 at once. A run does not depend on its request: a client that goes away leaves it going, and a run whose server dies is continued by the job queue.',
       params: WorkflowParams, body: StartRunBody, response: { 200: RunObject, 202: RunObject },
     },
   }, async (request, reply) => {

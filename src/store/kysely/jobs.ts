@@ -57,6 +57,7 @@ const statements = {
       .where('id', '=', p.id)
       .where('state', '=', 'active')
       .where('lease_token', '=', p.leaseToken)),
+  deleteWaiting: preparedQuery((db, p: { id: string }) => db.deleteFrom('jobs').where('id', '=', p.id).where('state', '=', 'waiting')),
   nextDue: preparedQuery((db, p: { queue: string }) =>
     db.selectFrom('jobs').select((eb) => eb.fn.min<number>('run_at').as('next')).where('queue', '=', p.queue).where('state', '=', 'waiting')),
 };
@@ -88,6 +89,10 @@ export class KyselyJobRepo implements JobRepo {
   async get(id: string) {
     const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toJob(row);
+  }
+
+  async deleteWaiting(id: string) {
+    return (await statements.deleteWaiting.affectedRows(this.db, { id })) === 1;
   }
 
   async claim(queue: string, now: number, leaseUntil: number, leaseToken: string, limit: number) {

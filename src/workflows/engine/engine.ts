@@ -2,7 +2,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { newId } from '../../ids.js';
 import {
-  ACTIVE_WORKFLOW_RUN_STATUSES, emptyUsage, type Scope, type Transaction, type Workflow, type WorkflowRun, type WorkflowStepState,
+  ACTIVE_WORKFLOW_RUN_STATUSES, emptyUsage, type Scope, type Transaction, type Workflow, type WorkflowRun, type WorkflowStepState, type Workspace,
 } from '../../store/port.js';
 import type { RunSlot } from '../../platform/run-slots.js';
 import { isFinal } from '../../runs/statuses.js';
@@ -17,6 +17,12 @@ import { runView } from '../views.js';
 
 export const WORKFLOW_RUN_JOB = 'workflows.run';
 
+/** A `workflows.run` job's payload; a backstop continues a run started in a request whose process died (see startNow). */
+export interface WorkflowRunJob {
+  runId: string;
+  backstop?: boolean;
+}
+
 /** A run whose lease another engine holds, or whose workspace is at its cap, is retried this soon. */
 const BUSY_RETRY_MS = 1_000;
 /** A cancel asked in another process (an API-only one) stops a running run within about this long. */
@@ -26,10 +32,11 @@ const CANCEL_CHECK_MS = 1_000;
  * The durable workflow engine. Workflows are data, so nothing is replayed: each step's state and
  * output is stored when it changes, and advancing a run walks the definition from the top,
  * taking stored outputs for finished steps and executing the first unfinished ones. Every
- * advance is a `workflows.run` job and holds the run's lease, so one engine advances a run at a
- * time, in any process; a crashed engine's lease lapses and the job queue runs the job again,
- * which continues from the stored state. A step whose effect is outside (http, agent) may thus run
- * again after a crash, always with the same idempotency key.
+ * advance holds the run's lease, so one engine advances a run at a time, in any process. An
+ * advance is a `workflows.run` job, or (the first of a run a request waits for) the request's own
+ * with a backstop job behind it (startNow); a crashed engine's lease lapses and the job runs
+ * again, which continues from the stored state. A step whose effect is outside (http, agent) may
+ * thus run again after a crash, always with the same idempotency key.
  *
  * This class is the run's lifecycle (create, advance under lease, park, finish, cancel); the
  * walk of the definition is the Walker's, and each step type's work its executor's (steps/).
@@ -39,6 +46,9 @@ export class WorkflowEngine {
   private readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly controllers = new Map<string, AbortController>();
   private readonly definitions = new Map<string, WorkflowDefinition>();
+  /** Advances this process runs for the requests that started their runs (see startNow). */
+  private readonly inline = new Set<Promise<unknown>>();
+  private readonly stopInline = new AbortController();
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -46,16 +56,24 @@ export class WorkflowEngine {
     return (this.deps.now ?? Date.now)();
   }
 
-  /** Creates a run in `queued` and its first job, in one transaction (joins `tx` when given). */
-  async create(scope: Scope, workflow: Workflow, start: StartWorkflowRun, tx?: Transaction): Promise<WorkflowRun> {
-    const now = this.now();
-    const run: WorkflowRun = {
+  private newRun(scope: Scope, workflow: Workflow, start: StartWorkflowRun, now: number): WorkflowRun {
+    return {
       id: newId('wfrun'), scope, workflowId: workflow.id, workflowVersion: workflow.version, status: 'queued', mode: start.mode,
       trigger: start.trigger, scheduledFor: start.scheduledFor ?? null, parentRunId: start.parentRunId ?? null,
       parentStepKey: start.parentStepKey ?? null, input: start.input ?? null, output: null, errorCode: null, errorMessage: null,
       errorStep: null, cancelRequested: false, metadata: start.metadata ?? {}, createdAt: now, startedAt: null, completedAt: null, updatedAt: now,
       apiKeyId: start.apiKeyId ?? null, usage: emptyUsage(), costUsd: 0, latency: {},
     };
+  }
+
+  /** An owner name for one advance (or one short change) alone: claim() lets an owner take its own lease again. */
+  private newOwner(): string {
+    return `${this.owner}:${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Creates a run in `queued` and its first job, in one transaction (joins `tx` when given). */
+  async create(scope: Scope, workflow: Workflow, start: StartWorkflowRun, tx?: Transaction): Promise<WorkflowRun> {
+    const run = this.newRun(scope, workflow, start, this.now());
     const write = async (t: Transaction) => {
       await t.workflowRuns.create(run);
       await this.deps.queue.enqueue(WORKFLOW_RUN_JOB, { runId: run.id }, { jobId: `wfrun_${run.id}`, tx: t, maxAttempts: 20 });
@@ -65,6 +83,50 @@ export class WorkflowEngine {
     if (tx) await write(tx);
     else await this.deps.store.transaction(write);
     return run;
+  }
+
+  /**
+   * Starts a run that this process advances at once, without waiting for the queue (a request
+   * that waits for its run or streams it). One transaction writes the run `running`, leased to
+   * this engine, with its first events and a backstop job due when the lease would lapse: should
+   * this process die, the backstop continues the run from its stored state. The advance's last
+   * write (the run's end, or its wait) withdraws the backstop. With no concurrent-run slot free
+   * now, the run is queued as create() does and waits for one there.
+   */
+  async startNow(scope: Scope, workflow: Workflow, start: StartWorkflowRun, workspace: Workspace): Promise<WorkflowRun> {
+    const slot = await this.deps.slots.acquire(workspace);
+    if (!slot) return this.create(scope, workflow, start);
+    const now = this.now();
+    const owner = this.newOwner();
+    const run: WorkflowRun = { ...this.newRun(scope, workflow, start, now), status: 'running', startedAt: now, latency: { queue_ms: 0 } };
+    const backstop = `wfrun_${run.id}`;
+    try {
+      await this.deps.store.transaction(async (tx) => {
+        await tx.workflowRuns.create(run);
+        await tx.workflowRuns.claim(run.id, owner, now + this.deps.leaseMs, now);
+        const job: WorkflowRunJob = { runId: run.id, backstop: true };
+        await this.deps.queue.enqueue(WORKFLOW_RUN_JOB, job, { jobId: backstop, tx, delayMs: this.deps.leaseMs, maxAttempts: 20 });
+        this.deps.events.begin(run.id);
+        await this.deps.events.append(run.id, 'run.created', { run_id: run.id, status: 'queued', trigger: run.trigger }, tx);
+        await this.deps.events.append(run.id, 'run.started', { run_id: run.id }, tx);
+        await recordEvents(tx, scope, [{ type: 'workflow.run.started', object: runView(run), relatedId: workflow.id }], now);
+      });
+    } catch (error) {
+      this.deps.events.release(run.id);
+      await slot.release();
+      throw error;
+    }
+    const advancing = this.held(run.id, owner, this.stopInline.signal, { run, workspace, slot, backstop })
+      .catch((error) => this.deps.onError?.(error))
+      .finally(() => this.inline.delete(advancing));
+    this.inline.add(advancing);
+    return run;
+  }
+
+  /** Stops the advances started by requests (each continues from its stored state in a job) and waits for them. */
+  async closeInline(): Promise<void> {
+    this.stopInline.abort(new Error('worker stopping'));
+    await Promise.allSettled([...this.inline]);
   }
 
   /** Enqueues another advance of a run (after a resume, a cancel, a child run's end, a wait). */
@@ -86,7 +148,7 @@ export class WorkflowEngine {
    * run); false when an engine holds it.
    */
   async withLease<T>(runId: string, work: () => Promise<T>): Promise<{ done: true; value: T } | { done: false }> {
-    const owner = `${this.owner}:${randomBytes(4).toString('hex')}`;
+    const owner = this.newOwner();
     if (!(await this.deps.store.workflowRuns.claim(runId, owner, this.now() + this.deps.leaseMs, this.now()))) return { done: false };
     this.deps.events.release(runId);
     try {
@@ -97,22 +159,41 @@ export class WorkflowEngine {
   }
 
   /** The job handler: advances a run as far as it can go now. */
-  async advance(runId: string, jobSignal: AbortSignal): Promise<{ status: string }> {
+  async advance(runId: string, jobSignal: AbortSignal, backstop = false): Promise<{ status: string }> {
     const { store } = this.deps;
-    // An owner of this advance alone: claim() lets an owner take its own lease again, so with the
-    // engine's name two jobs of one run in this process (a wake while it runs) would both advance it.
-    const owner = `${this.owner}:${randomBytes(4).toString('hex')}`;
+    // An owner of this advance alone: with the engine's name two jobs of one run in this process
+    // (a wake while it runs) would both advance it.
+    const owner = this.newOwner();
     // The run is read once it is held (below); one that cannot be claimed is read here, to tell a
     // missing or finished run from a busy one.
     if (!(await store.workflowRuns.claim(runId, owner, this.now() + this.deps.leaseMs, this.now()))) {
       const current = await store.workflowRuns.getById(runId);
       if (!current || isFinal(current.status)) return { status: current?.status ?? 'missing' };
       const until = (await store.workflowRuns.leaseUntil(runId)) ?? this.now();
-      await this.wake(runId, Math.min(Math.max(until - this.now(), 50), BUSY_RETRY_MS));
+      if (backstop) {
+        // The request's advance is alive and renewing: look again when its lease would lapse.
+        const job: WorkflowRunJob = { runId, backstop: true };
+        await this.deps.queue.enqueue(WORKFLOW_RUN_JOB, job, {
+          jobId: `wfrun_${runId}_${until}`, delayMs: Math.max(until - this.now(), 0) + 50, maxAttempts: 20,
+        });
+      } else {
+        await this.wake(runId, Math.min(Math.max(until - this.now(), 50), BUSY_RETRY_MS));
+      }
       return { status: 'busy' };
     }
     // Another engine may have written events since this process last did.
     this.deps.events.release(runId);
+    return this.held(runId, owner, jobSignal);
+  }
+
+  /**
+   * Advances a run whose lease `owner` holds. `started` is a run startNow() has just written
+   * running, with its slot: nothing of it needs reading back.
+   */
+  private async held(
+    runId: string, owner: string, jobSignal: AbortSignal, started?: { run: WorkflowRun; workspace: Workspace; slot: RunSlot; backstop: string },
+  ): Promise<{ status: string }> {
+    const { store } = this.deps;
     const controller = new AbortController();
     const onJobAbort = () => controller.abort(new Error('worker stopping'));
     jobSignal.addEventListener('abort', onJobAbort, { once: true });
@@ -134,26 +215,32 @@ export class WorkflowEngine {
         }, () => {});
       }, CANCEL_CHECK_MS)
       : undefined;
-    let slot: RunSlot | null = null;
-    let run: WorkflowRun | undefined;
+    let slot: RunSlot | null = started?.slot ?? null;
+    let run: WorkflowRun | undefined = started?.run;
     try {
-      run = await store.workflowRuns.getById(runId);
-      if (!run || isFinal(run.status)) return { status: run?.status ?? 'missing' };
-      const workspace = await store.workspaces.get(run.scope.workspaceId);
-      if (!workspace) return { status: 'missing' };
-      if (run.cancelRequested) return { status: (await this.finishCancelled(run)).status };
-      slot = await this.deps.slots.acquire(workspace);
-      if (!slot) {
-        // At the plan's concurrent-run cap: the run waits in the queue for a slot, from now.
-        if (run.latency.slot_wait_since === undefined) await store.workflowRuns.save({ ...run, latency: { ...run.latency, slot_wait_since: this.now() } });
-        await this.wake(runId, BUSY_RETRY_MS);
-        return { status: 'waiting_for_slot' };
+      let workspace = started?.workspace;
+      let states = new Map<string, WorkflowStepState>();
+      if (!started) {
+        run = await store.workflowRuns.getById(runId);
+        if (!run || isFinal(run.status)) return { status: run?.status ?? 'missing' };
+        workspace = await store.workspaces.get(run.scope.workspaceId);
+        if (!workspace) return { status: 'missing' };
+        if (run.cancelRequested) return { status: (await this.finishCancelled(run)).status };
+        slot = await this.deps.slots.acquire(workspace);
+        if (!slot) {
+          // At the plan's concurrent-run cap: the run waits in the queue for a slot, from now.
+          if (run.latency.slot_wait_since === undefined) await store.workflowRuns.save({ ...run, latency: { ...run.latency, slot_wait_since: this.now() } });
+          await this.wake(runId, BUSY_RETRY_MS);
+          return { status: 'waiting_for_slot' };
+        }
+        states = new Map((await store.workflowRuns.steps(runId)).map((s) => [s.key, s]));
+        run = await this.begin(run);
       }
-      const definition = await this.definition(run.workflowId, run.workflowVersion);
-      const states = new Map((await store.workflowRuns.steps(runId)).map((s) => [s.key, s]));
-      const positions = positionsOf(definition);
-      run = await this.begin(run);
-      const execution: Execution = { run, workspace, definition, states, positions, signal: controller.signal, slot, owner };
+      const definition = await this.definition(run!.workflowId, run!.workflowVersion);
+      const execution: Execution = {
+        run: run!, workspace: workspace!, definition, states, positions: positionsOf(definition), signal: controller.signal, slot: slot!, owner,
+        ...(started ? { backstop: started.backstop } : {}),
+      };
       return { status: (await this.execute(execution)).status };
     } catch (error) {
       if (controller.signal.aborted) {
@@ -225,7 +312,7 @@ export class WorkflowEngine {
           return await this.finish(ex.run, { status: 'failed', errorCode: error.code, errorMessage: message, errorStep: null }, ex);
         }
       }
-      return await this.finish(ex.run, { status: 'completed', output });
+      return await this.finish(ex.run, { status: 'completed', output }, ex);
     } catch (error) {
       if (error instanceof Parked) return this.park(ex, error.wakeAt);
       if (error instanceof StepFailed) {
@@ -254,6 +341,7 @@ export class WorkflowEngine {
     await this.deps.store.transaction(async (tx) => {
       await tx.workflowRuns.save(waiting);
       await tx.workflowRuns.release(run.id, ex.owner);
+      if (ex.backstop) await this.deps.queue.cancel(ex.backstop, { tx });
       if (wakeAt !== null) await this.wake(run.id, wakeAt - now, tx);
       await this.deps.events.append(run.id, 'run.waiting', {
         run_id: run.id, waiting_for: waitingFor, approvals, wake_at: wakeAt === null ? null : new Date(wakeAt).toISOString(),
@@ -277,10 +365,12 @@ export class WorkflowEngine {
    * A run that already has a final status is left as it is.
    */
   private async finish(
-    run: WorkflowRun, end: Partial<WorkflowRun> & { status: WorkflowRun['status'] }, ex?: Pick<Execution, 'run' | 'definition' | 'states' | 'positions'> & { owner?: string },
+    run: WorkflowRun, end: Partial<WorkflowRun> & { status: WorkflowRun['status'] },
+    ex?: Pick<Execution, 'run' | 'definition' | 'states' | 'positions'> & Partial<Pick<Execution, 'owner' | 'backstop'>>,
   ): Promise<WorkflowRun> {
     const now = this.now();
-    const steps = ex ? this.unfinishedSteps(ex) : [];
+    // A completed run has walked every step (a branch not taken is skipped as the walk passes it).
+    const steps = ex && end.status !== 'completed' ? this.unfinishedSteps(ex) : [];
     const all = ex ? [...ex.states.values()] : await this.deps.store.workflowRuns.steps(run.id);
     const { slot_wait_since: _, ...latency } = run.latency;
     const finished: WorkflowRun = {
@@ -290,6 +380,7 @@ export class WorkflowEngine {
       if (!(await tx.workflowRuns.save(finished, ACTIVE_WORKFLOW_RUN_STATUSES))) return;
       // The advance's own release then finds nothing to do: one write fewer per run.
       if (ex?.owner) await tx.workflowRuns.release(run.id, ex.owner);
+      if (ex?.backstop) await this.deps.queue.cancel(ex.backstop, { tx });
       for (const step of steps) await tx.workflowRuns.saveStep(step);
       await this.deps.observer.workflowRunFinished(tx, finished, all.filter((s) => s.status === 'succeeded' || s.status === 'failed').length);
       if (run.parentRunId) await this.wake(run.parentRunId, 0, tx);

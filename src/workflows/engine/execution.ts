@@ -22,6 +22,8 @@ export interface EngineDeps {
   expressions: ExpressionEvaluator;
   limits: WorkflowDataLimits;
   now?: () => number;
+  /** Errors of advances that no job or request awaits (a run its request started); the run's backstop job retries it. */
+  onError?: (error: unknown) => void;
 }
 
 /** One advance of one run, under its lease. */
@@ -35,6 +37,8 @@ export interface Execution {
   slot: RunSlot;
   /** The lease's owner: the transaction that ends or parks the run also gives the lease back. */
   owner: string;
+  /** The backstop job of a run its request advances (see WorkflowEngine.startNow), withdrawn by that transaction too. */
+  backstop?: string;
 }
 
 /** Where a sequence runs: the outputs it sees, the map item, and the key prefix of its steps. */
