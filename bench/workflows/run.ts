@@ -479,7 +479,7 @@ async function main(): Promise<void> {
       );
       console.log(
         `fixed cost of a run (1-step wall p50 minus its step): transform ${ms(tx.wallOne.p50 - transformWork)} ms, agent ${ms(ag.wallOne.p50 - ag.work.p50)} ms ` +
-          '(HTTP, run + job created, queue pickup, lease, run finished, wait-mode read)',
+          '(HTTP, run written with its backstop job and lease, step, run finished, wait-mode read)',
       );
 
       let shared = false;
